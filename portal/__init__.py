@@ -1,0 +1,1 @@
+"""The portal's core: accounts, organisations, people registries, notifications."""

@@ -1,0 +1,121 @@
+"""Settings read once from PORTAL_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("dev", "test", "production")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _dev_secret(data_dir: Path) -> str:
+    """A random key kept in the data folder, so dev sessions survive a restart."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "dev"
+    secret_key: str = ""
+    #: key for personal data encrypted at rest (ID and phone numbers); see portal/crypto.py
+    data_key: str = ""
+    data_dir: Path = Path("instance")
+    database_url: str = ""
+    redis_url: str = ""
+    smtp_url: str = ""
+    mail_from: str = "portal@localhost"
+    media_engine: str = "aiortc"
+    janus_url: str = ""
+    turn_secret: str = ""
+    #: minutes of inactivity after which a login session ends
+    session_idle_minutes: int = 120
+    #: failed logins per username within `login_lock_minutes` before lock-out
+    login_max_failures: int = 5
+    login_lock_minutes: int = 15
+    #: roles that must use TOTP even if the admin has not required it
+    always_2fa_roles: tuple[str, ...] = ("admin",)
+    #: seconds a worker may hold an outbox message before another may take it
+    outbox_lease_seconds: int = 120
+    outbox_max_attempts: int = 8
+    default_locale: str = "zh_CN"
+    page_size: int = 50
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env == "dev"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env not in ("dev", "test")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        mode = env.get("PORTAL_ENV", "dev").strip() or "dev"
+        if mode not in ENVIRONMENTS:
+            raise ConfigError(
+                f"PORTAL_ENV={mode!r} is not one of {', '.join(ENVIRONMENTS)}."
+            )
+        data_dir = Path(env.get("PORTAL_DATA_DIR", "instance")).resolve()
+        secret = env.get("PORTAL_SECRET_KEY", "").strip()
+        if not secret:
+            if mode in ("dev", "test"):
+                secret = _dev_secret(data_dir) if mode == "dev" else "test-secret-key"
+            else:
+                raise ConfigError(
+                    "PORTAL_SECRET_KEY is not set. Outside dev and test the portal will not "
+                    "start without it: set it to a long random value, e.g. "
+                    "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+                )
+        data_key = env.get("PORTAL_DATA_KEY", "").strip()
+        if not data_key and mode not in ("dev", "test"):
+            raise ConfigError(
+                "PORTAL_DATA_KEY is not set. It encrypts ID and phone numbers at rest and "
+                "must be kept safe and never changed: generate one with "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+            )
+        database_url = env.get("PORTAL_DATABASE_URL", "").strip() or (
+            f"sqlite:///{data_dir / 'portal.db'}"
+        )
+        engine = env.get("PORTAL_MEDIA_ENGINE", "aiortc").strip() or "aiortc"
+        if engine not in ("aiortc", "janus"):
+            raise ConfigError(f"PORTAL_MEDIA_ENGINE={engine!r} must be aiortc or janus.")
+        return cls(
+            env=mode,
+            secret_key=secret,
+            data_key=data_key or secret,
+            data_dir=data_dir,
+            database_url=database_url,
+            redis_url=env.get("PORTAL_REDIS_URL", "").strip(),
+            smtp_url=env.get("PORTAL_SMTP_URL", "").strip(),
+            mail_from=env.get("PORTAL_MAIL_FROM", "portal@localhost").strip(),
+            media_engine=engine,
+            janus_url=env.get("PORTAL_JANUS_URL", "").strip(),
+            turn_secret=env.get("PORTAL_TURN_SECRET", "").strip(),
+            session_idle_minutes=int(env.get("PORTAL_SESSION_IDLE_MINUTES", "120")),
+            outbox_lease_seconds=int(env.get("PORTAL_OUTBOX_LEASE_SECONDS", "120")),
+        )
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)

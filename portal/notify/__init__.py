@@ -1,0 +1,30 @@
+"""Notifications: the transactional outbox, its worker, and the in-app inbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from portal.extensions import db
+
+from .models import Notification, OutboxMessage  # noqa: F401  (tables known to migrations)
+
+
+def _unread_count() -> dict[str, Any]:
+
+    if not current_user.is_authenticated:
+        return {"unread_count": 0}
+    count = db.session.scalar(
+        select(func.count()).select_from(Notification).where(
+            Notification.user_id == current_user.id, Notification.read_at.is_(None))
+    )
+    return {"unread_count": count or 0}
+
+def init_app(app: Flask) -> None:
+    from .blueprint import bp
+
+    app.register_blueprint(bp)
+    app.context_processor(_unread_count)

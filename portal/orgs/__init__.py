@@ -1,0 +1,18 @@
+"""Agencies, townships and villages, mediation committees."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+from portal.web import add_nav
+
+from . import models  # noqa: F401  (tables known to migrations)
+from .permissions import can_view_orgs
+
+
+def init_app(app: Flask) -> None:
+    from .blueprint import bp
+
+    app.register_blueprint(bp)
+    add_nav(app, _l("Organisations"), "orgs.index", can_view_orgs, order=80)

@@ -1,0 +1,111 @@
+"""Organisations: the county, townships and villages, agencies, mediation committees."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.timeutil import UTCDateTime, utcnow
+
+
+class OrgKind(StrEnum):
+    COUNTY = "county"
+    TOWNSHIP = "township"
+    VILLAGE = "village"
+    AGENCY = "agency"
+    COMMITTEE = "committee"  # 人民调解委员会
+
+
+class Sector(StrEnum):
+    """What an agency does; used to route cases and to pick experts' fields."""
+
+    PETITION = "petition"          # 信访局
+    POLICE = "police"              # 公安
+    PROCURATORATE = "procuratorate"
+    COURT = "court"
+    JUSTICE = "justice"            # 司法局
+    LAND = "land"                  # 自然资源
+    LABOUR = "labour"              # 人社
+    HOUSING = "housing"
+    CIVIL_AFFAIRS = "civil_affairs"
+    ENVIRONMENT = "environment"
+    HEALTH = "health"
+    EDUCATION = "education"
+    OTHER = "other"
+
+
+ORG_KIND_LABELS = {
+    OrgKind.COUNTY: _l("County"),
+    OrgKind.TOWNSHIP: _l("Township"),
+    OrgKind.VILLAGE: _l("Village"),
+    OrgKind.AGENCY: _l("Agency"),
+    OrgKind.COMMITTEE: _l("Mediation committee"),
+}
+
+SECTOR_LABELS = {
+    Sector.PETITION: _l("Petition bureau"),
+    Sector.POLICE: _l("Police"),
+    Sector.PROCURATORATE: _l("Procuratorate"),
+    Sector.COURT: _l("Court"),
+    Sector.JUSTICE: _l("Justice bureau"),
+    Sector.LAND: _l("Land and resources"),
+    Sector.LABOUR: _l("Human resources and social security"),
+    Sector.HOUSING: _l("Housing and construction"),
+    Sector.CIVIL_AFFAIRS: _l("Civil affairs"),
+    Sector.ENVIRONMENT: _l("Ecology and environment"),
+    Sector.HEALTH: _l("Health"),
+    Sector.EDUCATION: _l("Education"),
+    Sector.OTHER: _l("Other"),
+}
+
+#: which kinds may sit under which parent kind
+ALLOWED_PARENTS = {
+    OrgKind.COUNTY: set(),
+    OrgKind.TOWNSHIP: {OrgKind.COUNTY},
+    OrgKind.VILLAGE: {OrgKind.TOWNSHIP},
+    OrgKind.AGENCY: {OrgKind.COUNTY, OrgKind.TOWNSHIP},
+    OrgKind.COMMITTEE: {OrgKind.TOWNSHIP, OrgKind.VILLAGE, OrgKind.COUNTY},
+}
+
+
+class Organisation(db.Model):
+    __tablename__ = "organisations"
+    __table_args__ = (UniqueConstraint("parent_id", "name", name="uq_organisations_parent_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), index=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    #: for agencies: what they handle (Sector)
+    sector: Mapped[str | None] = mapped_column(String(32))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
+    )
+    #: the administrative division code, where one exists
+    code: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    parent: Mapped[Organisation | None] = relationship(remote_side=[id], lazy="joined",
+                                                       join_depth=2)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def full_name(self) -> str:
+        names = [self.name]
+        node = self.parent
+        while node is not None and node.kind != OrgKind.COUNTY:
+            names.append(node.name)
+            node = node.parent
+        return " / ".join(reversed(names))
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.kind} {self.name}>"

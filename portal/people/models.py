@@ -1,0 +1,142 @@
+"""Registries of people who are not necessarily users: deputies, CPPCC members,
+village representatives, the expert pool, lawyers and mediators."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.crypto import EncryptedText
+from portal.extensions import db
+from portal.orgs.models import Organisation
+from portal.timeutil import UTCDateTime, utcnow
+
+
+class PersonKind(StrEnum):
+    DEPUTY = "deputy"            # 人大代表
+    CPPCC = "cppcc"              # 政协委员
+    VILLAGE_REP = "village_rep"  # 村民代表
+    EXPERT = "expert"            # 专家库成员
+    LAWYER = "lawyer"            # 律师
+    MEDIATOR = "mediator"        # 人民调解员
+
+
+class ExpertField(StrEnum):
+    EDUCATION = "education"
+    JUDICIAL = "judicial"
+    ENVIRONMENT = "environment"
+    MEDICAL = "medical"
+    LAND = "land"
+    LABOUR = "labour"
+    CONSTRUCTION = "construction"
+    FINANCE = "finance"
+    PSYCHOLOGY = "psychology"
+    AGRICULTURE = "agriculture"
+
+
+class MediatorKind(StrEnum):
+    COMMITTEE_MEMBER = "committee_member"  # 调委会委员
+    GRID_WORKER = "grid_worker"            # 网格员
+    ELDER = "elder"                        # 五老
+    VOLUNTEER = "volunteer"                # 志愿者
+
+
+KIND_LABELS = {
+    PersonKind.DEPUTY: _l("Deputy to the People's Congress"),
+    PersonKind.CPPCC: _l("CPPCC member"),
+    PersonKind.VILLAGE_REP: _l("Village representative"),
+    PersonKind.EXPERT: _l("Expert"),
+    PersonKind.LAWYER: _l("Lawyer"),
+    PersonKind.MEDIATOR: _l("Mediator"),
+}
+
+FIELD_LABELS = {
+    ExpertField.EDUCATION: _l("Education"),
+    ExpertField.JUDICIAL: _l("Judicial"),
+    ExpertField.ENVIRONMENT: _l("Environment"),
+    ExpertField.MEDICAL: _l("Medical"),
+    ExpertField.LAND: _l("Land"),
+    ExpertField.LABOUR: _l("Labour"),
+    ExpertField.CONSTRUCTION: _l("Construction"),
+    ExpertField.FINANCE: _l("Finance"),
+    ExpertField.PSYCHOLOGY: _l("Psychology"),
+    ExpertField.AGRICULTURE: _l("Agriculture"),
+}
+
+MEDIATOR_KIND_LABELS = {
+    MediatorKind.COMMITTEE_MEMBER: _l("Committee member"),
+    MediatorKind.GRID_WORKER: _l("Grid worker"),
+    MediatorKind.ELDER: _l("Respected elder (五老)"),
+    MediatorKind.VOLUNTEER: _l("Volunteer"),
+}
+
+
+class Person(db.Model):
+    __tablename__ = "people"
+    __table_args__ = (
+        UniqueConstraint("lawyer_licence_no", name="uq_people_lawyer_licence_no"),
+        Index("ix_people_kind_active_name", "kind", "is_active", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(60), index=True)
+    gender: Mapped[str | None] = mapped_column(String(10))
+    #: job title or position (职务/职称)
+    title: Mapped[str | None] = mapped_column(String(100))
+    #: where the person works, as free text (工作单位)
+    employer: Mapped[str | None] = mapped_column(String(120))
+    #: the committee of a mediator, the village of a representative, the township otherwise
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
+    #: mobile number, encrypted at rest; shown masked
+    phone: Mapped[str | None] = mapped_column(EncryptedText)
+    email: Mapped[str | None] = mapped_column(String(254))
+    address: Mapped[str | None] = mapped_column(String(200))
+    #: free text: days or hours when the person can usually serve
+    availability: Mapped[str | None] = mapped_column(Text)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    expert_field: Mapped[str | None] = mapped_column(String(32), index=True)
+    lawyer_firm: Mapped[str | None] = mapped_column(String(120))
+    lawyer_licence_no: Mapped[str | None] = mapped_column(String(40))
+    mediator_kind: Mapped[str | None] = mapped_column(String(32))
+    #: the login account, when the person has one
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    notes: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    organisation: Mapped[Organisation | None] = relationship(lazy="joined")
+    affiliations: Mapped[list[Affiliation]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", order_by="Affiliation.id"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def __repr__(self) -> str:
+        return f"<Person {self.kind} {self.name}>"
+
+
+class Affiliation(db.Model):
+    """A tie the person declared (employer, relative, client, shareholding...),
+    checked later for conflicts when panels are composed."""
+
+    __tablename__ = "person_affiliations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"),
+                                           index=True)
+    #: the organisation, when it is one the portal knows
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(120))
+    #: how the person is tied to it, as they declared it
+    relation: Mapped[str | None] = mapped_column(String(60))
+    person: Mapped[Person] = relationship(back_populates="affiliations")

@@ -1,0 +1,53 @@
+"""Pages of the shell itself: home, health check, language switch."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, jsonify, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import text
+
+from portal.extensions import db
+from portal.web import LOCALES, public, render, safe_next
+
+bp = Blueprint("site", __name__)
+
+
+@bp.route("/")
+def home() -> ResponseReturnValue:
+    from portal.auth.roles import ROLE_LABELS
+
+    return render("home.html", role_labels=ROLE_LABELS)
+
+
+@bp.route("/healthz")
+@public
+def healthz() -> ResponseReturnValue:
+    settings = current_app.extensions["portal.settings"]
+    body = {"status": "ok", "db": "ok", "env": settings.env,
+            "media_engine": settings.media_engine}
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # any failure to reach the database is "down"
+        db.session.rollback()
+        body.update(status="degraded", db="down")
+        return jsonify(body), 503
+    finally:
+        db.session.remove()
+    return jsonify(body), 200
+
+
+@bp.route("/lang/<code>", methods=["GET", "POST"])
+@public
+def set_language(code: str) -> ResponseReturnValue:
+    """Remember the chosen language in the session and a year-long cookie."""
+    back = safe_next(request.args.get("next"), url_for("site.home"))
+    response = redirect(back)
+    if code in LOCALES:
+        session["locale"] = code
+        response.set_cookie("portal_lang", code, max_age=365 * 24 * 3600, samesite="Lax",
+                            httponly=True)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,200 @@
+"""The page shell's plumbing: deny-by-default login, permission decorators,
+htmx-aware rendering, navigation by role, paging and error pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import LazyString, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, generate_csrf
+from jinja2_fragments.flask import render_block
+from werkzeug.exceptions import HTTPException
+
+from portal.extensions import babel
+
+F = TypeVar("F", bound=Callable[..., Any])
+LOCALES = ("zh_CN", "en")
+
+
+def public(view: F) -> F:
+    """Mark a view as open to anonymous visitors. Everything else needs a login."""
+    view.portal_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def require(check: Callable[[Any], bool]) -> Callable[[F], F]:
+    """Allow the view only when check(current_user) is true; 403 otherwise."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not check(current_user):
+                from flask import abort
+
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.portal_check = check  # type: ignore[attr-defined]
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def render(template: str, block: str | None = "content", status: int = 200, **context: Any):
+    """A full page normally; only `block` when htmx asks (HX-Request)."""
+    if block and request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
+        return render_block(template, block, **context), status
+    return render_template(template, **context), status
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site relative paths are followed after login."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: LazyString | str
+    endpoint: str
+    check: Callable[[Any], bool]
+    order: int = 50
+
+
+def add_nav(app: Flask, label: LazyString | str, endpoint: str,
+            check: Callable[[Any], bool], order: int = 50) -> None:
+    app.extensions.setdefault("portal.nav", []).append(NavItem(label, endpoint, check, order))
+
+
+def nav_for(user: Any) -> list[NavItem]:
+    items: list[NavItem] = current_app.extensions.get("portal.nav", [])
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return sorted((i for i in items if i.check(user)), key=lambda i: i.order)
+
+
+def select_locale() -> str:
+    chosen = session.get("locale") or request.cookies.get("portal_lang")
+    if chosen in LOCALES:
+        return str(chosen)
+    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def page_args(default_size: int = 50, max_size: int = 200) -> tuple[int, int]:
+    """page and per_page from the query string, clamped to sane values."""
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    try:
+        size = int(request.args.get("per_page", str(default_size)))
+    except ValueError:
+        size = default_size
+    return page, min(max(size, 10), max_size)
+
+
+class DomainError(Exception):
+    """A rule of the domain refused the action; the message is shown to the user."""
+
+    status = 400
+
+    def __init__(self, message: Any, status: int | None = None) -> None:
+        super().__init__(str(message))
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+class NotAllowed(DomainError):
+    status = 403
+
+
+ERROR_MESSAGES: dict[int, LazyString] = {
+    400: _l("The request could not be understood. Please check what you entered and try again."),
+    403: _l("You do not have permission to open this page."),
+    404: _l("This page does not exist. It may have been moved or deleted."),
+    405: _l("This action is not allowed here."),
+    409: _l("Someone else changed this record while you were editing it."),
+    413: _l("The file is too large."),
+    429: _l("Too many attempts. Please wait a while and try again."),
+    500: _l("Something went wrong on our side. Your work was not lost; please try again."),
+}
+
+
+def _error_page(code: int, message: Any = None) -> ResponseReturnValue:
+    text = message or ERROR_MESSAGES.get(code, ERROR_MESSAGES[500])
+    if request.accept_mimetypes.best == "application/json" or request.path == "/healthz":
+        return {"error": str(text)}, code
+    return render("error.html", block="content", status=code, code=code, message=text)
+
+
+def _require_login() -> ResponseReturnValue | None:
+    if request.endpoint is None or request.endpoint == "static":
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    if view is None or getattr(view, "portal_public", False):
+        return None
+    if current_user.is_authenticated:
+        return None
+    login_url = url_for("auth.login", next=request.full_path.rstrip("?"))
+    if request.headers.get("HX-Request"):
+        return "", 401, {"HX-Redirect": login_url}
+    flash(_l("Please log in to continue."), "info")
+    return redirect(login_url)
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale)
+    app.before_request(_require_login)
+
+    @app.after_request
+    def _headers(response: Any) -> Any:
+        response.vary.add("HX-Request")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    @app.context_processor
+    def _shell() -> dict[str, Any]:
+        return {
+            "nav_items": nav_for(current_user),
+            "csrf_token_value": generate_csrf,
+            "current_locale": str(get_locale() or "zh_CN"),
+            "settings": current_app.extensions["portal.settings"],
+        }
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> ResponseReturnValue:
+        code = error.code or 500
+        message = getattr(error, "portal_message", None)
+        if isinstance(error, CSRFError):
+            message = _l("Your form expired. Please reload the page and submit it again.")
+        return _error_page(code, message)
+
+    @app.errorhandler(DomainError)
+    def _domain_error(error: DomainError) -> ResponseReturnValue:
+        from portal.extensions import db
+
+        db.session.rollback()
+        return _error_page(error.status, error.message)
+
+    @app.errorhandler(Exception)
+    def _crash(error: Exception) -> ResponseReturnValue:
+        app.logger.exception("unhandled error on %s", request.path)
+        from portal.extensions import db
+
+        db.session.rollback()
+        return _error_page(500)

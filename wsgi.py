@@ -1,0 +1,19 @@
+"""The composition root: the only module that names every domain.
+
+Domains join DOMAINS as their issues land (video, hearings, mediation, consultations);
+create_app hands the app to each one's init_app. `flask --app wsgi` and gunicorn
+(`wsgi:create_app()`) both build the app through create_app below."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from flask import Flask
+
+from portal.app import create_app as _create_portal
+
+DOMAINS: list[ModuleType] = []
+
+
+def create_app() -> Flask:
+    return _create_portal(DOMAINS)
