@@ -11,9 +11,13 @@ from types import ModuleType
 from flask import Flask
 
 from portal.app import create_app as _create_portal
+from portal.config import ConfigError
 
 DOMAINS: list[ModuleType] = []
 
 
 def create_app() -> Flask:
-    return _create_portal(DOMAINS)
+    try:
+        return _create_portal(DOMAINS)
+    except ConfigError as error:  # a clear line, not a traceback, when a setting is missing
+        raise SystemExit(f"portal: cannot start: {error}") from None

@@ -13,8 +13,9 @@ from flask import Flask, current_app, flash, redirect, render_template, request,
 from flask.typing import ResponseReturnValue
 from flask_babel import LazyString, get_locale
 from flask_babel import lazy_gettext as _l
+from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
-from flask_wtf.csrf import CSRFError, generate_csrf
+from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException
 
@@ -171,7 +172,7 @@ def init_app(app: Flask) -> None:
     def _shell() -> dict[str, Any]:
         return {
             "nav_items": nav_for(current_user),
-            "csrf_token_value": generate_csrf,
+            
             "current_locale": str(get_locale() or "zh_CN"),
             "settings": current_app.extensions["portal.settings"],
         }
@@ -182,6 +183,8 @@ def init_app(app: Flask) -> None:
         message = getattr(error, "portal_message", None)
         if isinstance(error, CSRFError):
             message = _l("Your form expired. Please reload the page and submit it again.")
+        if isinstance(error, RateLimitExceeded) and error.limit.error_message:
+            message = error.description  # the limit's own, translated message
         return _error_page(code, message)
 
     @app.errorhandler(DomainError)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -96,7 +97,9 @@ def build_app(tmp: Path, database_url: str, **overrides: Any) -> Flask:
     app = create_app(
         wsgi.DOMAINS,
         overrides={"env": "test", "data_dir": tmp, "database_url": database_url,
-                   "secret_key": "test-secret", "data_key": "test-data-key", **overrides},
+                   "secret_key": "test-secret", "data_key": "test-data-key",
+                   # assertions read the English text; the browser tests see Chinese
+                   "default_locale": "en", **overrides},
     )
     return app
 
@@ -112,6 +115,7 @@ def app(
     else:
         url, drop = create_pg_database(PG_URL)
     app = build_app(tmp, url, WTF_CSRF_ENABLED=False)
+    app.test_client_class = FreshContextClient
     with app.app_context():
         upgrade()
         if request.param == "sqlite":
@@ -148,6 +152,16 @@ def session(app: Flask) -> Iterator[Any]:
             outer.rollback()
             connection.close()
             db.session = original  # type: ignore[method-assign]
+
+
+class FreshContextClient(FlaskClient):
+    """Each request in its own app context, as in a server: the test's own context
+    (held open by the `session` fixture) would otherwise share `g` and the ORM session
+    with every request, hiding bugs such as a user cached on `g` after logout."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
 
 @pytest.fixture()
@@ -188,10 +202,22 @@ def make_org(session: Any):  # type: ignore[no-untyped-def]
     return make
 
 
+def totp_now(secret: str) -> str:
+    return pyotp.TOTP(secret).now()
+
+
 def login(client: FlaskClient, user: User, password: str = PASSWORD) -> None:
-    """Log in through the real form (CSRF is off in the test app)."""
+    """Log in through the real forms (CSRF is off in the test app), with the second
+    step when the user's role needs it: enrolling with the offered secret if need be."""
     response = client.post("/login", data={"username": user.username, "password": password})
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    if response.headers["Location"].endswith("/login/verify"):
+        client.get("/login/verify")
+        with client.session_transaction() as sess:
+            secret = sess.get("enrol_secret") or user.totp_secret
+        response = client.post("/login/verify", data={"code": totp_now(secret)})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        assert "/login" not in response.headers["Location"]
 
 
 @pytest.fixture()

@@ -1,0 +1,125 @@
+"""Every registered route × anonymous and each role → the expected answer.
+
+The table below is the access policy written out by hand. A route that is not in it fails
+the test, so nobody can add a page without deciding who may open it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from conftest import login
+
+from portal.auth.roles import Role
+
+PUBLIC = "public"
+ANY_USER = "any logged-in user"
+A, C, L, G, S = Role.ADMIN, Role.CLERK, Role.LEADER, Role.AGENCY, Role.SUPERVISOR
+STAFF_VIEW = {A, C, L, S}
+
+
+@dataclass
+class Rule:
+    who: str | set[Role]
+    #: builds the URL's arguments from the objects made for the test
+    args: Callable[[dict[str, Any]], dict[str, Any]] = field(default=lambda objs: {})
+    #: form data for POST routes (CSRF is off in the test app)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+EXPECTED: dict[tuple[str, str], Rule] = {
+    ("site.home", "GET"): Rule(ANY_USER),
+    ("site.healthz", "GET"): Rule(PUBLIC),
+    ("site.set_language", "GET"): Rule(PUBLIC, lambda o: {"code": "en"}),
+    ("site.set_language", "POST"): Rule(PUBLIC, lambda o: {"code": "en"}),
+    ("auth.login", "GET"): Rule(PUBLIC),
+    ("auth.login", "POST"): Rule(PUBLIC),
+    ("auth.second_factor", "GET"): Rule(PUBLIC),
+    ("auth.second_factor", "POST"): Rule(PUBLIC),
+    ("auth.logout", "POST"): Rule(ANY_USER),
+    ("auth.account", "GET"): Rule(ANY_USER),
+    ("auth.account", "POST"): Rule(ANY_USER),
+    ("auth.enrol_2fa", "GET"): Rule({A, C, L, G, S}),
+    ("auth.enrol_2fa", "POST"): Rule({A, C, L, G, S}),
+    ("auth.disable_2fa", "POST"): Rule({A, C, L, G, S}),
+    ("auth.users", "GET"): Rule({A}),
+    ("auth.new_user", "GET"): Rule({A}),
+    ("auth.new_user", "POST"): Rule({A}),
+    ("auth.edit_user", "GET"): Rule({A}, lambda o: {"user_id": o["target"].id}),
+    ("auth.edit_user", "POST"): Rule({A}, lambda o: {"user_id": o["target"].id}),
+    ("auth.reset_password", "POST"): Rule({A}, lambda o: {"user_id": o["target"].id}),
+    ("auth.security", "GET"): Rule({A}),
+    ("auth.security", "POST"): Rule({A}),
+    ("orgs.index", "GET"): Rule({A, C, L, S, G}),
+    ("orgs.new", "GET"): Rule({A}),
+    ("orgs.new", "POST"): Rule({A}),
+    ("orgs.edit", "GET"): Rule({A}, lambda o: {"org_id": o["org"].id}),
+    ("orgs.edit", "POST"): Rule({A}, lambda o: {"org_id": o["org"].id}),
+    ("people.index", "GET"): Rule(STAFF_VIEW),
+    ("notify.inbox", "GET"): Rule(ANY_USER),
+}
+
+
+def _routes(app: Any) -> list[tuple[str, str, Any]]:
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            found.append((rule.endpoint, method, rule))
+    return found
+
+
+def test_every_route_has_an_entry(app):
+    missing = [(e, m) for e, m, _ in _routes(app) if (e, m) not in EXPECTED]
+    assert not missing, f"routes without an access rule in this table: {missing}"
+    stale = [key for key in EXPECTED if key not in {(e, m) for e, m, _ in _routes(app)}]
+    assert not stale, f"entries for routes that no longer exist: {stale}"
+
+
+ACTORS: list[Role | None] = [None, *Role]
+
+
+@pytest.fixture()
+def objects(make_user, make_org) -> dict[str, Any]:
+    county = make_org("矩阵县", kind="county")
+    return {"target": make_user(Role.CLERK), "org": make_org("矩阵局", parent=county)}
+
+
+@pytest.mark.parametrize("actor", ACTORS, ids=lambda r: str(r) if r else "anonymous")
+def test_access_matrix(app, client, make_user, objects, actor):
+    if actor is not None:
+        login(client, make_user(actor))
+    failures = []
+    for endpoint, method, rule in _routes(app):
+        spec = EXPECTED.get((endpoint, method))
+        if spec is None:
+            continue  # reported by test_every_route_has_an_entry
+        with app.test_request_context():
+            from flask import url_for
+
+            url = url_for(endpoint, **spec.args(objects))
+        response = client.open(url, method=method, data=spec.data)
+        status = response.status_code
+        location = response.headers.get("Location", "")
+        to_login = status == 302 and "/login" in location
+        if spec.who == PUBLIC:
+            allowed = True
+        elif actor is None:
+            allowed = False
+        else:
+            allowed = spec.who == ANY_USER or actor in spec.who
+        if endpoint == "auth.logout" and allowed:
+            login(client, make_user(actor))  # stay logged in for the rest
+        if allowed:
+            ok = status < 500 and status not in (401, 403) and not (
+                to_login and endpoint not in ("auth.logout", "auth.second_factor"))
+        elif actor is None:
+            ok = to_login
+        else:
+            ok = status == 403
+        if not ok:
+            failures.append(f"{method} {url} as {actor or 'anonymous'}: {status} {location}")
+    assert not failures, "\n".join(failures)
