@@ -7,16 +7,19 @@ import sys
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
+from portal.config import Settings
 from portal.extensions import db
 from portal.hooks import seeders
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     return current_app.extensions["portal.settings"]
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo() -> None:
     """Create the demo county, people and accounts (dev only; safe to run again)."""
     settings = _settings()
@@ -36,6 +39,7 @@ def seed_demo() -> None:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.option("--username", prompt=True)
 @click.option("--name", "display_name", prompt="Display name")
 @click.option("--email", default="")
@@ -68,6 +72,7 @@ def create_user(username: str, display_name: str, email: str, roles: tuple[str, 
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--once", is_flag=True, help="Send what is due now, then stop.")
 def worker(once: bool) -> None:
     """Drain the notification outbox (e-mail) until stopped."""

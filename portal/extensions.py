@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -11,7 +13,7 @@ from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
 #: named constraints, so migrations can drop and alter them on every database
 NAMING_CONVENTION = {
@@ -28,6 +30,16 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+#: what operations accept: a plain Session or Flask-SQLAlchemy's scoped `db.session`
+DbSession = Session | scoped_session[Any]
+
+# Models subclass `Model`: at run time Flask-SQLAlchemy's db.Model (built on Base, so
+# typed columns and the naming convention apply); for the type checker, Base itself.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()

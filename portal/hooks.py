@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Flask
-from sqlalchemy.orm import Session
+
+from portal.extensions import DbSession
 
 #: a seeder gets the session and a log function; it must be idempotent
-Seeder = Callable[[Session, Callable[[str], None]], None]
+Seeder = Callable[[DbSession, Callable[[str], None]], None]
 
 
 def register_seeder(app: Flask, name: str, seeder: Seeder) -> None:

@@ -8,13 +8,13 @@ from datetime import datetime
 
 from sqlalchemy import String
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.extensions import db
+from portal.extensions import DbSession, Model
 from portal.timeutil import UTCDateTime, utcnow
 
 
-class IdempotencyKey(db.Model):
+class IdempotencyKey(Model):
     __tablename__ = "idempotency_keys"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -29,14 +29,14 @@ def new_key() -> str:
     return secrets.token_urlsafe(24)
 
 
-def previous_result(session: Session, key: str | None) -> str | None:
+def previous_result(session: DbSession, key: str | None) -> str | None:
     if not key:
         return None
     row = session.get(IdempotencyKey, key[:64])
     return row.result_url if row else None
 
 
-def remember(session: Session, key: str | None, scope: str, result_url: str) -> None:
+def remember(session: DbSession, key: str | None, scope: str, result_url: str) -> None:
     if key:
         session.add(IdempotencyKey(key=key[:64], scope=scope, result_url=result_url))
         session.flush()

@@ -9,7 +9,17 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    current_app,
+    flash,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import LazyString, get_locale
 from flask_babel import lazy_gettext as _l
@@ -87,6 +97,8 @@ def nav_for(user: Any) -> list[NavItem]:
 
 
 def select_locale() -> str:
+    if not has_request_context():  # CLI commands and the worker speak the default language
+        return str(current_app.config["BABEL_DEFAULT_LOCALE"])
     chosen = session.get("locale") or request.cookies.get("portal_lang")
     if chosen in LOCALES:
         return str(chosen)
@@ -172,7 +184,7 @@ def init_app(app: Flask) -> None:
     def _shell() -> dict[str, Any]:
         return {
             "nav_items": nav_for(current_user),
-            
+
             "current_locale": str(get_locale() or "zh_CN"),
             "settings": current_app.extensions["portal.settings"],
         }

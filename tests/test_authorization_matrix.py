@@ -59,6 +59,10 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("orgs.edit", "POST"): Rule({A}, lambda o: {"org_id": o["org"].id}),
     ("people.index", "GET"): Rule(STAFF_VIEW),
     ("notify.inbox", "GET"): Rule(ANY_USER),
+    ("notify.read", "POST"): Rule(ANY_USER, lambda o: {"notification_id": 1}),  # 404 is fine
+    ("notify.read_all", "POST"): Rule(ANY_USER),
+    ("notify.outbox", "GET"): Rule({A}),
+    ("notify.retry", "POST"): Rule({A}, lambda o: {"message_id": 1}),
 }
 
 

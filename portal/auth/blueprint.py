@@ -269,8 +269,8 @@ def new_user() -> ResponseReturnValue:
                 password=password,
                 roles={Role(r) for r in form.roles.data or []},
                 email=form.email.data,
-                organisations=[db.session.get(Organisation, i) for i in form.organisations.data
-                               or []],
+                organisations=[o for o in (db.session.get(Organisation, i)
+                                           for i in form.organisations.data or []) if o],
             )
             if not form.password.data:
                 user.is_password_expired = True

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.auth.roles import STAFF_ROLES, Role
 from portal.crypto import EncryptedText
-from portal.extensions import db
+from portal.extensions import Model, db
 from portal.timeutil import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ user_organisations = Table(
 )
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -89,7 +89,7 @@ class User(db.Model):
         return f"<User {self.username}>"
 
 
-class UserRole(db.Model):
+class UserRole(Model):
     __tablename__ = "user_roles"
     __table_args__ = (UniqueConstraint("user_id", "role", name="uq_user_roles_user_role"),)
 
@@ -99,7 +99,7 @@ class UserRole(db.Model):
     user: Mapped[User] = relationship(back_populates="role_rows")
 
 
-class RolePolicy(db.Model):
+class RolePolicy(Model):
     """What an admin decided for everyone holding a role."""
 
     __tablename__ = "role_policies"

@@ -11,11 +11,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from portal.auth.models import RolePolicy, User
 from portal.auth.roles import Role
 from portal.config import Settings
+from portal.extensions import DbSession
 from portal.orgs.models import Organisation
 from portal.timeutil import utcnow
 from portal.web import DomainError
@@ -31,12 +31,12 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def find_user(session: Session, username: str) -> User | None:
+def find_user(session: DbSession, username: str) -> User | None:
     name = username.strip().lower()
     return session.scalar(select(User).where(func.lower(User.username) == name))
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
+def authenticate(session: DbSession, username: str, password: str) -> User | None:
     """The user when the password is right and the account active; None otherwise."""
     user = find_user(session, username)
     if user is None:
@@ -65,7 +65,7 @@ def check_new_password(password: str, username: str) -> None:
 
 
 def create_user(
-    session: Session,
+    session: DbSession,
     *,
     username: str,
     display_name: str,
@@ -98,7 +98,7 @@ def create_user(
     return user
 
 
-def change_password(session: Session, user: User, current: str, new: str) -> None:
+def change_password(session: DbSession, user: User, current: str, new: str) -> None:
     if not _safe_verify(user.password_hash, current):
         raise DomainError(_l("The current password is not correct."))
     check_new_password(new, user.username)
@@ -108,7 +108,7 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
     session.flush()
 
 
-def reset_password(session: Session, admin: User, user: User) -> str:
+def reset_password(session: DbSession, admin: User, user: User) -> str:
     """Give the user a one-time password; they must change it at next login."""
     temporary = secrets.token_urlsafe(9)
     user.password_hash = hash_password(temporary)
@@ -118,14 +118,14 @@ def reset_password(session: Session, admin: User, user: User) -> str:
     return temporary
 
 
-def record_login(session: Session, user: User) -> None:
+def record_login(session: DbSession, user: User) -> None:
     user.last_login_at = utcnow()
     session.flush()
 
 
 # --- two-factor ---------------------------------------------------------------
 
-def roles_requiring_2fa(session: Session, settings: Settings) -> set[Role]:
+def roles_requiring_2fa(session: DbSession, settings: Settings) -> set[Role]:
     required = {Role(p.role) for p in session.scalars(
         select(RolePolicy).where(RolePolicy.is_2fa_required.is_(True)))}
     if not settings.is_dev:
@@ -133,11 +133,11 @@ def roles_requiring_2fa(session: Session, settings: Settings) -> set[Role]:
     return required
 
 
-def is_2fa_required(session: Session, user: User, settings: Settings) -> bool:
+def is_2fa_required(session: DbSession, user: User, settings: Settings) -> bool:
     return bool(user.roles & roles_requiring_2fa(session, settings))
 
 
-def needs_second_factor(session: Session, user: User, settings: Settings) -> bool:
+def needs_second_factor(session: DbSession, user: User, settings: Settings) -> bool:
     return user.is_totp_enabled or is_2fa_required(session, user, settings)
 
 
@@ -163,7 +163,7 @@ def _matching_step(secret: str, code: str, last_step: int | None) -> int | None:
     return None
 
 
-def verify_totp(session: Session, user: User, code: str) -> bool:
+def verify_totp(session: DbSession, user: User, code: str) -> bool:
     if user.totp_secret is None:
         return False
     step = _matching_step(user.totp_secret, code, user.totp_last_step)
@@ -174,7 +174,7 @@ def verify_totp(session: Session, user: User, code: str) -> bool:
     return True
 
 
-def enrol_totp(session: Session, user: User, secret: str, code: str) -> None:
+def enrol_totp(session: DbSession, user: User, secret: str, code: str) -> None:
     step = _matching_step(secret, code, None)
     if step is None:
         raise DomainError(_l("That code is not right. Check the time on your phone and "
@@ -184,7 +184,7 @@ def enrol_totp(session: Session, user: User, secret: str, code: str) -> None:
     session.flush()
 
 
-def disable_totp(session: Session, user: User, settings: Settings) -> None:
+def disable_totp(session: DbSession, user: User, settings: Settings) -> None:
     if is_2fa_required(session, user, settings):
         raise DomainError(_l("Two-step verification is required for your role and cannot "
                              "be turned off."))
@@ -193,7 +193,7 @@ def disable_totp(session: Session, user: User, settings: Settings) -> None:
     session.flush()
 
 
-def set_role_policy(session: Session, role: Role, required: bool) -> None:
+def set_role_policy(session: DbSession, role: Role, required: bool) -> None:
     policy = session.get(RolePolicy, str(role))
     if policy is None:
         policy = RolePolicy(role=str(role), is_2fa_required=required)
@@ -203,7 +203,7 @@ def set_role_policy(session: Session, role: Role, required: bool) -> None:
 
 
 def update_user(
-    session: Session,
+    session: DbSession,
     user: User,
     *,
     display_name: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from portal.auth.roles import Role
@@ -11,7 +12,7 @@ def is_logged_in(user: Any) -> bool:
     return bool(getattr(user, "is_authenticated", False))
 
 
-def has_any_role(*roles: Role):  # type: ignore[no-untyped-def]
+def has_any_role(*roles: Role) -> Callable[[Any], bool]:
     """A check for `require`: the user holds at least one of the roles."""
 
     def check(user: Any) -> bool:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from portal.extensions import db
+from portal.web import add_nav
 
 from .models import Notification, OutboxMessage  # noqa: F401  (tables known to migrations)
+from .permissions import can_view_outbox
 
 
 def _unread_count() -> dict[str, Any]:
@@ -28,3 +31,4 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     app.context_processor(_unread_count)
+    add_nav(app, _l("Outbox (e-mail)"), "notify.outbox", can_view_outbox, order=95)

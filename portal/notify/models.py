@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.extensions import db
+from portal.extensions import Model
 from portal.timeutil import UTCDateTime, utcnow
 
 
@@ -20,7 +20,7 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"      # gave up after the last attempt
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """An e-mail written in the same commit as the change that caused it."""
 
     __tablename__ = "outbox_messages"
@@ -52,7 +52,7 @@ class OutboxMessage(db.Model):
         return f"<outbox-{self.id}@portal>"
 
 
-class Notification(db.Model):
+class Notification(Model):
     """A message in a user's in-app inbox."""
 
     __tablename__ = "notifications"

@@ -14,11 +14,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
 
+from portal.extensions import DbSession
 from portal.notify.models import Notification, OutboxMessage, OutboxStatus
 from portal.timeutil import utcnow
 from portal.web import DomainError
+
+#: a plain session, or Flask-SQLAlchemy's `db.session` (a scoped_session) as views pass it
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ def _clip(value: str, limit: int) -> str:
 
 
 def queue_email(
-    session: Session,
+    session: DbSession,
     *,
     to: str | None,
     subject: str,
@@ -94,7 +96,7 @@ def queue_email(
     return message
 
 
-def notify_user(session: Session, user_id: int, text: str, link: str | None = None
+def notify_user(session: DbSession, user_id: int, text: str, link: str | None = None
                 ) -> Notification:
     """Put a message in a user's in-app inbox. `link` should be a path inside the portal
     (e.g. "/cases/12"); anything else is not followed when the user opens it."""
@@ -105,7 +107,7 @@ def notify_user(session: Session, user_id: int, text: str, link: str | None = No
     return notification
 
 
-def mark_read(session: Session, user: Any, notification_id: int) -> Notification:
+def mark_read(session: DbSession, user: Any, notification_id: int) -> Notification:
     """Mark one of the user's own notifications read; 404 for anyone else's."""
     notification = session.get(Notification, notification_id)
     if notification is None or notification.user_id != user.id:
@@ -116,7 +118,7 @@ def mark_read(session: Session, user: Any, notification_id: int) -> Notification
     return notification
 
 
-def mark_all_read(session: Session, user: Any) -> int:
+def mark_all_read(session: DbSession, user: Any) -> int:
     """Mark every unread notification of the user read; returns how many were unread."""
     result = session.execute(
         update(Notification)
@@ -126,7 +128,7 @@ def mark_all_read(session: Session, user: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def retry_message(session: Session, message_id: int) -> OutboxMessage:
+def retry_message(session: DbSession, message_id: int) -> OutboxMessage:
     """Give a failed e-mail a fresh set of attempts, due now. Only failed rows can be retried:
     the others are waiting, being sent, or done."""
     message = session.get(OutboxMessage, message_id)

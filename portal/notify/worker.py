@@ -184,12 +184,14 @@ def _record_failure(session: Session, message_id: int, worker_id: str, error: Ba
                     message_id, attempts, backoff(attempts), text)
 
 
-def drain_once(app: Flask, worker_id: str | None = None, now: datetime | None = None) -> int:
+def drain_once(app: Flask, worker_id: str | None = None, now: datetime | None = None, *,
+               stop_event: threading.Event | None = None) -> int:
     """Send every message due now, one at a time; returns how many were processed
     (sent, shown, or attempted and failed). `now` fixes the clock (tests); by default the
-    current time is read before each claim. Safe to run in several threads or processes at
-    once. Raises on database errors other than a busy SQLite database (which ends the round
-    early); the rows involved stay claimable, nothing is lost."""
+    current time is read before each claim. `stop_event`, when set, ends the round after the
+    message in hand. Safe to run in several threads or processes at once. Raises on database
+    errors other than a busy SQLite database (which ends the round early); the rows involved
+    stay claimable, nothing is lost."""
     worker_id = worker_id or default_worker_id()
     settings: Settings = app.extensions["portal.settings"]
     lease = timedelta(seconds=settings.outbox_lease_seconds)
@@ -197,7 +199,7 @@ def drain_once(app: Flask, worker_id: str | None = None, now: datetime | None = 
     processed = 0
     skip: set[int] = set()  # each row at most once per round, even if it falls due again
     with _session(app) as session:
-        while True:
+        while not (stop_event and stop_event.is_set()):
             clock = now or utcnow()
             try:
                 claimed = _claim(session, worker_id, clock, lease, skip)
@@ -221,7 +223,7 @@ def drain_once(app: Flask, worker_id: str | None = None, now: datetime | None = 
                                 settings.outbox_max_attempts)
                 continue
             _finish(session, row_id, worker_id, OutboxStatus.SENT, now or utcnow())
-            log.info("outbox message %s sent to %s", row_id, mail.to)
+            log.info("outbox message %s sent", row_id)
     return processed
 
 
@@ -231,7 +233,7 @@ def run_forever(app: Flask, stop_event: threading.Event | None = None,
     SIGTERM and SIGINT set it, so the message in hand is finished before the process exits.
     Errors (database down, bad SMTP settings) are logged and the loop carries on."""
     stop = stop_event or threading.Event()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         def _stop(signum: int, _frame: Any) -> None:
             log.info("outbox worker: signal %s, stopping after the current message", signum)
@@ -244,7 +246,7 @@ def run_forever(app: Flask, stop_event: threading.Event | None = None,
     try:
         while not stop.is_set():
             try:
-                drain_once(app, worker_id=worker_id)
+                drain_once(app, worker_id=worker_id, stop_event=stop)
             except Exception:
                 log.exception("outbox worker: error while draining; trying again shortly")
             stop.wait(poll_seconds)

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
+from portal.extensions import Model
 from portal.timeutil import UTCDateTime, utcnow
 
 
@@ -73,7 +73,7 @@ ALLOWED_PARENTS = {
 }
 
 
-class Organisation(db.Model):
+class Organisation(Model):
     __tablename__ = "organisations"
     __table_args__ = (UniqueConstraint("parent_id", "name", name="uq_organisations_parent_name"),)
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from portal.extensions import DbSession
 from portal.orgs.models import ALLOWED_PARENTS, Organisation, OrgKind, Sector
 from portal.web import DomainError
 
@@ -16,7 +16,9 @@ class StaleEdit(DomainError):
     status = 409
 
 
-def _check(session: Session, org: Organisation | None, data: dict[str, Any]) -> Organisation | None:
+def _check(
+    session: DbSession, org: Organisation | None, data: dict[str, Any]
+) -> Organisation | None:
     kind = OrgKind(data["kind"])
     parent = session.get(Organisation, data["parent_id"]) if data.get("parent_id") else None
     allowed = ALLOWED_PARENTS[kind]
@@ -40,7 +42,7 @@ def _check(session: Session, org: Organisation | None, data: dict[str, Any]) -> 
     return parent
 
 
-def create_organisation(session: Session, data: dict[str, Any]) -> Organisation:
+def create_organisation(session: DbSession, data: dict[str, Any]) -> Organisation:
     parent = _check(session, None, data)
     org = Organisation(
         name=data["name"].strip(), kind=data["kind"], sector=data.get("sector") or None,
@@ -52,7 +54,7 @@ def create_organisation(session: Session, data: dict[str, Any]) -> Organisation:
     return org
 
 
-def update_organisation(session: Session, org: Organisation, data: dict[str, Any],
+def update_organisation(session: DbSession, org: Organisation, data: dict[str, Any],
                         seen_version: int | None) -> None:
     if seen_version is not None and seen_version != org.version:
         raise StaleEdit(_l("Someone else changed this organisation while you were editing it. "

@@ -2,16 +2,285 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
-from flask.typing import ResponseReturnValue
+from typing import Any, cast
 
-from portal.people.permissions import can_view_people
-from portal.web import render, require
+from flask import Blueprint, Response, flash, make_response, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from portal import idempotency
+from portal.crypto import mask_phone
+from portal.extensions import db
+from portal.orgs.models import Organisation, OrgKind
+from portal.people import csv_import
+from portal.people import operations as ops
+from portal.people.forms import AffiliationForm, ImportForm, PersonForm
+from portal.people.models import (
+    FIELD_LABELS,
+    KIND_LABELS,
+    MEDIATOR_KIND_LABELS,
+    Person,
+    PersonKind,
+)
+from portal.people.permissions import can_manage_people, can_view_people
+from portal.web import DomainError, page_args, render, require
 
 bp = Blueprint("people", __name__, url_prefix="/people")
+
+
+def _db() -> Session:
+    """The request's session, typed as the plain Session the operations take."""
+    return cast(Session, db.session)
+
+LABELS: dict[str, Any] = {
+    "kind_labels": KIND_LABELS, "field_labels": FIELD_LABELS,
+    "mediator_kind_labels": MEDIATOR_KIND_LABELS, "gender_labels": ops.GENDER_LABELS,
+    "mask_phone": mask_phone, "can_manage": can_manage_people,
+}
+
+
+def _filter_organisations() -> list[Organisation]:
+    return list(db.session.scalars(select(Organisation).where(Organisation.kind.in_([
+        OrgKind.TOWNSHIP, OrgKind.VILLAGE, OrgKind.COMMITTEE, OrgKind.COUNTY,
+        OrgKind.AGENCY])).order_by(Organisation.kind, Organisation.name)).unique())
 
 
 @bp.route("/")
 @require(can_view_people)
 def index() -> ResponseReturnValue:
-    return render("people/index.html")
+    filters = ops.Filters.from_args(request.args)
+    page, per_page = page_args()
+    result = ops.list_people(_db(), filters, page, per_page)
+    # the filter's organisation list is only read when the whole page is drawn
+    return render("people/index.html", block="results", pagination=result, f=filters,
+                  filter_organisations=_filter_organisations, **LABELS)
+
+
+def _person_form(kind: str | None, keep_org: int | None = None,
+                 obj: Person | None = None) -> PersonForm:
+    form = PersonForm(obj=obj)
+    if kind:
+        form.kind.data = kind
+    wanted = ops.ORG_KINDS_FOR.get(form.kind.data or "", ops.OTHER_ORG_KINDS)
+    form.fill_choices(ops.organisations_for(_db(), wanted, keep=keep_org))
+    return form
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require(can_manage_people)
+def new() -> ResponseReturnValue:
+    kind = request.form.get("kind") or request.args.get("kind") or ""
+    if kind not in {str(k) for k in PersonKind}:
+        return render("people/choose_kind.html", **LABELS)
+    form = _person_form(kind)
+    status = 200
+    if request.method == "GET":
+        form.idempotency_key.data = idempotency.new_key()
+    elif form.validate_on_submit():
+        earlier = idempotency.previous_result(_db(), form.idempotency_key.data)
+        if earlier:
+            return redirect(earlier)
+        try:
+            person = ops.create_person(_db(), form.data_for_operations())
+            url = url_for("people.show", person_id=person.id)
+            idempotency.remember(_db(), form.idempotency_key.data, "person", url)
+            db.session.commit()
+        except ops.PersonInvalid as invalid:
+            db.session.rollback()
+            form.show_errors(invalid.errors)
+            status = 422
+        except IntegrityError:
+            db.session.rollback()
+            earlier = idempotency.previous_result(_db(), form.idempotency_key.data)
+            if earlier:
+                return redirect(earlier)
+            form.lawyer_licence_no.errors = [
+                _("Another lawyer in the registry already has this licence number.")]
+            status = 422
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url)
+    else:
+        status = 422
+    return render("people/form.html", form=form, person=None, status=status, **LABELS)
+
+
+@bp.route("/<int:person_id>")
+@require(can_view_people)
+def show(person_id: int) -> ResponseReturnValue:
+    person = db.get_or_404(Person, person_id)
+    return _record_page(person)
+
+
+def _record_page(person: Person, revealed: str | None = None,
+                 tie_form: AffiliationForm | None = None, status: int = 200,
+                 block: str = "content") -> ResponseReturnValue:
+    if tie_form is None:
+        tie_form = AffiliationForm()
+        tie_form.idempotency_key.data = idempotency.new_key()
+    tie_form.organisation_id.choices = [(0, "—")] + [
+        (o.id, o.full_name) for o in _filter_organisations()]
+    return render("people/person.html", block=block, person=person, revealed=revealed,
+                  tie_form=tie_form, status=status, **LABELS)
+
+
+@bp.route("/<int:person_id>/edit", methods=["GET", "POST"])
+@require(can_manage_people)
+def edit(person_id: int) -> ResponseReturnValue:
+    person = db.get_or_404(Person, person_id)
+    kind = request.form.get("kind") or request.args.get("kind") or person.kind
+    if kind not in {str(k) for k in PersonKind}:
+        kind = person.kind
+    form = _person_form(kind, keep_org=person.organisation_id,
+                        obj=person if request.method == "GET" else None)
+    status = 200
+    if request.method == "GET":
+        form.version.data = str(person.version)
+        form.organisation_id.data = person.organisation_id or 0
+        form.gender.data = person.gender or ""
+        form.expert_field.data = person.expert_field or ""
+        form.mediator_kind.data = person.mediator_kind or ""
+    elif form.validate_on_submit():
+        seen = int(form.version.data) if (form.version.data or "").isdigit() else None
+        try:
+            ops.update_person(_db(), person, form.data_for_operations(), seen)
+            db.session.commit()
+        except (ops.StaleEdit, StaleDataError):
+            db.session.rollback()
+            flash(_("Someone else changed this record while you were editing it. Your "
+                    "changes are shown below; check them and save again."), "error")
+            fresh = db.session.get(Person, person_id)
+            form.version.data = str(fresh.version if fresh else "")
+            status = 409
+        except ops.PersonInvalid as invalid:
+            db.session.rollback()
+            form.show_errors(invalid.errors)
+            status = 422
+        except IntegrityError:
+            db.session.rollback()
+            form.lawyer_licence_no.errors = [
+                _("Another lawyer in the registry already has this licence number.")]
+            status = 422
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for("people.show", person_id=person.id))
+    else:
+        status = 422
+    return render("people/form.html", form=form, person=person, status=status, **LABELS)
+
+
+@bp.route("/<int:person_id>/active", methods=["POST"])
+@require(can_manage_people)
+def set_active(person_id: int) -> ResponseReturnValue:
+    person = db.get_or_404(Person, person_id)
+    active = request.form.get("active") == "1"
+    ops.set_active(_db(), person, active)
+    db.session.commit()
+    flash(_("%(name)s is active again.", name=person.name) if active
+          else _("%(name)s is now inactive and will not be proposed for panels or rotas.",
+                 name=person.name), "success")
+    return redirect(url_for("people.show", person_id=person.id))
+
+
+@bp.route("/<int:person_id>/phone", methods=["POST"])
+@require(can_manage_people)
+def reveal_phone(person_id: int) -> ResponseReturnValue:
+    person = db.get_or_404(Person, person_id)
+    number = ops.reveal_phone(person, current_user)
+    page = _record_page(person, revealed=number, block="phone")
+    response = make_response(page)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/<int:person_id>/affiliations", methods=["POST"])
+@require(can_manage_people)
+def add_affiliation(person_id: int) -> ResponseReturnValue:
+    person = db.get_or_404(Person, person_id)
+    form = AffiliationForm()
+    url = url_for("people.show", person_id=person.id) + "#ties"
+    earlier = idempotency.previous_result(_db(), form.idempotency_key.data)
+    if earlier:
+        return redirect(earlier)
+    try:
+        ops.add_affiliation(_db(), person, organisation_id=form.organisation_id.data or None,
+                            name=form.name.data, relation=form.relation.data)
+        idempotency.remember(_db(), form.idempotency_key.data, "affiliation", url)
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        form.name.errors = [str(error.message)]
+        return _record_page(person, tie_form=form, status=422)
+    flash(_("The tie was added."), "success")
+    return redirect(url)
+
+
+@bp.route("/<int:person_id>/affiliations/<int:tie_id>/delete", methods=["POST"])
+@require(can_manage_people)
+def remove_affiliation(person_id: int, tie_id: int) -> ResponseReturnValue:
+    person = db.get_or_404(Person, person_id)
+    ops.remove_affiliation(_db(), person, tie_id)
+    db.session.commit()
+    flash(_("The tie was removed."), "success")
+    return redirect(url_for("people.show", person_id=person.id) + "#ties")
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@require(can_manage_people)
+def import_csv() -> ResponseReturnValue:
+    form = ImportForm()
+    errors: list[csv_import.RowError] = []
+    status = 200
+    if request.method == "GET":
+        form.idempotency_key.data = idempotency.new_key()
+    else:
+        earlier = idempotency.previous_result(_db(), form.idempotency_key.data)
+        if earlier:
+            flash(_("This file was already imported."), "info")
+            return redirect(earlier)
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            form.file.errors = [_("Choose a CSV file.")]
+            status = 422
+        else:
+            raw = upload.stream.read(csv_import.MAX_BYTES + 1)
+            try:
+                count = csv_import.import_people(_db(), raw)
+                url = url_for("people.index", status="all")
+                idempotency.remember(_db(), form.idempotency_key.data, "people-import",
+                                     url)
+                db.session.commit()
+            except csv_import.ImportRejected as rejected:
+                db.session.rollback()
+                errors = rejected.errors
+                flash(str(rejected.message), "error")
+                status = 422
+            except csv_import.ImportRefused as refused:
+                db.session.rollback()
+                form.file.errors = [str(refused.message)]
+                status = refused.status if refused.status != 400 else 422
+            except IntegrityError:
+                db.session.rollback()
+                earlier = idempotency.previous_result(_db(), form.idempotency_key.data)
+                if earlier:
+                    return redirect(earlier)
+                raise
+            else:
+                flash(_("%(n)d people were imported.", n=count), "success")
+                return redirect(url)
+    return render("people/import.html", form=form, errors=errors, status=status,
+                  max_rows=csv_import.MAX_ROWS,
+                  max_mb=csv_import.MAX_BYTES // (1024 * 1024), **LABELS)
+
+
+@bp.route("/import/template.csv")
+@require(can_manage_people)
+def import_template() -> ResponseReturnValue:
+    return Response(csv_import.template_csv(), mimetype="text/csv",
+                    headers={"Content-Disposition":
+                             "attachment; filename=people-import-template.csv"})

@@ -11,7 +11,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.crypto import EncryptedText
-from portal.extensions import db
+from portal.extensions import Model
 from portal.orgs.models import Organisation
 from portal.timeutil import UTCDateTime, utcnow
 
@@ -75,7 +75,7 @@ MEDIATOR_KIND_LABELS = {
 }
 
 
-class Person(db.Model):
+class Person(Model):
     __tablename__ = "people"
     __table_args__ = (
         UniqueConstraint("lawyer_licence_no", name="uq_people_lawyer_licence_no"),
@@ -123,7 +123,7 @@ class Person(db.Model):
         return f"<Person {self.kind} {self.name}>"
 
 
-class Affiliation(db.Model):
+class Affiliation(Model):
     """A tie the person declared (employer, relative, client, shareholding...),
     checked later for conflicts when panels are composed."""
 

@@ -1,0 +1,331 @@
+"""The shared case file (一事一档): the case, its parties, the hash-chained timeline,
+documents with content-addressed versions, access grants to agencies, assignments
+(交办/转办) and the log of every read of restricted material."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.crypto import EncryptedText
+from portal.extensions import Model
+from portal.timeutil import UTCDateTime, utcnow
+
+
+class Status(StrEnum):
+    REGISTERED = "registered"                    # 登记
+    ACCEPTED = "accepted"                        # 受理
+    NOT_ACCEPTED = "not_accepted"                # 不予受理
+    ASSIGNED = "assigned"                        # 交办/转办
+    INVESTIGATING = "investigating"              # 调查
+    REPLIED = "replied"                          # 答复
+    REVIEW_REQUESTED = "review_requested"        # 申请复查
+    REVIEWED = "reviewed"                        # 复查
+    RE_REVIEW_REQUESTED = "re_review_requested"  # 申请复核
+    RE_REVIEWED = "re_reviewed"                  # 复核 (三级终结)
+    CLOSED = "closed"                            # 终结/结案
+    ARCHIVED = "archived"                        # 归档
+
+
+STATUS_LABELS = {
+    Status.REGISTERED: _l("Registered"),
+    Status.ACCEPTED: _l("Accepted"),
+    Status.NOT_ACCEPTED: _l("Not accepted"),
+    Status.ASSIGNED: _l("Assigned"),
+    Status.INVESTIGATING: _l("Under investigation"),
+    Status.REPLIED: _l("Replied"),
+    Status.REVIEW_REQUESTED: _l("Review requested"),
+    Status.REVIEWED: _l("Reviewed"),
+    Status.RE_REVIEW_REQUESTED: _l("Re-review requested"),
+    Status.RE_REVIEWED: _l("Re-reviewed"),
+    Status.CLOSED: _l("Closed"),
+    Status.ARCHIVED: _l("Archived"),
+}
+
+
+class Channel(StrEnum):
+    WALK_IN = "walk_in"  # 来访
+    LETTER = "letter"    # 来信
+    PHONE = "phone"      # 来电
+    ONLINE = "online"    # 网上信访
+    VIDEO = "video"      # 视频接访
+
+
+CHANNEL_LABELS = {
+    Channel.WALK_IN: _l("Walk-in visit"),
+    Channel.LETTER: _l("Letter"),
+    Channel.PHONE: _l("Phone call"),
+    Channel.ONLINE: _l("Online"),
+    Channel.VIDEO: _l("Video reception"),
+}
+
+
+class PartyRole(StrEnum):
+    PETITIONER = "petitioner"  # 信访人
+    OTHER = "other"            # 其他当事人
+
+
+class GrantLevel(StrEnum):
+    VIEW = "view"
+    CONTRIBUTE = "contribute"
+    MANAGE = "manage"
+
+
+#: grant levels in increasing order of power
+GRANT_RANK = {GrantLevel.VIEW: 1, GrantLevel.CONTRIBUTE: 2, GrantLevel.MANAGE: 3}
+
+GRANT_LABELS = {
+    GrantLevel.VIEW: _l("View"),
+    GrantLevel.CONTRIBUTE: _l("Contribute"),
+    GrantLevel.MANAGE: _l("Manage"),
+}
+
+
+class AssignmentStatus(StrEnum):
+    OPEN = "open"          # with the agency
+    REPLIED = "replied"    # the lead agency replied
+    DECLINED = "declined"  # the agency objected: not its matter
+    WITHDRAWN = "withdrawn"
+
+
+class AccessAction(StrEnum):
+    VIEW_CASE = "view_case"
+    VIEW_DOCUMENT = "view_document"
+    UNMASK_ID = "unmask_id"
+    UNMASK_PHONE = "unmask_phone"
+    EXPORT = "export"
+
+
+class CaseNumberCounter(Model):
+    """The last case number handed out in a year; bumped in one atomic statement."""
+
+    __tablename__ = "case_number_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Case(Model):
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: readable and unique, e.g. 2026-XF-000123
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    status: Mapped[str] = mapped_column(String(32), default=Status.REGISTERED, index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    #: kind of matter (land, labour, housing, ...): free text chosen from a list in the form
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    summary: Mapped[str] = mapped_column(Text)
+    township_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    village_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    #: 急案: shortens the clocks (see deadlines.py); it does not change the states
+    is_urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: 简易办理: the office may reply directly after acceptance
+    is_simple: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: 三级终结: set when the re-review is decided; the same facts are not accepted again
+    is_final: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: 包案领导: the one leader responsible for the case, and their plan
+    leader_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    leader_plan: Mapped[str | None] = mapped_column(Text)
+    #: the petition office that registered the case; its staff see the whole file
+    office_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    #: HMAC of the 查询码; the code itself is shown once and never stored
+    query_code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: when the petition reached the office (a letter may arrive before it is registered)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    parties: Mapped[list[Party]] = relationship(
+        back_populates="case", order_by="Party.id", lazy="selectin")
+    grants: Mapped[list[AccessGrant]] = relationship(
+        back_populates="case", order_by="AccessGrant.id", lazy="selectin")
+    assignments: Mapped[list[Assignment]] = relationship(
+        back_populates="case", order_by="Assignment.id", lazy="selectin")
+    documents: Mapped[list[Document]] = relationship(
+        back_populates="case", order_by="Document.id")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def petitioners(self) -> list[Party]:
+        return [p for p in self.parties if p.role == PartyRole.PETITIONER]
+
+    @property
+    def lead_assignment(self) -> Assignment | None:
+        for a in self.assignments:
+            if a.is_lead and a.status in (AssignmentStatus.OPEN, AssignmentStatus.REPLIED):
+                return a
+        return None
+
+    def __repr__(self) -> str:
+        return f"<Case {self.number} {self.status}>"
+
+
+class Party(Model):
+    __tablename__ = "case_parties"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default=PartyRole.PETITIONER)
+    name: Mapped[str] = mapped_column(String(60), index=True)
+    #: resident ID number, encrypted at rest; shown masked, every unmasked view logged
+    id_number: Mapped[str | None] = mapped_column(EncryptedText)
+    #: keyed hash of the ID number, for the duplicate check
+    id_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    phone: Mapped[str | None] = mapped_column(EncryptedText)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    address: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="parties")
+
+
+class CaseEvent(Model):
+    """One step on the timeline. Append-only (database triggers refuse UPDATE and
+    DELETE); hash = sha256(prev_hash + canonical JSON), see timeline.py."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_events_case_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"))
+    #: 1, 2, 3, ... within the case
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: canonical JSON of the event's data; never personal numbers in clear
+    payload: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Document(Model):
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    #: letter, reply, evidence, recording, record, notice, ...
+    kind: Mapped[str] = mapped_column(String(32), default="other")
+    #: every read of a restricted document is logged
+    is_restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: a written notice the petitioner sees with the query code
+    is_for_petitioner: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="documents")
+    versions: Mapped[list[DocumentVersion]] = relationship(
+        back_populates="document", order_by="DocumentVersion.version", lazy="selectin")
+
+    @property
+    def current(self) -> DocumentVersion | None:
+        return self.versions[-1] if self.versions else None
+
+
+class DocumentVersion(Model):
+    """One stored content of a document; a new upload is a new version, never a replacement."""
+
+    __tablename__ = "document_versions"
+    __table_args__ = (
+        UniqueConstraint("document_id", "version", name="uq_document_versions_document_version"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="RESTRICT"))
+    version: Mapped[int] = mapped_column(Integer)
+    #: the blob's name under PORTAL_DATA_DIR/blobs (content-addressed)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(100))
+    original_name: Mapped[str] = mapped_column(String(255))
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    document: Mapped[Document] = relationship(back_populates="versions")
+
+
+class AccessGrant(Model):
+    """An organisation's access to one case file, at one level."""
+
+    __tablename__ = "access_grants"
+    __table_args__ = (
+        UniqueConstraint("case_id", "organisation_id", name="uq_access_grants_case_org"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    level: Mapped[str] = mapped_column(String(16))
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="grants")
+
+
+class Assignment(Model):
+    """交办/转办: the case handed to an agency, with a letter and a due date."""
+
+    __tablename__ = "assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    #: the lead agency (主办) investigates and replies; the others co-operate (协办)
+    is_lead: Mapped[bool] = mapped_column(Boolean, default=False)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    #: the assignment letter (交办函)
+    letter: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=AssignmentStatus.OPEN)
+    assigned_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="assignments")
+
+
+class AccessLog(Model):
+    """Who read a restricted file or unmasked a personal number, and when."""
+
+    __tablename__ = "access_logs"
+    __table_args__ = (Index("ix_access_logs_case_at", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id",
+                                                               ondelete="CASCADE"))
+    party_id: Mapped[int | None] = mapped_column(ForeignKey("case_parties.id",
+                                                            ondelete="CASCADE"))
+    #: AccessAction
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,513 @@
+"""The work on case files: plain functions that take a session and the acting user,
+check, change, append an event for every change, and flush; they never commit.
+Other domains write into a case file only through this module."""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import io
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, BinaryIO, cast
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Table, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from portal.auth.roles import Role
+from portal.casefiles import blobs
+from portal.casefiles import permissions as perm
+from portal.casefiles.models import (
+    GRANT_RANK,
+    AccessAction,
+    AccessGrant,
+    AccessLog,
+    Assignment,
+    AssignmentStatus,
+    Case,
+    CaseNumberCounter,
+    Channel,
+    Document,
+    DocumentVersion,
+    GrantLevel,
+    Party,
+    PartyRole,
+    Status,
+)
+from portal.casefiles.timeline import append_event
+from portal.casefiles.workflow import Action, check, transition
+from portal.crypto import lookup_hash
+from portal.orgs.models import Organisation, OrgKind
+from portal.timeutil import utcnow
+from portal.web import DomainError, NotAllowed
+
+#: case numbers count per calendar year in China (UTC+8, no daylight saving)
+CHINA = timezone(timedelta(hours=8))
+#: bytes of randomness in a query code (160 bits; at least 128 are required)
+QUERY_CODE_BYTES = 20
+#: how alike two summaries must be (0..1) for the duplicate check
+SIMILAR_SUMMARY = 0.5
+
+
+class StaleEdit(DomainError):
+    """Someone else saved the case since this user loaded it."""
+
+    status = 409
+
+
+def _deny(message: Any = None) -> NotAllowed:
+    return NotAllowed(message or _l("You do not have permission to change this case file."))
+
+
+# ---------------------------------------------------------------- numbers and codes
+
+def next_case_number(session: Session, when: datetime | None = None) -> str:
+    """2026-XF-000123: a per-year counter bumped in one atomic INSERT ... ON CONFLICT
+    DO UPDATE ... RETURNING (row-locked on PostgreSQL, write-locked on SQLite), so two
+    registrations never get the same number and a rolled-back one leaves no gap."""
+    year = (when or utcnow()).astimezone(CHINA).year
+    table = cast(Table, CaseNumberCounter.__table__)
+    dialect = session.connection().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table).values(year=year, last=1).on_conflict_do_update(
+        index_elements=[table.c.year], set_={"last": table.c.last + 1})
+    last = session.execute(stmt.returning(table.c.last)).scalar_one()
+    return f"{year}-XF-{last:06d}"
+
+
+def new_query_code() -> str:
+    """A 查询码: 160 random bits in base32, grouped by four (easy to read out and to
+    print as a QR code): e.g. ABCD-EFGH-...; shown once, stored only as an HMAC."""
+    raw = base64.b32encode(secrets.token_bytes(QUERY_CODE_BYTES)).decode("ascii").rstrip("=")
+    return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
+
+
+def query_code_hash(code: str) -> str:
+    return lookup_hash(re.sub(r"[^0-9A-Za-z]", "", code).upper())
+
+
+def find_case_by_query_code(session: Session, code: str) -> Case | None:
+    cleaned = re.sub(r"[^0-9A-Za-z]", "", code or "")
+    if len(cleaned) < 26:  # shorter than 128 bits cannot be one of ours
+        return None
+    return session.scalar(select(Case).where(Case.query_code_hash == query_code_hash(code)))
+
+
+def reissue_query_code(session: Session, actor: Any, case: Case) -> str:
+    """A new code for a petitioner who lost theirs; the old one stops working."""
+    if not perm.can_manage(actor, case):
+        raise _deny()
+    code = new_query_code()
+    case.query_code_hash = query_code_hash(code)
+    session.flush()
+    append_event(session, case, "case.query_code_reissued", actor, {})
+    return code
+
+
+# ---------------------------------------------------------------- registration
+
+def _clean_number(value: str | None) -> str | None:
+    if value is None:
+        return None
+    cleaned = "".join(str(value).split()).upper()
+    return cleaned or None
+
+
+def _party(data: dict[str, Any], role: PartyRole) -> Party:
+    name = (data.get("name") or "").strip()
+    if not name:
+        raise DomainError(_l("Every party needs a name."))
+    id_number = _clean_number(data.get("id_number"))
+    phone = _clean_number(data.get("phone"))
+    return Party(role=role, name=name, id_number=id_number,
+                 id_number_hash=lookup_hash(id_number) if id_number else None,
+                 phone=phone, phone_hash=lookup_hash(phone) if phone else None,
+                 address=(data.get("address") or "").strip() or None)
+
+
+def _office_for(session: Session, actor: Any, office_id: int | None) -> int:
+    mine = perm.org_ids(actor)
+    if office_id is not None:
+        if office_id not in mine and not actor.has_role(Role.ADMIN):
+            raise _deny(_l("You can register cases only for your own office."))
+        if session.get(Organisation, office_id) is None:
+            raise DomainError(_l("The registering office does not exist."))
+        return office_id
+    if not mine:
+        raise DomainError(_l("Your account belongs to no office; ask an administrator to "
+                             "add you to one before registering cases."))
+    return min(mine) if len(mine) > 1 else next(iter(mine))
+
+
+def _check_place(session: Session, township_id: int | None, village_id: int | None) -> None:
+    township = session.get(Organisation, township_id) if township_id else None
+    if township_id and (township is None or township.kind != OrgKind.TOWNSHIP):
+        raise DomainError(_l("Choose a township."))
+    if village_id:
+        village = session.get(Organisation, village_id)
+        if village is None or village.kind != OrgKind.VILLAGE:
+            raise DomainError(_l("Choose a village."))
+        if township_id and village.parent_id != township_id:
+            raise DomainError(_l("The village is not in the chosen township."))
+
+
+def register_case(
+    session: Session,
+    actor: Any,
+    *,
+    channel: str,
+    kind: str,
+    summary: str,
+    township_id: int | None = None,
+    village_id: int | None = None,
+    petitioners: Sequence[dict[str, Any]] = (),
+    others: Sequence[dict[str, Any]] = (),
+    is_urgent: bool = False,
+    is_simple: bool = False,
+    office_id: int | None = None,
+    leader_id: int | None = None,
+    received_at: datetime | None = None,
+) -> tuple[Case, str]:
+    """Open a case file. Returns the case and its query code (shown once, never stored)."""
+    if not perm.can_register(actor):
+        raise _deny(_l("Only reception clerks register cases."))
+    try:
+        channel = Channel(channel)
+    except ValueError:
+        raise DomainError(_l("Unknown channel: %(channel)s", channel=channel)) from None
+    summary = (summary or "").strip()
+    kind = (kind or "").strip()
+    if not summary:
+        raise DomainError(_l("Write a summary of the matter."))
+    if not kind:
+        raise DomainError(_l("Choose the kind of matter."))
+    if not petitioners:
+        raise DomainError(_l("A case needs at least one petitioner."))
+    _check_place(session, township_id, village_id)
+    office = _office_for(session, actor, office_id)
+    if leader_id is not None:
+        _check_leader(session, leader_id)
+
+    code = new_query_code()
+    now = utcnow()
+    case = Case(number=next_case_number(session, now), status=Status.REGISTERED,
+                channel=channel, kind=kind, summary=summary, township_id=township_id,
+                village_id=village_id, is_urgent=bool(is_urgent), is_simple=bool(is_simple),
+                office_id=office, leader_id=leader_id, query_code_hash=query_code_hash(code),
+                received_at=received_at or now, created_by_id=actor.id, created_at=now,
+                updated_at=now)
+    case.parties = ([_party(p, PartyRole.PETITIONER) for p in petitioners]
+                    + [_party(p, PartyRole.OTHER) for p in others])
+    session.add(case)
+    session.flush()
+    append_event(session, case, "case.registered", actor, {
+        "number": case.number, "channel": str(channel), "kind": kind, "summary": summary,
+        "township_id": township_id, "village_id": village_id, "office_id": office,
+        "is_urgent": case.is_urgent, "is_simple": case.is_simple, "leader_id": leader_id,
+        "received_at": case.received_at,
+        # names and roles only: ID and phone numbers never go into the immutable timeline
+        "parties": [{"id": p.id, "role": p.role, "name": p.name} for p in case.parties],
+    })
+    return case, code
+
+
+def _check_leader(session: Session, leader_id: int) -> Any:
+    from portal.auth.models import User
+
+    leader = session.get(User, leader_id)
+    if leader is None or not leader.is_active or not leader.has_role(Role.LEADER):
+        raise DomainError(_l("The responsible leader must be an active leader account."))
+    return leader
+
+
+def set_leader(session: Session, actor: Any, case: Case, leader: Any,
+               plan: str | None = None) -> Case:
+    """Name the responsible leader (包案领导) and their plan."""
+    if not (perm.is_admin(actor) or perm.is_office_staff(actor, case, perm.OFFICE_EDIT_ROLES)
+            or perm.is_responsible_leader(actor, case)):
+        raise _deny()
+    _check_leader(session, leader.id)
+    before = case.leader_id
+    case.leader_id = leader.id
+    case.leader_plan = (plan or "").strip() or None
+    session.flush()
+    append_event(session, case, "case.leader_set", actor,
+                 {"from": before, "to": leader.id, "plan": case.leader_plan})
+    return case
+
+
+#: fields edit_case may change
+EDITABLE = ("summary", "kind", "township_id", "village_id", "is_urgent", "is_simple",
+            "leader_plan")
+
+
+def edit_case(session: Session, actor: Any, case: Case, expected_version: int,
+              **changes: Any) -> Case:
+    """Change plain fields; a stale `expected_version` (someone saved in between) gives
+    StaleEdit (409) and changes nothing."""
+    if not perm.can_manage(actor, case):
+        raise _deny()
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    if case.version != expected_version:
+        raise StaleEdit(_l("Someone else changed this case while you were editing it."))
+    if "township_id" in changes or "village_id" in changes:
+        _check_place(session, changes.get("township_id", case.township_id),
+                     changes.get("village_id", case.village_id))
+    diff = {}
+    for field, value in changes.items():
+        if isinstance(value, str):
+            value = value.strip()
+        if getattr(case, field) != value:
+            diff[field] = {"from": getattr(case, field), "to": value}
+            setattr(case, field, value)
+    if not diff:
+        return case
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise StaleEdit(_l("Someone else changed this case while you were editing it.")) \
+            from exc
+    append_event(session, case, "case.edited", actor, {"changes": diff})
+    return case
+
+
+# ---------------------------------------------------------------- sharing and assignment
+
+def grant_access(session: Session, actor: Any, case: Case, organisation: Organisation,
+                 level: GrantLevel | str) -> AccessGrant:
+    """Share the case with an organisation at `level` (or change the level it has)."""
+    level = GrantLevel(level)
+    if not perm.can_manage(actor, case):
+        raise _deny()
+    grant = next((g for g in case.grants if g.organisation_id == organisation.id), None)
+    before = grant.level if grant else None
+    if grant is None:
+        grant = AccessGrant(case=case, organisation_id=organisation.id, level=level,
+                            granted_by_id=actor.id, granted_at=utcnow())
+        session.add(grant)
+    elif grant.level == level:
+        return grant
+    else:
+        grant.level = level
+        grant.granted_by_id = actor.id
+        grant.granted_at = utcnow()
+    session.flush()
+    append_event(session, case, "access.granted", actor,
+                 {"organisation_id": organisation.id, "organisation": organisation.name,
+                  "level": str(level), "before": before})
+    return grant
+
+
+def revoke_access(session: Session, actor: Any, case: Case, organisation: Organisation) -> None:
+    if not perm.can_manage(actor, case):
+        raise _deny()
+    grant = next((g for g in case.grants if g.organisation_id == organisation.id), None)
+    if grant is None:
+        return
+    case.grants.remove(grant)
+    session.delete(grant)
+    session.flush()
+    append_event(session, case, "access.revoked", actor,
+                 {"organisation_id": organisation.id, "organisation": organisation.name,
+                  "level": grant.level})
+
+
+def _at_least(session: Session, actor: Any, case: Case, organisation: Organisation,
+              level: GrantLevel) -> None:
+    grant = next((g for g in case.grants if g.organisation_id == organisation.id), None)
+    if grant is None or GRANT_RANK[GrantLevel(grant.level)] < GRANT_RANK[level]:
+        grant_access(session, actor, case, organisation, level)
+
+
+def assign(session: Session, actor: Any, case: Case, lead_org: Organisation,
+           co_orgs: Iterable[Organisation] = (), due_on: date | None = None,
+           letter: str | None = None) -> list[Assignment]:
+    """交办/转办: hand the case to one lead agency (主办) and co-agencies (协办), each with
+    the letter and due date, share the file with them (contribute) and move the case
+    to `assigned`."""
+    check(case, Action.ASSIGN, actor)
+    co = [o for o in dict.fromkeys(co_orgs) if o.id != lead_org.id]
+    for org in [lead_org, *co]:
+        if org.kind != OrgKind.AGENCY:
+            raise DomainError(_l("%(name)s is not a handling agency.", name=org.name))
+    for old in case.assignments:
+        if old.status == AssignmentStatus.OPEN:
+            old.status = AssignmentStatus.WITHDRAWN
+    text = (letter or "").strip() or None
+    made = []
+    for org, is_lead in [(lead_org, True), *((o, False) for o in co)]:
+        a = Assignment(case=case, organisation_id=org.id, is_lead=is_lead, due_on=due_on,
+                       letter=text, status=AssignmentStatus.OPEN, assigned_by_id=actor.id,
+                       created_at=utcnow())
+        session.add(a)
+        made.append(a)
+    session.flush()
+    for org in [lead_org, *co]:
+        _at_least(session, actor, case, org, GrantLevel.CONTRIBUTE)
+    transition(session, case, Action.ASSIGN, actor, reason=text, payload={
+        "lead": {"organisation_id": lead_org.id, "organisation": lead_org.name},
+        "co": [{"organisation_id": o.id, "organisation": o.name} for o in co],
+        "due_on": due_on, "assignment_ids": [a.id for a in made]})
+    return made
+
+
+# ---------------------------------------------------------------- documents
+
+def _ensure_open_file(case: Case) -> None:
+    if case.status == Status.ARCHIVED:
+        raise DomainError(_l("Case %(number)s is archived; its file can no longer change.",
+                             number=case.number))
+
+
+def add_document(session: Session, actor: Any, case: Case, *, title: str,
+                 data: bytes | BinaryIO, original_name: str, media_type: str,
+                 kind: str = "other", is_restricted: bool = False,
+                 is_for_petitioner: bool = False) -> Document:
+    """Store the bytes as a blob and file them as version 1 of a new document.
+    (Type sniffing and size caps belong to the upload view.)"""
+    if not perm.can_contribute(actor, case):
+        raise _deny()
+    _ensure_open_file(case)
+    title = (title or "").strip() or original_name
+    doc = Document(case=case, title=title[:200], kind=kind, is_restricted=is_restricted,
+                   is_for_petitioner=is_for_petitioner, created_by_id=actor.id,
+                   created_at=utcnow())
+    session.add(doc)
+    session.flush()
+    version = _store_version(session, actor, doc, data, original_name, media_type, 1)
+    append_event(session, case, "document.added", actor, {
+        "document_id": doc.id, "title": doc.title, "kind": kind,
+        "is_restricted": is_restricted, "is_for_petitioner": is_for_petitioner,
+        **_version_payload(version)})
+    return doc
+
+
+def add_document_version(session: Session, actor: Any, document: Document,
+                         data: bytes | BinaryIO, original_name: str,
+                         media_type: str) -> DocumentVersion:
+    """A new version of a document; the earlier ones stay."""
+    case = document.case
+    if not perm.can_contribute(actor, case):
+        raise _deny()
+    _ensure_open_file(case)
+    number = (session.scalar(select(func.max(DocumentVersion.version))
+                             .where(DocumentVersion.document_id == document.id)) or 0) + 1
+    version = _store_version(session, actor, document, data, original_name, media_type,
+                             number)
+    append_event(session, case, "document.version_added", actor,
+                 {"document_id": document.id, "title": document.title,
+                  **_version_payload(version)})
+    return version
+
+
+def _store_version(session: Session, actor: Any, doc: Document, data: bytes | BinaryIO,
+                   original_name: str, media_type: str, number: int) -> DocumentVersion:
+    stream = io.BytesIO(data) if isinstance(data, bytes) else data
+    sha, size = blobs.store_stream(stream)
+    version = DocumentVersion(document=doc, version=number, sha256=sha, size=size,
+                              media_type=media_type[:100],
+                              original_name=(original_name or "file")[:255],
+                              uploaded_by_id=actor.id, uploaded_at=utcnow())
+    session.add(version)
+    session.flush()
+    return version
+
+
+def _version_payload(v: DocumentVersion) -> dict[str, Any]:
+    return {"version": v.version, "version_id": v.id, "sha256": v.sha256, "size": v.size,
+            "media_type": v.media_type, "original_name": v.original_name}
+
+
+# ---------------------------------------------------------------- duplicates and access log
+
+def _bigrams(text: str) -> set[str]:
+    s = "".join(text.split())
+    return {s[i:i + 2] for i in range(len(s) - 1)} or {s}
+
+
+def summary_similarity(a: str, b: str) -> float:
+    """0..1: the better of difflib's ratio and character-bigram overlap (works for Chinese)."""
+    if not a or not b:
+        return 0.0
+    ratio = difflib.SequenceMatcher(None, a, b).ratio()
+    x, y = _bigrams(a), _bigrams(b)
+    overlap = len(x & y) / min(len(x), len(y))
+    return max(ratio, overlap)
+
+
+def find_duplicates(session: Session, id_number: str | None = None, phone: str | None = None,
+                    name: str | None = None, summary: str | None = None, *,
+                    exclude_case_id: int | None = None, limit: int = 20) -> list[Case]:
+    """Earlier cases of the same petitioner: same ID or phone number (by keyed hash), or
+    the same name with a similar summary (the name alone when no summary is given).
+    Newest first."""
+    conditions = []
+    id_clean, phone_clean = _clean_number(id_number), _clean_number(phone)
+    if id_clean:
+        conditions.append(Party.id_number_hash == lookup_hash(id_clean))
+    if phone_clean:
+        conditions.append(Party.phone_hash == lookup_hash(phone_clean))
+    found: dict[int, Case] = {}
+    if conditions:
+        stmt = (select(Case).join(Party, Party.case_id == Case.id).where(or_(*conditions))
+                .order_by(Case.created_at.desc(), Case.id.desc()).limit(limit))
+        for case in session.scalars(stmt).unique():
+            found[case.id] = case
+    clean_name = (name or "").strip()
+    if clean_name:
+        stmt = (select(Case).join(Party, Party.case_id == Case.id)
+                .where(Party.name == clean_name)
+                .order_by(Case.created_at.desc(), Case.id.desc()).limit(200))
+        text = (summary or "").strip()
+        for case in session.scalars(stmt).unique():
+            if not text or summary_similarity(text, case.summary) >= SIMILAR_SUMMARY:
+                found.setdefault(case.id, case)
+    found.pop(exclude_case_id or -1, None)
+    ordered = sorted(found.values(), key=lambda c: (c.created_at, c.id), reverse=True)
+    return ordered[:limit]
+
+
+def log_access(session: Session, user: Any, action: AccessAction | str, *,
+               case: Case | None = None, document: Document | None = None,
+               party: Party | None = None, detail: str | None = None) -> AccessLog:
+    """Record a read of restricted material or an unmasked personal number."""
+    entry = AccessLog(user_id=getattr(user, "id", None), action=str(AccessAction(action)),
+                      case_id=case.id if case is not None else (
+                          document.case_id if document is not None else (
+                              party.case_id if party is not None else None)),
+                      document_id=document.id if document is not None else None,
+                      party_id=party.id if party is not None else None,
+                      detail=(detail or None) and detail[:200], at=utcnow())
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def unmask_party(session: Session, user: Any, party: Party) -> tuple[str | None, str | None]:
+    """The clear ID and phone numbers, for the registering office only; the view is logged."""
+    case = party.case
+    if not perm.can_see_full_personal_data(user, case):
+        raise _deny(_l("Only the registering office may see full ID and phone numbers."))
+    if party.id_number:
+        log_access(session, user, AccessAction.UNMASK_ID, case=case, party=party)
+    if party.phone:
+        log_access(session, user, AccessAction.UNMASK_PHONE, case=case, party=party)
+    return party.id_number, party.phone
+
+
+def open_document(session: Session, user: Any, version: DocumentVersion) -> bytes:
+    """The bytes of a version for a user who may view the case; restricted ones are logged."""
+    doc = version.document
+    if not perm.can_view(user, doc.case):
+        raise _deny(_l("You do not have permission to open this file."))
+    if doc.is_restricted:
+        log_access(session, user, AccessAction.VIEW_DOCUMENT, case=doc.case, document=doc,
+                   detail=f"version {version.version}")
+    return blobs.read_blob(version.sha256)

@@ -1,0 +1,216 @@
+"""The case timeline: append-only, hash-chained events.
+
+Each event's hash is ``sha256(prev_hash + canonical_json(event))`` where the event is
+``{"actor": actor id or null, "at": ISO-8601 UTC with microseconds, "case": case number,
+"kind": kind, "payload": payload, "seq": seq}`` and canonical JSON is
+``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``.
+The first event of a case has 64 zeros as prev_hash. The database refuses UPDATE
+and DELETE on case_events (triggers in migration 0002); corrections are new events.
+
+Appends are serialised per case: the case row is locked (SELECT ... FOR UPDATE on
+PostgreSQL; on SQLite a no-op UPDATE takes the write lock before the last event is
+read), and the unique (case_id, seq) constraint is the last guard."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from json.encoder import encode_basestring  # what json.dumps uses with ensure_ascii=False
+from typing import Any, cast
+
+from sqlalchemy import Table, exists, select, update
+from sqlalchemy.orm import Session
+
+from portal.casefiles.models import Case, CaseEvent
+from portal.timeutil import utcnow
+
+GENESIS = "0" * 64
+#: rows fetched per round trip while verifying
+VERIFY_BATCH = 5000
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not allowed in an event payload")
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=_json_default)
+
+
+def iso_utc(at: datetime) -> str:
+    """2026-03-01T08:00:00.000000+00:00: always UTC, always microseconds."""
+    if at.tzinfo is None:
+        raise ValueError("naive datetime in the timeline")
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def event_json(case_number: str, seq: int, kind: str, actor_id: int | None, at: datetime,
+               payload: Any) -> str:
+    """The canonical JSON of an event, built the plain way (reference for the fast path)."""
+    return canonical_json({"case": case_number, "seq": seq, "kind": kind, "actor": actor_id,
+                           "at": iso_utc(at), "payload": payload})
+
+
+def _fast_event_json(case_number: str, seq: int, kind: str, actor_id: int | None,
+                     at_iso: str, payload_json: str) -> str:
+    # Keys in sorted order; payload_json is already canonical. Equal to event_json(...)
+    # for every stored event (tests check), and several times quicker.
+    actor = "null" if actor_id is None else str(int(actor_id))
+    return (f'{{"actor":{actor},"at":{encode_basestring(at_iso)},'
+            f'"case":{encode_basestring(case_number)},"kind":{encode_basestring(kind)},'
+            f'"payload":{payload_json},"seq":{int(seq)}}}')
+
+
+def chain_hash(prev_hash: str, event_canonical_json: str) -> str:
+    return hashlib.sha256((prev_hash + event_canonical_json).encode()).hexdigest()
+
+
+def lock_case(session: Session, case: Case) -> None:
+    """Serialise writers of one case until the transaction ends."""
+    if case.id is None:
+        session.flush()
+    if session.connection().dialect.name == "postgresql":
+        session.execute(select(Case.id).where(Case.id == case.id).with_for_update())
+    else:
+        # SQLite: a write takes the database's write lock now (waiting on busy_timeout),
+        # so the last event read below is the latest committed one.
+        table = cast(Table, Case.__table__)
+        session.execute(update(table).where(table.c.id == case.id)
+                        .values(id=table.c.id, updated_at=table.c.updated_at))
+
+
+def append_event(session: Session, case: Case, kind: str, actor: Any,
+                 payload: dict[str, Any] | None = None) -> CaseEvent:
+    """Add the next event of `case` to the chain and flush it."""
+    lock_case(session, case)
+    last = session.execute(
+        select(CaseEvent.seq, CaseEvent.hash).where(CaseEvent.case_id == case.id)
+        .order_by(CaseEvent.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    at = utcnow()
+    actor_id = getattr(actor, "id", actor)
+    payload_json = canonical_json(payload or {})
+    digest = chain_hash(prev_hash, _fast_event_json(case.number, seq, kind, actor_id,
+                                                    iso_utc(at), payload_json))
+    event = CaseEvent(case_id=case.id, seq=seq, kind=kind, actor_id=actor_id, at=at,
+                      payload=payload_json, prev_hash=prev_hash, hash=digest)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def payload_of(event: CaseEvent) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(event.payload)
+    return data
+
+
+def events_of(session: Session, case: Case, kinds: Iterable[str] | None = None
+              ) -> list[CaseEvent]:
+    stmt = select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
+    if kinds is not None:
+        stmt = stmt.where(CaseEvent.kind.in_(list(kinds)))
+    return list(session.scalars(stmt))
+
+
+@dataclass(frozen=True)
+class BrokenItem:
+    """The first thing that failed the integrity check."""
+
+    #: "event", "case" (a case without its events) or "blob"
+    what: str
+    reason: str
+    case_number: str | None = None
+    seq: int | None = None
+    sha256: str | None = None
+    document_id: int | None = None
+    document_title: str | None = None
+
+    def __str__(self) -> str:
+        if self.what == "blob":
+            return (f"blob {self.sha256} (document {self.document_id} "
+                    f"{self.document_title!r} of case {self.case_number}): {self.reason}")
+        if self.what == "case":
+            return f"case {self.case_number}: {self.reason}"
+        return f"event {self.case_number} #{self.seq}: {self.reason}"
+
+
+def _event_rows(session: Session, case_id: int | None) -> Any:
+    stmt = (
+        select(Case.number, CaseEvent.case_id, CaseEvent.seq, CaseEvent.kind,
+               CaseEvent.actor_id, CaseEvent.at, CaseEvent.payload, CaseEvent.prev_hash,
+               CaseEvent.hash)
+        .join(Case, Case.id == CaseEvent.case_id)
+        .order_by(CaseEvent.case_id, CaseEvent.seq)
+        .execution_options(yield_per=VERIFY_BATCH)
+    )
+    if case_id is not None:
+        stmt = stmt.where(CaseEvent.case_id == case_id)
+    return session.execute(stmt)
+
+
+def _check_rows(rows: Any) -> tuple[BrokenItem | None, int]:
+    """Walk the rows (ordered by case, seq); the first break and the events seen."""
+    sha256 = hashlib.sha256
+    fast = _fast_event_json
+    current: int | None = None
+    expected_seq = 1
+    prev = GENESIS
+    count = 0
+    for number, case_id, seq, kind, actor_id, at, payload, prev_hash, stored in rows:
+        count += 1
+        if case_id != current:
+            current, expected_seq, prev = case_id, 1, GENESIS
+        if seq != expected_seq:
+            return BrokenItem("event", f"expected event #{expected_seq} here, found #{seq}: "
+                              "an event is missing", number, seq), count
+        if prev_hash != prev:
+            return BrokenItem("event", "prev_hash does not match the previous event's hash",
+                              number, seq), count
+        at_iso = at.astimezone(UTC).isoformat(timespec="microseconds")
+        digest = sha256((prev + fast(number, seq, kind, actor_id, at_iso, payload))
+                        .encode()).hexdigest()
+        if digest != stored:
+            return BrokenItem("event", "the event's content does not match its hash",
+                              number, seq), count
+        prev = stored
+        expected_seq += 1
+    return None, count
+
+
+def verify_case(session: Session, case: Case) -> BrokenItem | None:
+    """None when the case's chain is intact; else the first broken event."""
+    broken, count = _check_rows(_event_rows(session, case.id))
+    if broken is None and count == 0:
+        return BrokenItem("case", "the case has no events (its timeline was removed)",
+                          case.number)
+    return broken
+
+
+def verify_all(session: Session) -> BrokenItem | None:
+    """Every case's chain, streamed; None when all are intact."""
+    broken, _count = verify_all_counted(session)
+    return broken
+
+
+def verify_all_counted(session: Session) -> tuple[BrokenItem | None, int]:
+    broken, count = _check_rows(_event_rows(session, None))
+    if broken is not None:
+        return broken, count
+    orphan = session.scalar(
+        select(Case.number).where(~exists().where(CaseEvent.case_id == Case.id))
+        .order_by(Case.id).limit(1))
+    if orphan is not None:
+        return BrokenItem("case", "the case has no events (its timeline was removed)",
+                          orphan), count
+    return None, count

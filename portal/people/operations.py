@@ -1,0 +1,394 @@
+"""Registry work: plain functions that take a session, check, change and flush.
+They never commit; the view (or the seeder) does."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from portal.orgs.models import Organisation, OrgKind
+from portal.people.models import (
+    Affiliation,
+    ExpertField,
+    MediatorKind,
+    Person,
+    PersonKind,
+)
+from portal.web import DomainError
+
+GENDERS = ("male", "female")
+GENDER_LABELS = {"male": _l("Male"), "female": _l("Female")}
+
+#: the organisation a person of each kind must (or may) belong to
+ORG_KINDS_FOR: dict[str, tuple[OrgKind, ...]] = {
+    PersonKind.MEDIATOR: (OrgKind.COMMITTEE,),
+    PersonKind.VILLAGE_REP: (OrgKind.VILLAGE,),
+}
+OTHER_ORG_KINDS = (OrgKind.COUNTY, OrgKind.TOWNSHIP, OrgKind.AGENCY)
+#: the fields each kind may hold; every other kind-specific field is cleared
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    PersonKind.EXPERT: ("expert_field",),
+    PersonKind.LAWYER: ("lawyer_firm", "lawyer_licence_no"),
+    PersonKind.MEDIATOR: ("mediator_kind",),
+}
+SPECIFIC_FIELDS = ("expert_field", "lawyer_firm", "lawyer_licence_no", "mediator_kind")
+TEXT_LIMITS = {"name": 60, "title": 100, "employer": 120, "address": 200, "email": 254,
+               "lawyer_firm": 120, "availability": 2000, "notes": 4000}
+
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+#: area codes: 010 and 02x have three digits, all others four
+_LANDLINE = re.compile(r"(010|02\d|0[3-9]\d{2})-?(\d{7,8})(?:-(\d{1,6}))?")
+_LICENCE = re.compile(r"\d{17}")
+
+
+class StaleEdit(DomainError):
+    status = 409
+
+
+class PersonInvalid(DomainError):
+    """One or more fields are wrong; `errors` maps each field to its message."""
+
+    status = 400
+
+    def __init__(self, errors: dict[str, Any]) -> None:
+        super().__init__(_l("Please correct the marked fields."))
+        self.errors = errors
+
+
+def normalise_phone(raw: str | None) -> str | None:
+    """A Chinese mobile (11 digits starting with 1) or a landline with its area code.
+
+    Returns the number in the stored form, None when empty; ValueError when it is
+    neither. Spaces, dots and a +86 prefix are tolerated."""
+    if raw is None:
+        return None
+    text = re.sub(r"[\s.()（）]", "", str(raw)).replace("－", "-").replace("—", "-")
+    if not text:
+        return None
+    for prefix in ("+86", "0086"):
+        if text.startswith(prefix):
+            text = text[len(prefix):].lstrip("-")
+    digits = text.replace("-", "")
+    if _MOBILE.fullmatch(digits):
+        return digits
+    match = _LANDLINE.fullmatch(text)
+    if match:
+        area, number, ext = match.groups()
+        return f"{area}-{number}" + (f"-{ext}" if ext else "")
+    raise ValueError(text)
+
+
+PHONE_MESSAGE = _l("Enter a mobile number (11 digits starting with 1) or a landline with "
+                   "its area code, e.g. 0571-88001234.")
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+@dataclass
+class Checked:
+    """Clean values ready to be written, and the organisation they name."""
+
+    values: dict[str, Any]
+    organisation: Organisation | None = None
+
+
+def check_person(session: Session, data: dict[str, Any], person: Person | None = None, *,
+                 organisation: Organisation | None = None,
+                 check_licence_in_db: bool = True) -> Checked:
+    """Validate `data` for a person of data["kind"]; PersonInvalid with every problem.
+
+    `organisation` may be passed already loaded (the CSV import does); otherwise
+    data["organisation_id"] is looked up."""
+    errors: dict[str, Any] = {}
+    values: dict[str, Any] = {}
+    kind = _clean(data.get("kind"))
+    if kind not in {str(k) for k in PersonKind}:
+        errors["kind"] = _l("Choose what kind of person this is.")
+    values["kind"] = kind
+    for name in ("name", "title", "employer", "address", "availability", "notes", "email",
+                 "lawyer_firm"):
+        values[name] = _clean(data.get(name))
+        limit = TEXT_LIMITS[name]
+        if values[name] and len(values[name]) > limit:
+            errors[name] = _l("At most %(n)d characters.", n=limit)
+    if not values["name"]:
+        errors["name"] = _l("The name is required.")
+    gender = _clean(data.get("gender"))
+    if gender and gender not in GENDERS:
+        errors["gender"] = _l("Unknown gender.")
+    values["gender"] = gender
+    try:
+        values["phone"] = normalise_phone(data.get("phone"))
+    except ValueError:
+        errors["phone"] = PHONE_MESSAGE
+    if values["email"] and "email" not in errors:
+        try:
+            values["email"] = validate_email(values["email"],
+                                             check_deliverability=False).normalized
+        except EmailNotValidError:
+            errors["email"] = _l("This is not a valid e-mail address.")
+    if "is_active" in data:
+        values["is_active"] = bool(data["is_active"])
+
+    # kind-specific fields: required where they belong, cleared elsewhere
+    own = KIND_FIELDS.get(kind or "", ())
+    values["expert_field"] = _clean(data.get("expert_field"))
+    values["lawyer_licence_no"] = _clean(data.get("lawyer_licence_no"))
+    values["mediator_kind"] = _clean(data.get("mediator_kind"))
+    for name in SPECIFIC_FIELDS:
+        if name not in own:
+            values[name] = None
+    if kind == PersonKind.EXPERT:
+        if not values["expert_field"]:
+            errors["expert_field"] = _l("Choose the expert's field.")
+        elif values["expert_field"] not in {str(f) for f in ExpertField}:
+            errors["expert_field"] = _l("Unknown field.")
+    if kind == PersonKind.LAWYER:
+        if not values["lawyer_firm"]:
+            errors["lawyer_firm"] = _l("The law firm is required for a lawyer.")
+        licence = values["lawyer_licence_no"]
+        if licence:
+            licence = re.sub(r"\s", "", licence)
+            values["lawyer_licence_no"] = licence
+        if not licence:
+            errors["lawyer_licence_no"] = _l("The licence number is required for a lawyer.")
+        elif not _LICENCE.fullmatch(licence):
+            errors["lawyer_licence_no"] = _l("A lawyer's licence number has 17 digits.")
+        elif check_licence_in_db:
+            clash = session.scalar(select(Person.id).where(Person.lawyer_licence_no == licence))
+            if clash is not None and (person is None or clash != person.id):
+                errors["lawyer_licence_no"] = _l(
+                    "Another lawyer in the registry already has this licence number.")
+    if kind == PersonKind.MEDIATOR:
+        if not values["mediator_kind"]:
+            errors["mediator_kind"] = _l("Choose what kind of mediator this is.")
+        elif values["mediator_kind"] not in {str(m) for m in MediatorKind}:
+            errors["mediator_kind"] = _l("Unknown kind of mediator.")
+
+    # the organisation: a committee for mediators, a village for village representatives
+    org = organisation
+    org_id = data.get("organisation_id")
+    if org is None and org_id:
+        org = session.get(Organisation, int(org_id))
+        if org is None:
+            errors["organisation_id"] = _l("Unknown organisation.")
+    wanted = ORG_KINDS_FOR.get(kind or "", OTHER_ORG_KINDS)
+    if org is not None and OrgKind(org.kind) not in wanted:
+        errors["organisation_id"] = (
+            _l("A mediator belongs to a mediation committee.") if kind == PersonKind.MEDIATOR
+            else _l("A village representative belongs to a village.")
+            if kind == PersonKind.VILLAGE_REP
+            else _l("Choose the county, a township or an agency."))
+    if org is None and "organisation_id" not in errors:
+        if kind == PersonKind.MEDIATOR:
+            errors["organisation_id"] = _l("Choose the mediator's committee.")
+        elif kind == PersonKind.VILLAGE_REP:
+            errors["organisation_id"] = _l("Choose the representative's village.")
+    if errors:
+        raise PersonInvalid(errors)
+    return Checked(values, org)
+
+
+def _apply(person: Person, checked: Checked) -> None:
+    for name, value in checked.values.items():
+        setattr(person, name, value)
+    person.organisation = checked.organisation
+
+
+def build_person(checked: Checked) -> Person:
+    """A new, not yet added Person from values check_person accepted."""
+    person = Person(is_active=True)
+    _apply(person, checked)
+    return person
+
+
+def create_person(session: Session, data: dict[str, Any], *,
+                  organisation: Organisation | None = None,
+                  check_licence_in_db: bool = True) -> Person:
+    checked = check_person(session, data, organisation=organisation,
+                           check_licence_in_db=check_licence_in_db)
+    person = build_person(checked)
+    session.add(person)
+    session.flush()
+    return person
+
+
+def update_person(session: Session, person: Person, data: dict[str, Any],
+                  seen_version: int | None) -> None:
+    """Change a person; StaleEdit when someone saved since `seen_version` was read."""
+    if seen_version is not None and seen_version != person.version:
+        raise StaleEdit(_l("Someone else changed this record while you were editing it. "
+                           "Your changes are shown below; check them and save again."))
+    checked = check_person(session, data, person)
+    _apply(person, checked)
+    session.flush()
+
+
+def set_active(session: Session, person: Person, active: bool) -> None:
+    person.is_active = active
+    session.flush()
+
+
+def add_affiliation(session: Session, person: Person, *, organisation_id: int | None,
+                    name: str | None, relation: str | None) -> Affiliation:
+    org = session.get(Organisation, organisation_id) if organisation_id else None
+    if organisation_id and org is None:
+        raise DomainError(_l("Unknown organisation."))
+    label = org.full_name if org is not None else _clean(name)
+    if not label:
+        raise DomainError(_l("Choose an organisation from the list or type its name."))
+    if len(label) > 120:
+        raise DomainError(_l("At most %(n)d characters.", n=120))
+    relation = _clean(relation)
+    if relation and len(relation) > 60:
+        raise DomainError(_l("At most %(n)d characters.", n=60))
+    tie = Affiliation(person=person, organisation_id=org.id if org else None, name=label,
+                      relation=relation)
+    session.add(tie)
+    session.flush()
+    return tie
+
+
+def remove_affiliation(session: Session, person: Person, affiliation_id: int) -> None:
+    tie = session.get(Affiliation, affiliation_id)
+    if tie is None or tie.person_id != person.id:
+        raise DomainError(_l("This tie does not exist any more."), 404)
+    session.delete(tie)
+    session.flush()
+
+
+def reveal_phone(person: Person, user: Any) -> str:
+    """The clear number, and a log line naming who saw whose number."""
+    current_app.logger.info(
+        "phone number revealed: user %s (id %s) viewed the phone of person %s (id %s)",
+        getattr(user, "username", "?"), getattr(user, "id", "?"), person.name, person.id)
+    return person.phone or ""
+
+
+# --- the list ---------------------------------------------------------------------
+
+STATUSES = ("active", "inactive", "all")
+
+
+@dataclass
+class Filters:
+    q: str = ""
+    kind: str = ""
+    field: str = ""
+    mediator_kind: str = ""
+    organisation_id: int | None = None
+    status: str = "active"
+
+    @classmethod
+    def from_args(cls, args: Any) -> Filters:
+        kind = args.get("kind") or ""
+        field_ = args.get("field") or ""
+        mediator_kind = args.get("mediator_kind") or ""
+        status = args.get("status") or "active"
+        org = args.get("org") or ""
+        return cls(
+            q=(args.get("q") or "").strip()[:100],
+            kind=kind if kind in {str(k) for k in PersonKind} else "",
+            field=field_ if field_ in {str(f) for f in ExpertField} else "",
+            mediator_kind=(mediator_kind if mediator_kind in {str(m) for m in MediatorKind}
+                           else ""),
+            organisation_id=int(org) if org.isdigit() else None,
+            status=status if status in STATUSES else "active",
+        )
+
+    def conditions(self, with_kind: bool = True) -> list[Any]:
+        found: list[Any] = []
+        if self.q:
+            found.append(or_(*(column.icontains(self.q, autoescape=True) for column in (
+                Person.name, Person.employer, Person.title, Person.lawyer_firm,
+                Person.lawyer_licence_no))))
+        if with_kind and self.kind:
+            found.append(Person.kind == self.kind)
+        if self.field:
+            found.append(Person.expert_field == self.field)
+        if self.mediator_kind:
+            found.append(Person.mediator_kind == self.mediator_kind)
+        if self.organisation_id:
+            found.append(Person.organisation_id == self.organisation_id)
+        if self.status == "active":
+            found.append(Person.is_active.is_(True))
+        elif self.status == "inactive":
+            found.append(Person.is_active.is_(False))
+        return found
+
+
+@dataclass
+class Page:
+    """What the pager macro needs, plus the count for each kind."""
+
+    items: Sequence[Person]
+    page: int
+    per_page: int
+    total: int
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page)) if self.total else 0
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def people_query(filters: Filters) -> Select[Person]:
+    return (select(Person).where(*filters.conditions())
+            .order_by(Person.name, Person.id))
+
+
+def list_people(session: Session, filters: Filters, page: int, per_page: int) -> Page:
+    """Two queries: the counts by kind (all filters but the kind) and one page of rows
+    (the organisation comes in the same query, joined)."""
+    counts = session.execute(
+        select(Person.kind, func.count()).where(*filters.conditions(with_kind=False))
+        .group_by(Person.kind)).all()
+    by_kind = {str(kind): int(n) for kind, n in counts}
+    total = by_kind.get(filters.kind, 0) if filters.kind else sum(by_kind.values())
+    last = max(1, math.ceil(total / per_page))
+    page = min(page, last)
+    rows: Sequence[Person] = ()
+    if total:
+        rows = session.scalars(
+            people_query(filters).limit(per_page).offset((page - 1) * per_page)).unique().all()
+    return Page(rows, page, per_page, total, by_kind)
+
+
+def organisations_for(session: Session, kinds: Iterable[OrgKind],
+                      keep: int | None = None) -> list[Organisation]:
+    """Organisations a person of some kind may belong to, active ones (and `keep`)."""
+    stmt = (select(Organisation).where(
+        Organisation.kind.in_([str(k) for k in kinds]),
+        or_(Organisation.is_active.is_(True), Organisation.id == (keep or 0)))
+        .order_by(Organisation.kind, Organisation.name))
+    return list(session.scalars(stmt).unique())
