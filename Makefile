@@ -33,7 +33,7 @@ help:
 	@echo "make migrate       flask --app wsgi db upgrade"
 	@echo "make seed          flask --app wsgi seed-demo"
 	@echo "make e2e           browser tests only (pytest -m browser)"
-	@echo "make bench         run every bench/*.py (each prints JSON)"
+	@echo "make bench         run every bench/*.py but _*.py helpers (each prints JSON)"
 	@echo "make lint          ruff check . and mypy portal"
 	@echo "make translations  extract messages and update the .po catalogues"
 	@echo "make lock          regenerate constraints.txt in a fresh venv"
@@ -121,7 +121,7 @@ e2e: install-test system-deps
 	exit $$rc
 
 bench: install-test
-	@shopt -s nullglob; files=(bench/*.py); \
+	@shopt -s nullglob; files=(bench/[!_]*.py); \
 	if [ $${#files[@]} -eq 0 ]; then echo "make bench: no bench/*.py yet"; exit 0; fi; \
 	for f in "$${files[@]}"; do echo "== $$f"; $(BIN)/python "$$f" || exit $$?; done
 

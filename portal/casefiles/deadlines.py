@@ -32,7 +32,8 @@ A pause is ``(paused_on, resumed_on)``, half-open: the clock does not run on
 ``paused_on`` nor on any day up to ``resumed_on``, and runs again on ``resumed_on``.
 So a hearing held on 10 March only is recorded as ``(10 March, 11 March)``.
 ``resumed_on=None`` is an open pause: the clock is paused now, and stays paused through
-``today``; its days left do not change while it stays paused. Overlapping or adjacent
+``today``; its days left do not change while it stays paused (the due date shown may
+still step over a weekend, as it is moved off rest days). Overlapping or adjacent
 pauses are merged. A pause only counts if it begins on or before the day the clock
 would otherwise fall due: pausing an overdue clock does not forgive it. For a
 working-day clock only the working days inside a pause move the due date.
@@ -69,6 +70,7 @@ __all__ = [
     "DeadlineError",
     "DeadlineRules",
     "ExtensionRefused",
+    "Pause",
     "PauseError",
     "Reminder",
     "ReminderPolicy",

@@ -8,7 +8,6 @@ from flask import Blueprint, Response, flash, make_response, redirect, request, 
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -16,7 +15,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from portal import idempotency
 from portal.crypto import mask_phone
 from portal.extensions import db
-from portal.orgs.models import Organisation, OrgKind
 from portal.people import csv_import
 from portal.people import operations as ops
 from portal.people.forms import AffiliationForm, ImportForm, PersonForm
@@ -37,17 +35,21 @@ def _db() -> Session:
     """The request's session, typed as the plain Session the operations take."""
     return cast(Session, db.session)
 
+def _text_labels(labels: dict[Any, Any]) -> dict[str, str]:
+    """Lazy labels turned into text once per page, not once per row."""
+    return {str(k): str(v) for k, v in labels.items()}
+
+
 LABELS: dict[str, Any] = {
+    "text_labels": _text_labels,
     "kind_labels": KIND_LABELS, "field_labels": FIELD_LABELS,
     "mediator_kind_labels": MEDIATOR_KIND_LABELS, "gender_labels": ops.GENDER_LABELS,
     "mask_phone": mask_phone, "can_manage": can_manage_people,
 }
 
 
-def _filter_organisations() -> list[Organisation]:
-    return list(db.session.scalars(select(Organisation).where(Organisation.kind.in_([
-        OrgKind.TOWNSHIP, OrgKind.VILLAGE, OrgKind.COMMITTEE, OrgKind.COUNTY,
-        OrgKind.AGENCY])).order_by(Organisation.kind, Organisation.name)).unique())
+def _filter_organisations() -> list[tuple[int, str]]:
+    return ops.organisation_choices(_db())
 
 
 @bp.route("/")
@@ -123,8 +125,7 @@ def _record_page(person: Person, revealed: str | None = None,
     if tie_form is None:
         tie_form = AffiliationForm()
         tie_form.idempotency_key.data = idempotency.new_key()
-    tie_form.organisation_id.choices = [(0, "—")] + [
-        (o.id, o.full_name) for o in _filter_organisations()]
+    tie_form.organisation_id.choices = [(0, "—")] + _filter_organisations()
     return render("people/person.html", block=block, person=person, revealed=revealed,
                   tie_form=tie_form, status=status, **LABELS)
 

@@ -7,14 +7,16 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, Text, func, or_, select, type_coerce
+from sqlalchemy.orm import Session, aliased
 
+from portal.crypto import decrypt, mask_phone
 from portal.orgs.models import Organisation, OrgKind
 from portal.people.models import (
     Affiliation,
@@ -331,11 +333,40 @@ class Filters:
         return found
 
 
+@dataclass(slots=True)
+class PersonRow:
+    """One line of the list: only the columns the list shows, no ORM objects."""
+
+    id: int
+    kind: str
+    name: str
+    title: str | None
+    employer: str | None
+    lawyer_firm: str | None
+    #: the number masked (138****5678); the list never holds clear numbers
+    phone_masked: str
+    is_active: bool
+    expert_field: str | None
+    mediator_kind: str | None
+    #: "township / village / committee", as Organisation.full_name gives it
+    organisation_path: str | None
+
+
+def _path(*levels: tuple[str | None, str | None]) -> str | None:
+    """Organisation.full_name from (name, kind) of the organisation and its parents."""
+    names: list[str] = []
+    for position, (name, kind) in enumerate(levels):
+        if name is None or (position and kind == OrgKind.COUNTY):
+            break
+        names.append(name)
+    return " / ".join(reversed(names)) or None
+
+
 @dataclass
 class Page:
     """What the pager macro needs, plus the count for each kind."""
 
-    items: Sequence[Person]
+    items: Sequence[PersonRow]
     page: int
     per_page: int
     total: int
@@ -367,9 +398,25 @@ def people_query(filters: Filters) -> Select[Person]:
             .order_by(Person.name, Person.id))
 
 
+@lru_cache(maxsize=20_000)
+def _masked_from_token(token: str) -> str:
+    """The masked number for a stored (encrypted) phone. Only masked values are kept in
+    the cache, and tokens never repeat, so the cache is safe across keys and apps."""
+    return mask_phone(decrypt(token))
+
+
+def masked_phone_of(token: str | None) -> str:
+    return _masked_from_token(token) if token else ""
+
+
+#: the organisation of a listed person and two levels above it (built once: aliasing is slow)
+_ORG, _UP1, _UP2 = (aliased(Organisation, name=n) for n in ("org", "up1", "up2"))
+
+
 def list_people(session: Session, filters: Filters, page: int, per_page: int) -> Page:
-    """Two queries: the counts by kind (all filters but the kind) and one page of rows
-    (the organisation comes in the same query, joined)."""
+    """Two queries: the counts by kind (all filters but the kind) and one page of rows,
+    the organisation and its parents joined in, as plain rows (no ORM objects: the
+    list must stay fast)."""
     counts = session.execute(
         select(Person.kind, func.count()).where(*filters.conditions(with_kind=False))
         .group_by(Person.kind)).all()
@@ -377,10 +424,23 @@ def list_people(session: Session, filters: Filters, page: int, per_page: int) ->
     total = by_kind.get(filters.kind, 0) if filters.kind else sum(by_kind.values())
     last = max(1, math.ceil(total / per_page))
     page = min(page, last)
-    rows: Sequence[Person] = ()
+    rows: list[PersonRow] = []
     if total:
-        rows = session.scalars(
-            people_query(filters).limit(per_page).offset((page - 1) * per_page)).unique().all()
+        org, up1, up2 = _ORG, _UP1, _UP2
+        stmt = (select(Person.id, Person.kind, Person.name, Person.title, Person.employer,
+                       Person.lawyer_firm, type_coerce(Person.phone, Text), Person.is_active,
+                       Person.expert_field,
+                       Person.mediator_kind, org.name, org.kind, up1.name, up1.kind, up2.name,
+                       up2.kind)
+                .outerjoin(org, org.id == Person.organisation_id)
+                .outerjoin(up1, up1.id == org.parent_id)
+                .outerjoin(up2, up2.id == up1.parent_id)
+                .where(*filters.conditions()).order_by(Person.name, Person.id)
+                .limit(per_page).offset((page - 1) * per_page))
+        for r in session.connection().execute(stmt):
+            rows.append(PersonRow(r[0], r[1], r[2], r[3], r[4], r[5], masked_phone_of(r[6]),
+                                  r[7], r[8], r[9],
+                                  _path((r[10], r[11]), (r[12], r[13]), (r[14], r[15]))))
     return Page(rows, page, per_page, total, by_kind)
 
 
@@ -392,3 +452,18 @@ def organisations_for(session: Session, kinds: Iterable[OrgKind],
         or_(Organisation.is_active.is_(True), Organisation.id == (keep or 0)))
         .order_by(Organisation.kind, Organisation.name))
     return list(session.scalars(stmt).unique())
+
+
+def organisation_choices(session: Session,
+                         kinds: Iterable[OrgKind] | None = None) -> list[tuple[int, str]]:
+    """(id, "township / village / committee") of every organisation, in one plain query."""
+    org, up1, up2 = _ORG, _UP1, _UP2
+    stmt = (select(org.id, org.name, org.kind, up1.name, up1.kind, up2.name, up2.kind)
+            .outerjoin(up1, up1.id == org.parent_id)
+            .outerjoin(up2, up2.id == up1.parent_id))
+    if kinds is not None:
+        stmt = stmt.where(org.kind.in_([str(k) for k in kinds]))
+    found = [(r[0], _path((r[1], r[2]), (r[3], r[4]), (r[5], r[6])) or r[1])
+             for r in session.connection().execute(stmt)]
+    found.sort(key=lambda choice: choice[1])
+    return found
