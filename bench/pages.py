@@ -45,7 +45,9 @@ def populate(app) -> None:  # type: ignore[no-untyped-def]
         for i in range(PEOPLE):
             kind = kinds[i % len(kinds)]
             rows.append(Person(
-                kind=kind, name=surnames[i % 20] + given[(i // 20) % 24] + given[i % 24],
+                kind=kind,
+                name=surnames[i % len(surnames)] + given[(i // 20) % len(given)]
+                + given[i % len(given)],
                 employer=f"单位{i % 300}", title="委员", phone=f"138{i:08d}",
                 is_active=i % 17 != 0,
                 expert_field=fields[i % len(fields)] if kind == PersonKind.EXPERT else None,
@@ -185,7 +187,7 @@ def main() -> None:
         if backend == "postgresql" and not postgres_available():
             emit({"bench": "pages", "backend": backend, "skipped": "PostgreSQL not reachable"})
             continue
-        with bench_app(backend) as app:
+        with bench_app(backend, WTF_CSRF_ENABLED=False) as app:
             populate(app)
             emit({"bench": "pages", "page": "/people/", "people": PEOPLE, "backend": backend,
                   "mode": "wsgi", **run_wsgi(app, args.requests)})

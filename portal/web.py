@@ -22,7 +22,6 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import LazyString, get_locale
-from flask_babel import lazy_gettext as _l
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -30,6 +29,8 @@ from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException
 
 from portal.extensions import babel
+from portal.i18n import lazy_gettext as _l
+from portal.i18n import request_translations
 
 F = TypeVar("F", bound=Callable[..., Any])
 LOCALES = ("zh_CN", "en")
@@ -170,6 +171,13 @@ def _require_login() -> ResponseReturnValue | None:
 
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda s: request_translations().ugettext(s),
+        ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
+        pgettext=lambda c, s: request_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
     app.before_request(_require_login)
 
     @app.after_request

@@ -58,6 +58,19 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("orgs.edit", "GET"): Rule({A}, lambda o: {"org_id": o["org"].id}),
     ("orgs.edit", "POST"): Rule({A}, lambda o: {"org_id": o["org"].id}),
     ("people.index", "GET"): Rule(STAFF_VIEW),
+    ("people.show", "GET"): Rule(STAFF_VIEW, lambda o: {"person_id": o["person"].id}),
+    ("people.new", "GET"): Rule({A, C}),
+    ("people.new", "POST"): Rule({A, C}),
+    ("people.edit", "GET"): Rule({A, C}, lambda o: {"person_id": o["person"].id}),
+    ("people.edit", "POST"): Rule({A, C}, lambda o: {"person_id": o["person"].id}),
+    ("people.set_active", "POST"): Rule({A, C}, lambda o: {"person_id": o["person"].id}),
+    ("people.reveal_phone", "POST"): Rule({A, C}, lambda o: {"person_id": o["person"].id}),
+    ("people.add_affiliation", "POST"): Rule({A, C}, lambda o: {"person_id": o["person"].id}),
+    ("people.remove_affiliation", "POST"): Rule(
+        {A, C}, lambda o: {"person_id": o["person"].id, "tie_id": 1}),
+    ("people.import_csv", "GET"): Rule({A, C}),
+    ("people.import_csv", "POST"): Rule({A, C}),
+    ("people.import_template", "GET"): Rule({A, C}),
     ("notify.inbox", "GET"): Rule(ANY_USER),
     ("notify.read", "POST"): Rule(ANY_USER, lambda o: {"notification_id": 1}),  # 404 is fine
     ("notify.read_all", "POST"): Rule(ANY_USER),
@@ -87,9 +100,15 @@ ACTORS: list[Role | None] = [None, *Role]
 
 
 @pytest.fixture()
-def objects(make_user, make_org) -> dict[str, Any]:
+def objects(make_user, make_org, session) -> dict[str, Any]:
+    from portal.people.models import Person
+
     county = make_org("矩阵县", kind="county")
-    return {"target": make_user(Role.CLERK), "org": make_org("矩阵局", parent=county)}
+    person = Person(kind="expert", name="矩阵专家", expert_field="land", phone="13800001111")
+    session.add(person)
+    session.commit()
+    return {"target": make_user(Role.CLERK), "org": make_org("矩阵局", parent=county),
+            "person": person}
 
 
 @pytest.mark.parametrize("actor", ACTORS, ids=lambda r: str(r) if r else "anonymous")

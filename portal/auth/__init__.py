@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Flask, redirect, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.extensions import db, login_manager
+from portal.i18n import lazy_gettext as _l
 from portal.web import add_nav
 
 from .models import User

@@ -10,7 +10,6 @@ import segno
 from flask import Blueprint, abort, current_app, flash, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +29,7 @@ from portal.auth.models import RolePolicy, User
 from portal.auth.permissions import can_manage_users, can_use_2fa
 from portal.auth.roles import ROLE_LABELS, Role
 from portal.extensions import db, limiter
+from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation
 from portal.web import DomainError, page_args, public, render, require, safe_next
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -14,6 +13,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, R
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.auth.roles import ROLE_LABELS
+from portal.i18n import lazy_gettext as _l
 
 
 class MultiCheckboxField(SelectMultipleField):

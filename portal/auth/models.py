@@ -45,11 +45,13 @@ class User(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    # Roles come with the user (every request needs them for the navigation and the
+    # permission checks); organisations only when a page asks for them.
     role_rows: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
     organisations: Mapped[list[Organisation]] = relationship(
-        secondary=user_organisations, lazy="selectin", order_by="Organisation.name"
+        secondary=user_organisations, order_by="Organisation.name"
     )
 
     # Flask-Login's protocol

@@ -9,13 +9,13 @@ from collections.abc import Iterable
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal.auth.models import RolePolicy, User
 from portal.auth.roles import Role
 from portal.config import Settings
 from portal.extensions import DbSession
+from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation
 from portal.timeutil import utcnow
 from portal.web import DomainError

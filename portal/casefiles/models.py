@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.crypto import EncryptedText
 from portal.extensions import Model
+from portal.i18n import lazy_gettext as _l
 from portal.timeutil import UTCDateTime, utcnow
 
 

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, BinaryIO, cast
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Table, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -42,6 +41,7 @@ from portal.casefiles.models import (
 from portal.casefiles.timeline import append_event
 from portal.casefiles.workflow import Action, check, transition
 from portal.crypto import lookup_hash
+from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation, OrgKind
 from portal.timeutil import utcnow
 from portal.web import DomainError, NotAllowed

@@ -22,6 +22,7 @@ from json.encoder import encode_basestring  # what json.dumps uses with ensure_a
 from typing import Any, cast
 
 from sqlalchemy import Table, exists, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from portal.casefiles.models import Case, CaseEvent
@@ -75,39 +76,59 @@ def chain_hash(prev_hash: str, event_canonical_json: str) -> str:
     return hashlib.sha256((prev_hash + event_canonical_json).encode()).hexdigest()
 
 
-def lock_case(session: Session, case: Case) -> None:
-    """Serialise writers of one case until the transaction ends."""
-    if case.id is None:
+def _case_id(session: Session, case: Case) -> int:
+    # the identity survives a commit's expiry, so no reload of the case is needed
+    identity = sa_inspect(case).identity
+    if identity is None:
         session.flush()
+        identity = sa_inspect(case).identity
+    assert identity is not None
+    return int(identity[0])
+
+
+def lock_case(session: Session, case: Case) -> str:
+    """Serialise writers of one case until the transaction ends; returns its number."""
+    case_id = _case_id(session, case)
     if session.connection().dialect.name == "postgresql":
-        session.execute(select(Case.id).where(Case.id == case.id).with_for_update())
-    else:
-        # SQLite: a write takes the database's write lock now (waiting on busy_timeout),
-        # so the last event read below is the latest committed one.
-        table = cast(Table, Case.__table__)
-        session.execute(update(table).where(table.c.id == case.id)
-                        .values(id=table.c.id, updated_at=table.c.updated_at))
+        return str(session.execute(select(Case.number).where(Case.id == case_id)
+                                   .with_for_update()).scalar_one())
+    # SQLite: a write takes the database's write lock now (waiting on busy_timeout), so
+    # the last event read next is the latest committed one.
+    table = cast(Table, Case.__table__)
+    return str(session.execute(
+        update(table).where(table.c.id == case_id)
+        .values(id=table.c.id, updated_at=table.c.updated_at).returning(table.c.number)
+    ).scalar_one())
 
 
 def append_event(session: Session, case: Case, kind: str, actor: Any,
                  payload: dict[str, Any] | None = None) -> CaseEvent:
     """Add the next event of `case` to the chain and flush it."""
-    lock_case(session, case)
+    number = lock_case(session, case)
+    case_id = _case_id(session, case)
     last = session.execute(
-        select(CaseEvent.seq, CaseEvent.hash).where(CaseEvent.case_id == case.id)
+        select(CaseEvent.seq, CaseEvent.hash).where(CaseEvent.case_id == case_id)
         .order_by(CaseEvent.seq.desc()).limit(1)
     ).first()
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
     at = utcnow()
-    actor_id = getattr(actor, "id", actor)
+    actor_id = _actor_id(actor)
     payload_json = canonical_json(payload or {})
-    digest = chain_hash(prev_hash, _fast_event_json(case.number, seq, kind, actor_id,
+    digest = chain_hash(prev_hash, _fast_event_json(number, seq, kind, actor_id,
                                                     iso_utc(at), payload_json))
-    event = CaseEvent(case_id=case.id, seq=seq, kind=kind, actor_id=actor_id, at=at,
+    event = CaseEvent(case_id=case_id, seq=seq, kind=kind, actor_id=actor_id, at=at,
                       payload=payload_json, prev_hash=prev_hash, hash=digest)
     session.add(event)
     session.flush()
     return event
+
+
+def _actor_id(actor: Any) -> int | None:
+    if actor is None or isinstance(actor, int):
+        return actor
+    state = sa_inspect(actor, raiseerr=False)
+    identity = state.identity if state is not None else None
+    return int(identity[0]) if identity else actor.id
 
 
 def payload_of(event: CaseEvent) -> dict[str, Any]:

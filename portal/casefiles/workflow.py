@@ -34,7 +34,6 @@ from enum import StrEnum
 from typing import Any
 
 from flask_babel import LazyString
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
@@ -49,6 +48,7 @@ from portal.casefiles.models import (
     Status,
 )
 from portal.casefiles.timeline import append_event
+from portal.i18n import lazy_gettext as _l
 from portal.timeutil import utcnow
 from portal.web import DomainError
 

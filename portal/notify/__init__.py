@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.web import add_nav
 
 from .models import Notification, OutboxMessage  # noqa: F401  (tables known to migrations)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from portal.extensions import DbSession
+from portal.i18n import lazy_gettext as _l
 from portal.notify.models import Notification, OutboxMessage, OutboxStatus
 from portal.timeutil import utcnow
 from portal.web import DomainError

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import ORG_KIND_LABELS, SECTOR_LABELS
 
 

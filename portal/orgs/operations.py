@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.extensions import DbSession
+from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import ALLOWED_PARENTS, Organisation, OrgKind, Sector
 from portal.web import DomainError
 

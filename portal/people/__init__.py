@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 
+from portal.i18n import lazy_gettext as _l
 from portal.web import add_nav
 
 from . import models  # noqa: F401  (tables known to migrations)

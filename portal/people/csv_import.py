@@ -11,10 +11,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation, OrgKind
 from portal.people import operations as ops
 from portal.people.models import (

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Length, Optional
 
+from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation
 from portal.people.models import (
     FIELD_LABELS,

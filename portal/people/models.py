@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.crypto import EncryptedText
 from portal.extensions import Model
+from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation
 from portal.timeutil import UTCDateTime, utcnow
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, Text, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from portal.crypto import decrypt, mask_phone
+from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation, OrgKind
 from portal.people.models import (
     Affiliation,

@@ -96,7 +96,8 @@ def test_duplicate_check_finds_the_earlier_case(session, world):
     found = ops.find_duplicates(session, id_number="110101 195001011234")
     assert first in found and other not in found
     assert first in ops.find_duplicates(session, phone="138 0013 8000")
-    assert first in ops.find_duplicates(session, name="张三", summary="村委会占用我家承包地修路没有补偿")
+    assert first in ops.find_duplicates(session, name="张三",
+                                        summary="村委会占用我家承包地修路没有补偿")
     assert first not in ops.find_duplicates(session, name="张三", summary="孩子上学难")
     assert ops.find_duplicates(session, id_number="999999199901019999") == []
     second, _ = new_case(session, world)
