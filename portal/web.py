@@ -21,7 +21,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import LazyString, get_locale
+from flask_babel import LazyString
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -193,7 +193,7 @@ def init_app(app: Flask) -> None:
         return {
             "nav_items": nav_for(current_user),
 
-            "current_locale": str(get_locale() or "zh_CN"),
+            "current_locale": select_locale(),
             "settings": current_app.extensions["portal.settings"],
         }
 

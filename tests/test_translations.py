@@ -13,7 +13,7 @@ CATALOG = ROOT / "translations" / "zh_CN" / "LC_MESSAGES" / "messages.po"
 
 def _extract(tmp_path):
     pot = tmp_path / "messages.pot"
-    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-q",
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract",
                     "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "-o", str(pot),
                     "."], cwd=ROOT, check=True, capture_output=True, timeout=120)
     with pot.open("rb") as f:
