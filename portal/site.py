@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, Flask, current_app, jsonify, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
@@ -40,13 +42,23 @@ def healthz() -> ResponseReturnValue:
 @public
 def set_language(code: str) -> ResponseReturnValue:
     """Remember the chosen language in the session and a year-long cookie."""
-    back = safe_next(request.args.get("next"), url_for("site.home"))
+    back = safe_next(request.args.get("next") or _same_site_referrer(), url_for("site.home"))
     response = redirect(back)
     if code in LOCALES:
         session["locale"] = code
         response.set_cookie("portal_lang", code, max_age=365 * 24 * 3600, samesite="Lax",
                             httponly=True)
     return response
+
+
+def _same_site_referrer() -> str | None:
+    """The page the switch was clicked on. After an htmx swap with hx-push-url the
+    address bar (and so the Referer) holds the filtered list, which a link rendered
+    earlier could not know."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host:
+        return None
+    return referrer.path + (f"?{referrer.query}" if referrer.query else "")
 
 
 def init_app(app: Flask) -> None:

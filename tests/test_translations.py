@@ -8,7 +8,7 @@ import sys
 from babel.messages.pofile import read_po
 from conftest import ROOT
 
-CATALOG = ROOT / "translations" / "zh_CN" / "LC_MESSAGES" / "messages.po"
+CATALOG = ROOT / "translations" / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po"
 
 
 def _extract(tmp_path):

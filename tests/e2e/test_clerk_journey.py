@@ -18,7 +18,7 @@ def test_clerk_logs_in_switches_language_and_browses_registry(
     # deny by default: the registry sends an anonymous visitor to the login page, in Chinese
     assert "/login" in page.url
     assert page.locator("html").get_attribute("lang") == "zh-CN"
-    page.screenshot(path=str(shots / "01-login-zh.png"), full_page=True)
+    page.screenshot(path=str(shots / "01-login-zh.png"))
 
     page.get_by_label("用户名").fill("clerk")
     page.get_by_label("密码").fill("demo")
@@ -28,7 +28,7 @@ def test_clerk_logs_in_switches_language_and_browses_registry(
     rows = page.locator("#results tbody tr")
     assert rows.count() >= 20
     _no_sideways_scroll(page)
-    page.screenshot(path=str(shots / "02-registry-zh-360.png"), full_page=True)
+    page.screenshot(path=str(shots / "02-registry-zh-360.png"))
 
     # filter by kind: htmx swaps the list and the address keeps the filter
     page.locator("#kind").select_option("expert")
@@ -44,7 +44,7 @@ def test_clerk_logs_in_switches_language_and_browses_registry(
     assert page.get_by_role("heading", level=1).inner_text().strip() == "People registries"
     assert "kind=expert" in page.url
     _no_sideways_scroll(page)
-    page.screenshot(path=str(shots / "03-registry-en-360.png"), full_page=True)
+    page.screenshot(path=str(shots / "03-registry-en-360.png"))
 
     # search for a name from the list, open the record: the phone is masked
     first_name = page.locator("#results tbody tr td a").first.inner_text().strip()
@@ -59,7 +59,7 @@ def test_clerk_logs_in_switches_language_and_browses_registry(
     assert page.get_by_role("heading", level=1).inner_text().strip().startswith(first_name)
     assert "****" in page.locator("main").inner_text()
     _no_sideways_scroll(page)
-    page.screenshot(path=str(shots / "04-person-en-360.png"), full_page=True)
+    page.screenshot(path=str(shots / "04-person-en-360.png"))
 
     # keyboard: the skip link is the first thing Tab reaches
     page.keyboard.press("Tab")
