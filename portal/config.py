@@ -98,6 +98,10 @@ class Settings:
         database_url = env.get("PORTAL_DATABASE_URL", "").strip() or (
             f"sqlite:///{data_dir / 'portal.db'}"
         )
+        # psycopg 3 is the installed driver; plain postgresql:// would ask for psycopg2
+        for plain in ("postgresql://", "postgres://"):
+            if database_url.startswith(plain):
+                database_url = "postgresql+psycopg://" + database_url[len(plain):]
         engine = env.get("PORTAL_MEDIA_ENGINE", "aiortc").strip() or "aiortc"
         if engine not in ("aiortc", "janus"):
             raise ConfigError(f"PORTAL_MEDIA_ENGINE={engine!r} must be aiortc or janus.")

@@ -81,3 +81,9 @@ def test_csrf_is_enforced_on_posts(tmp_path):
     app = build_app(tmp_path, f"sqlite:///{Path(tmp_path) / 'c.db'}")
     response = app.test_client().post("/login", data={"username": "x", "password": "y"})
     assert response.status_code == 400
+
+
+def test_plain_postgresql_urls_use_the_installed_psycopg_driver():
+    settings = Settings.from_env({"PORTAL_ENV": "test",
+                                  "PORTAL_DATABASE_URL": "postgresql://u@db.internal/portal"})
+    assert settings.database_url == "postgresql+psycopg://u@db.internal/portal"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Flask, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from portal.extensions import db, login_manager
 from portal.i18n import lazy_gettext as _l
@@ -21,7 +23,10 @@ def _load_user(user_id: str) -> User | None:
     ident, _, version = user_id.partition(".")
     if not ident.isdigit() or not version.isdigit():
         return None
-    user = db.session.get(User, int(ident))
+    # one query for the user and their roles: this runs on every request
+    user = db.session.execute(
+        select(User).options(joinedload(User.role_rows)).where(User.id == int(ident))
+    ).unique().scalar_one_or_none()
     if user is None or not user.is_active or user.session_version != int(version):
         return None
     return user
