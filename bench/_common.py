@@ -20,9 +20,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 @contextmanager
 def bench_app(backend: str, **overrides: Any) -> Iterator[Any]:
     """A migrated app in a temporary folder; on PostgreSQL a database of its own."""
+    from conftest import build_app, create_pg_database
     from flask_migrate import upgrade
 
-    from conftest import build_app, create_pg_database
     from portal.extensions import db
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -98,9 +98,9 @@ def run_http(app, requests: int, threads: int = 4) -> dict:  # type: ignore[no-u
                PORTAL_DATA_KEY="test-data-key", PORT=str(port), PORTAL_RUN_WORKER="0",
                GUNICORN_ACCESSLOG="", PORTAL_ACCESS_LOG="0")
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--access-logfile", "/dev/null",
-         "wsgi:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
+         "--access-logfile", "/dev/null", "wsgi:create_app()"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         cookie = _login_over_http(port)
         latencies: list[float] = []
@@ -112,7 +112,7 @@ def run_http(app, requests: int, threads: int = 4) -> dict:  # type: ignore[no-u
             mine = []
             for i in range(per_thread):
                 t0 = time.perf_counter()
-                conn.request("GET", "/people/?page=%d" % (1 + i % 20), headers={"Cookie": cookie})
+                conn.request("GET", f"/people/?page={1 + i % 20}", headers={"Cookie": cookie})
                 response = conn.getresponse()
                 response.read()
                 assert response.status == 200

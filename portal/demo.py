@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from portal.auth import operations as auth_ops
 from portal.auth.models import User
 from portal.auth.roles import Role
+from portal.extensions import DbSession
 from portal.orgs.models import Organisation, OrgKind, Sector
 from portal.people import operations as people_ops
 from portal.people.models import Affiliation, ExpertField, MediatorKind, Person, PersonKind
@@ -310,7 +311,7 @@ def _linked(session: Session, user: User) -> bool:
     return session.scalar(select(Person.id).where(Person.user_id == user.id)) is not None
 
 
-def seed_core(session: Session, echo: Echo, with_logins: bool) -> None:
+def seed_core(session: DbSession, echo: Echo, with_logins: bool) -> None:
     """The county, its agencies and committees, the registries and (with_logins) the demo
     accounts. Idempotent; flushes, never commits."""
     orgs = _seed_orgs(session, echo)

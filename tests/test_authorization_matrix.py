@@ -116,7 +116,7 @@ def test_access_matrix(app, client, make_user, objects, actor):
     if actor is not None:
         login(client, make_user(actor))
     failures = []
-    for endpoint, method, rule in _routes(app):
+    for endpoint, method, _rule in _routes(app):
         spec = EXPECTED.get((endpoint, method))
         if spec is None:
             continue  # reported by test_every_route_has_an_entry

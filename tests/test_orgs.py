@@ -1,4 +1,4 @@
-"""Organisations: admins manage the county's tree of townships, villages, agencies and committees."""
+"""Organisations: admins manage the county's townships, villages, agencies and committees."""
 
 from __future__ import annotations
 
