@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from portal.auth import operations as auth_ops
 from portal.auth.models import User
@@ -125,7 +124,7 @@ def _names() -> Iterator[tuple[str, str]]:
 
 
 class _Orgs:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: DbSession) -> None:
         self.session = session
         self.created = 0
         self.by_key: dict[tuple[int | None, str], Organisation] = {
@@ -144,7 +143,7 @@ class _Orgs:
         return org
 
 
-def _seed_orgs(session: Session, echo: Echo) -> dict[str, Organisation]:
+def _seed_orgs(session: DbSession, echo: Echo) -> dict[str, Organisation]:
     orgs = _Orgs(session)
     found: dict[str, Organisation] = {}
     county = orgs.get(COUNTY, OrgKind.COUNTY, None, code="330199",
@@ -252,7 +251,7 @@ def _people_specs(orgs: dict[str, Organisation]) -> Iterator[dict[str, Any]]:
             yield spec
 
 
-def _seed_people(session: Session, echo: Echo, orgs: dict[str, Organisation]) -> None:
+def _seed_people(session: DbSession, echo: Echo, orgs: dict[str, Organisation]) -> None:
     existing = {(p.kind, p.name) for p in session.execute(
         select(Person.kind, Person.name)).all()}
     licences = set(session.scalars(select(Person.lawyer_licence_no).where(
@@ -279,7 +278,7 @@ def _seed_people(session: Session, echo: Echo, orgs: dict[str, Organisation]) ->
     echo(f"people: {parts} ({sum(created.values())} new)")
 
 
-def _seed_logins(session: Session, echo: Echo, orgs: dict[str, Organisation]) -> None:
+def _seed_logins(session: DbSession, echo: Echo, orgs: dict[str, Organisation]) -> None:
     made = 0
     for username, role, _label, display, org_name, person_kind in DEMO_LOGINS:
         user = auth_ops.find_user(session, username)
@@ -307,7 +306,7 @@ def _seed_logins(session: Session, echo: Echo, orgs: dict[str, Organisation]) ->
          f"'{DEMO_PASSWORD}' ({made} new)")
 
 
-def _linked(session: Session, user: User) -> bool:
+def _linked(session: DbSession, user: User) -> bool:
     return session.scalar(select(Person.id).where(Person.user_id == user.id)) is not None
 
 

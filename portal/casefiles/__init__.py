@@ -1,8 +1,8 @@
 """Shared case files (一事一档): the case, its hash-chained timeline, documents,
 access grants, the workflow and the integrity check.
 
-`init_app(app)` imports the models (so migrations and the metadata see them) and
-registers the `flask casefile ...` commands."""
+`init_app(app)` imports the models (so migrations and the metadata see them),
+registers the `flask casefile ...` commands, the case pages and their menu entry."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from portal.casefiles import models  # noqa: F401  (tables in db.metadata)
+    from portal.casefiles.blueprint import bp, can_open_cases
     from portal.casefiles.cli import casefile
+    from portal.i18n import lazy_gettext as _l
+    from portal.web import add_nav
 
     if "casefile" not in app.cli.commands:
         app.cli.add_command(casefile)
+    app.register_blueprint(bp)
+    add_nav(app, _l("Cases"), "cases.index", can_open_cases, order=10)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, cast
 
-from flask import Blueprint, Response, flash, make_response, redirect, request, url_for
+from flask import Blueprint, Response, current_app, flash, make_response, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -51,8 +52,20 @@ LABELS: dict[str, Any] = {
 }
 
 
+#: seconds the filter's organisation list is reused; a new organisation shows up after it
+ORG_CHOICES_TTL = 30.0
+
+
 def _filter_organisations() -> list[tuple[int, str]]:
-    return ops.organisation_choices(_db())
+    """The organisations for the list's filter, kept for a few seconds per process: every
+    full page draws them, and they change a few times a year."""
+    cache = current_app.extensions.setdefault("people.org_choices", {})
+    now = time.monotonic()
+    if cache.get("until", 0.0) < now:
+        cache["choices"] = ops.organisation_choices(_db())
+        cache["until"] = now + ORG_CHOICES_TTL
+    choices: list[tuple[int, str]] = cache["choices"]
+    return choices
 
 
 @bp.route("/")

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from portal.extensions import DbSession
 from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation, OrgKind
 from portal.people import operations as ops
@@ -181,7 +181,7 @@ def _choice(value: str, aliases: dict[str, Any], codes: set[str],
 class _Organisations:
     """All organisations, found by name or by "township/village"."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: DbSession) -> None:
         self.by_name: dict[str, list[Organisation]] = defaultdict(list)
         self.by_path: dict[str, Organisation] = {}
         for org in session.scalars(select(Organisation)).unique():
@@ -227,7 +227,7 @@ def _split_ties(text: str) -> list[tuple[str, str | None]]:
     return ties
 
 
-def _check_rows(session: Session, text: str) -> tuple[list[_Row], list[RowError]]:
+def _check_rows(session: DbSession, text: str) -> tuple[list[_Row], list[RowError]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -315,7 +315,7 @@ def _check_rows(session: Session, text: str) -> tuple[list[_Row], list[RowError]
     return rows, errors
 
 
-def _check_row(session: Session, values: dict[str, str], orgs: _Organisations,
+def _check_row(session: DbSession, values: dict[str, str], orgs: _Organisations,
                label: Any, problems: list[str]) -> _Row | None:
     data: dict[str, Any] = {k: values.get(k) for k in (
         "name", "title", "employer", "phone", "email", "address", "availability", "notes")}
@@ -383,7 +383,7 @@ def _check_row(session: Session, values: dict[str, str], orgs: _Organisations,
     return _Row(0, checked, ties)
 
 
-def import_people(session: Session, raw: bytes) -> int:
+def import_people(session: DbSession, raw: bytes) -> int:
     """Check every row, then add them all; ImportRejected (nothing added) on any bad row."""
     if len(raw) > MAX_BYTES:
         raise ImportRefused(_l("The file is larger than %(mb)d MB. Split it into smaller "

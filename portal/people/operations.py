@@ -13,9 +13,10 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import Select, Text, func, or_, select, type_coerce
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import aliased
 
 from portal.crypto import decrypt, mask_phone
+from portal.extensions import DbSession
 from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation, OrgKind
 from portal.people.models import (
@@ -108,7 +109,7 @@ class Checked:
     organisation: Organisation | None = None
 
 
-def check_person(session: Session, data: dict[str, Any], person: Person | None = None, *,
+def check_person(session: DbSession, data: dict[str, Any], person: Person | None = None, *,
                  organisation: Organisation | None = None,
                  check_licence_in_db: bool = True) -> Checked:
     """Validate `data` for a person of data["kind"]; PersonInvalid with every problem.
@@ -218,7 +219,7 @@ def build_person(checked: Checked) -> Person:
     return person
 
 
-def create_person(session: Session, data: dict[str, Any], *,
+def create_person(session: DbSession, data: dict[str, Any], *,
                   organisation: Organisation | None = None,
                   check_licence_in_db: bool = True) -> Person:
     checked = check_person(session, data, organisation=organisation,
@@ -229,7 +230,7 @@ def create_person(session: Session, data: dict[str, Any], *,
     return person
 
 
-def update_person(session: Session, person: Person, data: dict[str, Any],
+def update_person(session: DbSession, person: Person, data: dict[str, Any],
                   seen_version: int | None) -> None:
     """Change a person; StaleEdit when someone saved since `seen_version` was read."""
     if seen_version is not None and seen_version != person.version:
@@ -240,12 +241,12 @@ def update_person(session: Session, person: Person, data: dict[str, Any],
     session.flush()
 
 
-def set_active(session: Session, person: Person, active: bool) -> None:
+def set_active(session: DbSession, person: Person, active: bool) -> None:
     person.is_active = active
     session.flush()
 
 
-def add_affiliation(session: Session, person: Person, *, organisation_id: int | None,
+def add_affiliation(session: DbSession, person: Person, *, organisation_id: int | None,
                     name: str | None, relation: str | None) -> Affiliation:
     org = session.get(Organisation, organisation_id) if organisation_id else None
     if organisation_id and org is None:
@@ -265,7 +266,7 @@ def add_affiliation(session: Session, person: Person, *, organisation_id: int | 
     return tie
 
 
-def remove_affiliation(session: Session, person: Person, affiliation_id: int) -> None:
+def remove_affiliation(session: DbSession, person: Person, affiliation_id: int) -> None:
     tie = session.get(Affiliation, affiliation_id)
     if tie is None or tie.person_id != person.id:
         raise DomainError(_l("This tie does not exist any more."), 404)
@@ -413,7 +414,7 @@ def masked_phone_of(token: str | None) -> str:
 _ORG, _UP1, _UP2 = (aliased(Organisation, name=n) for n in ("org", "up1", "up2"))
 
 
-def list_people(session: Session, filters: Filters, page: int, per_page: int) -> Page:
+def list_people(session: DbSession, filters: Filters, page: int, per_page: int) -> Page:
     """Two queries: the counts by kind (all filters but the kind) and one page of rows,
     the organisation and its parents joined in, as plain rows (no ORM objects: the
     list must stay fast)."""
@@ -444,7 +445,7 @@ def list_people(session: Session, filters: Filters, page: int, per_page: int) ->
     return Page(rows, page, per_page, total, by_kind)
 
 
-def organisations_for(session: Session, kinds: Iterable[OrgKind],
+def organisations_for(session: DbSession, kinds: Iterable[OrgKind],
                       keep: int | None = None) -> list[Organisation]:
     """Organisations a person of some kind may belong to, active ones (and `keep`)."""
     stmt = (select(Organisation).where(
@@ -454,7 +455,7 @@ def organisations_for(session: Session, kinds: Iterable[OrgKind],
     return list(session.scalars(stmt).unique())
 
 
-def organisation_choices(session: Session,
+def organisation_choices(session: DbSession,
                          kinds: Iterable[OrgKind] | None = None) -> list[tuple[int, str]]:
     """(id, "township / village / committee") of every organisation, in one plain query."""
     org, up1, up2 = _ORG, _UP1, _UP2

@@ -32,10 +32,12 @@ def test_clerk_logs_in_switches_language_and_browses_registry(
 
     # filter by kind: htmx swaps the list and the address keeps the filter
     page.locator("#kind").select_option("expert")
+    page.wait_for_function(
+        """() => {
+            const cells = [...document.querySelectorAll('#results tbody tr td:nth-child(2)')];
+            return cells.length > 0 && cells.every(c => c.textContent.trim().startsWith('专家'));
+        }""", timeout=10_000)
     page.wait_for_url("**kind=expert**")
-    page.wait_for_load_state("networkidle")
-    kinds = page.locator("#results tbody tr td:nth-child(2)").all_inner_texts()
-    assert kinds and all(k.startswith("专家") for k in kinds), kinds
 
     # switch to English: the same page and filter, now in English
     page.get_by_role("link", name="English").click()
@@ -50,10 +52,13 @@ def test_clerk_logs_in_switches_language_and_browses_registry(
     first_name = page.locator("#results tbody tr td a").first.inner_text().strip()
     page.locator("#q").fill(first_name)
     page.locator("#q").press("Enter")
-    page.wait_for_url("**q=**")
-    page.wait_for_load_state("networkidle")
-    names = page.locator("#results tbody tr td a").all_inner_texts()
-    assert names and all(first_name in n for n in names), names
+    # htmx swaps the results in place: wait until every row shown matches the search
+    page.wait_for_function(
+        """name => {
+            const links = [...document.querySelectorAll('#results tbody tr td a')];
+            return links.length > 0 && links.every(a => a.textContent.includes(name));
+        }""", arg=first_name, timeout=10_000)
+    assert "q=" in page.url
     page.locator("#results tbody tr td a").first.click()
     page.wait_for_load_state("networkidle")
     assert page.get_by_role("heading", level=1).inner_text().strip().startswith(first_name)
