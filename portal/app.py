@@ -97,11 +97,12 @@ def create_app(
         manage_session=False,
     )
 
-    from portal import auth, casefiles, cli, notify, orgs, people, site
+    from portal import auth, casefiles, cli, live, notify, orgs, people, site
 
     web.init_app(app)
     auth.init_app(app)
     site.init_app(app)
+    live.init_app(app)
     orgs.init_app(app)
     people.init_app(app)
     casefiles.init_app(app)
