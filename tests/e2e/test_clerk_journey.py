@@ -11,6 +11,17 @@ def _no_sideways_scroll(page: Any) -> None:
     assert width <= 360, f"page is {width}px wide on a 360px screen"
 
 
+UNLABELLED_FIELDS = """() => [...document.querySelectorAll('input, select, textarea')]
+    .filter(el => el.type !== 'hidden' && el.offsetParent !== null)
+    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+    .map(el => el.name || el.id)"""
+
+
+def _every_field_labelled(page: Any) -> None:
+    missing = page.evaluate(UNLABELLED_FIELDS)
+    assert not missing, f"fields without a label: {missing}"
+
+
 def test_clerk_logs_in_switches_language_and_browses_registry(
         live_server: str, phone: Any, shots: Path) -> None:
     page = phone
@@ -18,6 +29,7 @@ def test_clerk_logs_in_switches_language_and_browses_registry(
     # deny by default: the registry sends an anonymous visitor to the login page, in Chinese
     assert "/login" in page.url
     assert page.locator("html").get_attribute("lang") == "zh-CN"
+    _every_field_labelled(page)
     page.screenshot(path=str(shots / "01-login-zh.png"))
 
     page.get_by_label("用户名").fill("clerk")
@@ -28,6 +40,7 @@ def test_clerk_logs_in_switches_language_and_browses_registry(
     rows = page.locator("#results tbody tr")
     assert rows.count() >= 20
     _no_sideways_scroll(page)
+    _every_field_labelled(page)
     page.screenshot(path=str(shots / "02-registry-zh-360.png"))
 
     # filter by kind: htmx swaps the list and the address keeps the filter
