@@ -91,6 +91,9 @@ def run_migrations_online():
                 logger.info('No changes in schema detected.')
 
     conf_args = current_app.extensions['migrate'].configure_args
+    # the FTS5 table and the pg_trgm index are made by raw SQL in 0003: not ORM objects
+    from portal.casefiles.search import alembic_include_name
+    conf_args.setdefault("include_name", alembic_include_name)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

@@ -18,6 +18,8 @@ PUBLIC = "public"
 ANY_USER = "any logged-in user"
 A, C, L, G, S = Role.ADMIN, Role.CLERK, Role.LEADER, Role.AGENCY, Role.SUPERVISOR
 STAFF_VIEW = {A, C, L, S}
+#: roles that open case pages; which cases: permissions.can_view (others get 404)
+CASE_ROLES = {A, C, L, S, G}
 
 
 @dataclass
@@ -72,6 +74,30 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("people.import_csv", "POST"): Rule({A, C}),
     ("people.import_template", "GET"): Rule({A, C}),
     ("notify.inbox", "GET"): Rule(ANY_USER),
+    ("cases.index", "GET"): Rule(CASE_ROLES),
+    ("casequery.query", "GET"): Rule(PUBLIC),
+    ("casequery.query", "POST"): Rule(PUBLIC),
+    ("casequery.document", "POST"): Rule(PUBLIC),
+    ("casequery.rate", "POST"): Rule(PUBLIC),
+    ("cases.new", "GET"): Rule({A, C}),
+    ("cases.new", "POST"): Rule({A, C}),
+    ("cases.check_duplicates", "POST"): Rule({A, C}),
+    ("cases.show", "GET"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
+    ("cases.print_view", "GET"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
+    ("cases.edit_summary", "POST"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
+    ("cases.unmask", "POST"): Rule(CASE_ROLES, lambda o: {
+        "number": o["case"].number, "party_id": o["case"].parties[0].id}),
+    ("cases.add_document", "POST"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
+    ("cases.add_version", "POST"): Rule(CASE_ROLES, lambda o: {
+        "number": o["case"].number, "document_id": o["document"].id}),
+    ("cases.document_file", "GET"): Rule(CASE_ROLES, lambda o: {
+        "number": o["case"].number, "document_id": o["document"].id, "version": 1}),
+    ("cases.act", "POST"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number,
+                                                       "action": "accept"}),
+    ("cases.assign", "POST"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
+    ("cases.grant", "POST"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
+    ("cases.set_leader", "POST"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
+    ("cases.reissue_code", "POST"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
     ("notify.read", "POST"): Rule(ANY_USER, lambda o: {"notification_id": 1}),  # 404 is fine
     ("notify.read_all", "POST"): Rule(ANY_USER),
     ("notify.outbox", "GET"): Rule({A}),
@@ -106,9 +132,21 @@ def objects(make_user, make_org, session) -> dict[str, Any]:
     county = make_org("矩阵县", kind="county")
     person = Person(kind="expert", name="矩阵专家", expert_field="land", phone="13800001111")
     session.add(person)
+    # a case of an office none of the test users belongs to: other staff get 404 on it
+    from portal.casefiles import operations as case_ops
+
+    office = make_org("矩阵信访局", parent=county, sector="petition")
+    registrar = make_user(Role.CLERK, organisations=[office])
+    case, _code = case_ops.register_case(
+        session, registrar, channel="walk_in", kind="land", summary="矩阵案件",
+        petitioners=[{"name": "矩阵信访人", "id_number": "110101195001011234",
+                      "phone": "13800001111"}])
+    document = case_ops.add_document(
+        session, registrar, case, title="来信", data=b"%PDF-1.4\n%%EOF\n",
+        original_name="letter.pdf", media_type="application/pdf")
     session.commit()
     return {"target": make_user(Role.CLERK), "org": make_org("矩阵局", parent=county),
-            "person": person}
+            "person": person, "case": case, "document": document}
 
 
 @pytest.mark.parametrize("actor", ACTORS, ids=lambda r: str(r) if r else "anonymous")

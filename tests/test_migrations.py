@@ -9,6 +9,7 @@ from conftest import PG_URL, build_app, create_pg_database
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
+from portal.casefiles.search import alembic_include_name
 from portal.extensions import db
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -50,6 +51,7 @@ def test_models_and_migrations_agree(fresh_app):
     with fresh_app.app_context():
         upgrade()
         with db.engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_name": alembic_include_name})
             diff = compare_metadata(context, db.metadata)
     assert diff == [], f"models differ from migrations; run `flask db migrate`: {diff}"

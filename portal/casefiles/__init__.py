@@ -10,13 +10,23 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from portal.casefiles import models  # noqa: F401  (tables in db.metadata)
+    from portal.casefiles import (
+        models,  # noqa: F401  (tables in db.metadata)
+        search,  # noqa: F401  (case_search table + after_flush indexer)
+    )
     from portal.casefiles.blueprint import bp, can_open_cases
     from portal.casefiles.cli import casefile
+    from portal.casefiles.demo import seed_cases
+    from portal.casefiles.public_blueprint import bp as query_bp
+    from portal.hooks import register_seeder
     from portal.i18n import lazy_gettext as _l
     from portal.web import add_nav
 
     if "casefile" not in app.cli.commands:
         app.cli.add_command(casefile)
-    app.register_blueprint(bp)
-    add_nav(app, _l("Cases"), "cases.index", can_open_cases, order=10)
+    if bp.name not in app.blueprints:  # init_app may be called again on the same app
+        app.register_blueprint(bp)
+        add_nav(app, _l("Cases"), "cases.index", can_open_cases, order=10)
+    if query_bp.name not in app.blueprints:
+        app.register_blueprint(query_bp)  # the petitioner's 查询码 page, public
+        register_seeder(app, "casefiles", seed_cases)

@@ -11,7 +11,16 @@ from datetime import date, datetime, time
 from typing import Any, cast
 
 import segno
-from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -26,6 +35,7 @@ from portal.casefiles import clocks as clk
 from portal.casefiles import deadlines as dl
 from portal.casefiles import operations as ops
 from portal.casefiles import permissions as perm
+from portal.casefiles import search  # also keeps the search index up to date (after_flush)
 from portal.casefiles.forms import (
     DOCUMENT_KINDS,
     INLINE_TYPES,
@@ -191,8 +201,6 @@ LABELS: dict[str, Any] = {
 @bp.route("/")
 @require(can_open_cases)
 def index() -> ResponseReturnValue:
-    from portal.casefiles import search
-
     filters = search.CaseFilters.from_args(request.args)
     page, per_page = page_args(default_size=PAGE_SIZE)
     result = search.search_cases(_db(), current_user, filters, page, per_page)
@@ -519,8 +527,7 @@ def unmask(number: str, party_id: int) -> ResponseReturnValue:
         body, code = render("casefiles/_party_numbers.html", block=None, case=case,
                             party=party, revealed=revealed, can_unmask=True, **LABELS)
         return _no_store(Response(body, status=code))
-    body, code = _case_page(case, revealed=revealed)  # type: ignore[misc]
-    return _no_store(Response(body, status=code))
+    return _no_store(make_response(_case_page(case, revealed=revealed)))
 
 
 # ---------------------------------------------------------------- documents
@@ -652,9 +659,13 @@ def act(number: str, action: str) -> ResponseReturnValue:
             try:
                 dl.check_extension(kind, rules, granted, days)
             except dl.ExtensionRefused:
+                rule = rules.rule(kind)
+                if not rule.max_extensions:
+                    raise TransitionRefused(_l("The time limit of this case cannot be "
+                                               "extended.")) from None
                 raise TransitionRefused(_l(
                     "This clock allows one extension of at most %(n)d days.",
-                    n=rules.rule(kind).max_extension_days)) from None
+                    n=rule.max_extension_days)) from None
             payload["days"] = days
         transition(_db(), case, action, current_user, reason=reason, payload=payload)
         _db().commit()

@@ -527,6 +527,6 @@ def search_cases(session: Session, user: Any, filters: CaseFilters, page: int = 
     if (page - 1) * per_page < total:
         items = list(session.scalars(
             select(Case).where(*conds)
-            .order_by(Case.created_at.desc(), Case.id.desc())
+            .order_by(Case.id.desc())
             .limit(per_page).offset((page - 1) * per_page)))
     return CasePage(items=items, page=page, per_page=per_page, total=total, filters=filters)
