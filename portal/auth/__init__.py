@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
+
 from flask import Flask, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import joinedload
 
 from portal.extensions import db, login_manager
@@ -19,14 +22,20 @@ from .permissions import can_manage_users
 _EXPIRED_ALLOWED = {"auth.account", "auth.logout", "static", "site.set_language", "site.healthz"}
 
 
+@cache
+def _load_user_statement() -> Select[Any]:
+    """Built once (after every model is mapped): it runs on every request."""
+    return select(User).options(joinedload(User.role_rows)).where(
+        User.id == bindparam("user_id"))
+
+
 def _load_user(user_id: str) -> User | None:
     ident, _, version = user_id.partition(".")
     if not ident.isdigit() or not version.isdigit():
         return None
     # one query for the user and their roles: this runs on every request
-    user = db.session.execute(
-        select(User).options(joinedload(User.role_rows)).where(User.id == int(ident))
-    ).unique().scalar_one_or_none()
+    found = db.session.execute(_load_user_statement(), {"user_id": int(ident)})
+    user = found.unique().scalar_one_or_none()
     if user is None or not user.is_active or user.session_version != int(version):
         return None
     return user

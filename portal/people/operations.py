@@ -418,7 +418,7 @@ def list_people(session: DbSession, filters: Filters, page: int, per_page: int) 
     """Two queries: the counts by kind (all filters but the kind) and one page of rows,
     the organisation and its parents joined in, as plain rows (no ORM objects: the
     list must stay fast)."""
-    counts = session.execute(
+    counts = session.connection().execute(
         select(Person.kind, func.count()).where(*filters.conditions(with_kind=False))
         .group_by(Person.kind)).all()
     by_kind = {str(kind): int(n) for kind, n in counts}
