@@ -25,6 +25,7 @@ from flask_babel import LazyString
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from htmx_flask import make_response as htmx_response
 from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException
 
@@ -62,7 +63,8 @@ def require(check: Callable[[Any], bool]) -> Callable[[F], F]:
 
 def render(template: str, block: str | None = "content", status: int = 200, **context: Any):
     """A full page normally; only `block` when htmx asks (HX-Request)."""
-    if block and request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
+    htmx = getattr(request, "htmx", None)  # htmx-flask's view of the HX-* headers
+    if block and htmx and not htmx.boosted:
         return render_block(template, block, **context), status
     return render_template(template, **context), status
 
@@ -163,8 +165,9 @@ def _require_login() -> ResponseReturnValue | None:
     if current_user.is_authenticated:
         return None
     login_url = url_for("auth.login", next=request.full_path.rstrip("?"))
-    if request.headers.get("HX-Request"):
-        return "", 401, {"HX-Redirect": login_url}
+    if getattr(request, "htmx", None):
+        # htmx would swap the login page into a fragment: have it load the page instead
+        return htmx_response("", 401, redirect=login_url)
     flash(_l("Please log in to continue."), "info")
     return redirect(login_url)
 

@@ -87,3 +87,9 @@ def test_plain_postgresql_urls_use_the_installed_psycopg_driver():
     settings = Settings.from_env({"PORTAL_ENV": "test",
                                   "PORTAL_DATABASE_URL": "postgresql://u@db.internal/portal"})
     assert settings.database_url == "postgresql+psycopg://u@db.internal/portal"
+
+
+def test_htmx_request_without_login_is_told_to_load_the_login_page(client):
+    response = client.get("/people/", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"].startswith("/login")
