@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from flask import Flask
 
@@ -18,4 +19,18 @@ def register_seeder(app: Flask, name: str, seeder: Seeder) -> None:
 
 def seeders(app: Flask) -> list[tuple[str, Seeder]]:
     found: list[tuple[str, Seeder]] = app.extensions.get("portal.seeders", [])
+    return found
+
+
+#: a tick gets the app and the time; the outbox worker calls every tick on each pass, so it
+#: must be cheap when it has nothing to do (e.g. run its real work once a day)
+Tick = Callable[[Flask, datetime], object]
+
+
+def register_tick(app: Flask, name: str, tick: Tick) -> None:
+    app.extensions.setdefault("portal.ticks", []).append((name, tick))
+
+
+def ticks(app: Flask) -> list[tuple[str, Tick]]:
+    found: list[tuple[str, Tick]] = app.extensions.get("portal.ticks", [])
     return found

@@ -98,6 +98,12 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("cases.grant", "POST"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
     ("cases.set_leader", "POST"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
     ("cases.reissue_code", "POST"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
+    ("holidays.index", "GET"): Rule({A}),
+    ("holidays.add", "POST"): Rule({A}, data={"first": "2030-10-01", "kind": "holiday",
+                                              "name": "国庆节"}),
+    ("holidays.remove", "POST"): Rule({A}, lambda o: {"holiday_id": 999999}),
+    ("cases.export_pdf", "GET"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
+    ("cases.export_zip", "GET"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
     ("notify.read", "POST"): Rule(ANY_USER, lambda o: {"notification_id": 1}),  # 404 is fine
     ("notify.read_all", "POST"): Rule(ANY_USER),
     ("notify.outbox", "GET"): Rule({A}),

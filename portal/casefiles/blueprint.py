@@ -31,11 +31,14 @@ from sqlalchemy.orm import Session
 from portal import idempotency
 from portal.auth.models import User, UserRole, user_organisations
 from portal.auth.roles import Role
+from portal.casefiles import (
+    clock_ops,
+    search,  # also keeps the search index up to date (after_flush)
+)
 from portal.casefiles import clocks as clk
 from portal.casefiles import deadlines as dl
 from portal.casefiles import operations as ops
 from portal.casefiles import permissions as perm
-from portal.casefiles import search  # also keeps the search index up to date (after_flush)
 from portal.casefiles.forms import (
     DOCUMENT_KINDS,
     INLINE_TYPES,
@@ -73,6 +76,7 @@ from portal.casefiles.workflow import (
     allowed_actions,
     transition,
 )
+from portal.casefiles.workflow import check as check_transition
 from portal.crypto import mask_id_number, mask_phone
 from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
@@ -405,7 +409,9 @@ def _action_rows(case: Case) -> list[dict[str, Any]]:
         rows.append({"action": str(action), "label": ACTION_LABELS[action],
                      "reason_required": rule.reason_required,
                      "destructive": action in DESTRUCTIVE,
-                     "days": action == Action.EXTEND})
+                     "days": action == Action.EXTEND,
+                     # a reply is written: its text goes on the timeline like a reason
+                     "text": action == Action.REPLY and not rule.reason_required})
     return rows
 
 
@@ -425,7 +431,7 @@ def _case_page(case: Case, *, block: str = "content", status_code: int = 200,
     allowed = allowed_actions(case, user)
     can_manage = perm.can_manage(user, case)
     assign_form = grant_form = leader_form = None
-    if Action.ASSIGN in allowed:
+    if Action.ASSIGN in allowed or _may_assign(case):
         assign_form = AssignForm(formdata=None)
         assign_form.fill_choices(_agencies(exclude=case.office_id))
     if can_manage:
@@ -452,7 +458,19 @@ def _case_page(case: Case, *, block: str = "content", status_code: int = 200,
         grant_form=grant_form, leader_form=leader_form, revealed=revealed or {},
         can_manage=can_manage, can_contribute=perm.can_contribute(user, case),
         can_unmask=perm.can_see_full_personal_data(user, case),
-        integrity=check_case(_db(), case), inline_types=INLINE_TYPES, **LABELS)
+        integrity=check_case(_db(), case), inline_types=INLINE_TYPES,
+        clock_paused=clock_ops.is_paused(_db(), case), pause_kinds=clock_ops.PAUSE_KINDS,
+        **LABELS)
+
+
+def _may_assign(case: Case) -> bool:
+    """Whether the assignment form is offered: the state and the user allow it (its guard,
+    a lead assignment, is met by the form itself, so allowed_actions never lists it)."""
+    try:
+        check_transition(case, Action.ASSIGN, current_user)
+    except TransitionRefused:
+        return False
+    return True
 
 
 def _may_set_leader(case: Case) -> bool:
@@ -766,3 +784,91 @@ def reissue_code(number: str) -> ResponseReturnValue:
     code = ops.reissue_query_code(_db(), current_user, case)
     _db().commit()
     return _code_page(case, code, new=False)
+
+
+# ---------------------------------------------------------------- pausing the clock
+
+@bp.route("/<number>/clock/pause", methods=["POST"])
+@require(can_open_cases)
+def pause_clock(number: str) -> ResponseReturnValue:
+    """Stop the running time limit for a hearing or an appraisal (events only)."""
+    case = _load(number)
+    if not perm.can_manage(current_user, case):
+        abort(403)
+    try:
+        clock_ops.pause_clock(_db(), current_user, case, request.form.get("reason", ""),
+                              request.form.get("kind", ""))
+        _db().commit()
+    except DomainError as error:
+        _db().rollback()
+        if error.status == 403:
+            raise
+        flash(str(error.message), "error")
+        return redirect(_case_url(case, "clocks"), code=303)
+    flash(_("The time limit is paused. It stands still until you resume it."), "success")
+    return redirect(_case_url(case, "clocks"), code=303)
+
+
+@bp.route("/<number>/clock/resume", methods=["POST"])
+@require(can_open_cases)
+def resume_clock(number: str) -> ResponseReturnValue:
+    """Let the paused time limit run again from today."""
+    case = _load(number)
+    if not perm.can_manage(current_user, case):
+        abort(403)
+    try:
+        clock_ops.resume_clock(_db(), current_user, case,
+                               request.form.get("reason") or None)
+        _db().commit()
+    except DomainError as error:
+        _db().rollback()
+        if error.status == 403:
+            raise
+        flash(str(error.message), "error")
+        return redirect(_case_url(case, "clocks"), code=303)
+    flash(_("The time limit runs again."), "success")
+    return redirect(_case_url(case, "clocks"), code=303)
+
+
+@bp.route("/<number>/export.pdf")
+@require(can_open_cases)
+def export_pdf(number: str) -> ResponseReturnValue:
+    """The whole file as one PDF (export.case_pdf), as a download; the export is logged."""
+    from urllib.parse import quote
+
+    from portal.casefiles import export
+
+    case = _load(number)
+    data = export.case_pdf(_db(), current_user, case)
+    _db().commit()
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = \
+        f"attachment; filename*=UTF-8''{quote(case.number + '.pdf')}"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/<number>/export.zip")
+@require(can_open_cases)
+def export_zip(number: str) -> ResponseReturnValue:
+    """The originals, the PDF, the timeline and a manifest of hashes, written to a
+    temporary file and streamed; the export is logged."""
+    import tempfile
+
+    from flask import send_file
+
+    from portal.casefiles import export
+
+    case = _load(number)
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 -- send_file closes it
+    try:
+        export.write_case_zip(_db(), current_user, case, spool)
+        _db().commit()
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    response = send_file(spool, mimetype="application/zip", as_attachment=True,
+                         download_name=f"{case.number}.zip", max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -15,8 +15,8 @@ pauses and extensions, then asks `deadlines.compute_clock` where each stands tod
 
 Pauses come from ``clock.paused`` and ``clock.resumed`` events (a hearing, an expert
 appraisal) and apply to whichever clock was running. The rules are the national
-defaults (`DeadlineRules()`) and the calendar has no holidays yet: the admin's holiday
-calendar comes later and plugs in through `rules_and_calendar()`."""
+defaults (`DeadlineRules()`); the calendar is the admin's holiday calendar
+(portal/casefiles/holidays.py), read through `rules_and_calendar()`."""
 
 from __future__ import annotations
 
@@ -25,11 +25,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+from flask import has_app_context
 from flask_babel import LazyString
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.casefiles import deadlines as dl
+from portal.casefiles.holidays import calendar_from_db
 from portal.casefiles.models import Case, CaseEvent
 from portal.casefiles.timeline import payload_of
 from portal.i18n import lazy_gettext as _l
@@ -74,7 +76,12 @@ class CaseClock:
 
 
 def rules_and_calendar() -> tuple[dl.DeadlineRules, dl.Calendar]:
-    """The settings in force: national defaults, no holidays (until the Holiday admin)."""
+    """The settings in force: national defaults, and the admin's holiday calendar when
+    there is an app context (an empty calendar otherwise)."""
+    if has_app_context():
+        from portal.extensions import db
+
+        return dl.DeadlineRules(), calendar_from_db(db.session)
     return dl.DeadlineRules(), dl.Calendar()
 
 

@@ -56,6 +56,7 @@ from sqlalchemy.orm import Session
 
 from portal.config import Settings
 from portal.extensions import db
+from portal.hooks import ticks
 from portal.notify import smtp
 from portal.notify.models import OutboxMessage, OutboxStatus
 from portal.timeutil import utcnow
@@ -245,6 +246,11 @@ def run_forever(app: Flask, stop_event: threading.Event | None = None,
     log.info("outbox worker %s started", worker_id)
     try:
         while not stop.is_set():
+            for name, tick in ticks(app):  # periodic work the domains registered
+                try:
+                    tick(app, utcnow())
+                except Exception:
+                    log.exception("outbox worker: tick %s failed; trying again next pass", name)
             try:
                 drain_once(app, worker_id=worker_id, stop_event=stop)
             except Exception:

@@ -1,0 +1,186 @@
+"""Export of a whole case file: the PDF (Chinese text in the Noto CJK fonts, the full
+timeline with hashes, masked numbers for other agencies) and the ZIP of originals with a
+manifest of hashes; another agency gets 404; each export is logged."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from casefile_factories import make_world, new_case
+from conftest import login
+from sqlalchemy import select
+
+from portal.casefiles import operations as ops
+from portal.casefiles.export import safe_name
+from portal.casefiles.models import AccessLog
+from portal.casefiles.timeline import events_of
+
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
+SUMMARY = "村委会占用承包地修路，未给补偿，要求按标准补偿。"
+
+
+@pytest.fixture()
+def world(make_user, make_org):
+    return make_world(make_user, make_org)
+
+
+def client_for(app: Any, user: Any) -> Any:
+    c = app.test_client()
+    login(c, user)
+    return c
+
+
+def a_case_with_documents(session: Any, world: Any) -> Any:
+    case, _code = new_case(session, world)
+    letter = ops.add_document(session, world.clerk, case, title="来信", data=PDF,
+                              original_name="来信 扫描件.pdf", media_type="application/pdf",
+                              kind="letter")
+    ops.add_document(session, world.clerk, case, title="现场照片", data=PNG,
+                     original_name="../photo.png", media_type="image/png",
+                     kind="evidence", is_restricted=True)
+    ops.add_document_version(session, world.clerk, letter, PDF + b"% v2\n", "来信-v2.pdf",
+                             "application/pdf")
+    session.commit()
+    ops.grant_access(session, world.clerk, case, world.police, "view")
+    session.commit()
+    return case
+
+
+def pdf_text(data: bytes, tmp_path: Path) -> str:
+    path = tmp_path / "file.pdf"
+    path.write_bytes(data)
+    done = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True,
+                          capture_output=True)
+    return done.stdout.decode()
+
+
+def exports(session: Any, case: Any) -> list[AccessLog]:
+    return list(session.scalars(select(AccessLog).where(
+        AccessLog.case_id == case.id, AccessLog.action == "export")))
+
+
+def test_pdf_has_number_summary_timeline_and_chinese_renders(app, session, world, tmp_path,
+                                                              output_dir):
+    case = a_case_with_documents(session, world)
+    clerk = client_for(app, world.clerk)
+    response = clerk.get(f"/cases/{case.number}/export.pdf")
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    data = response.get_data()
+    assert data.startswith(b"%PDF")
+    text = pdf_text(data, tmp_path)
+    flat = "".join(text.split())
+    assert case.number in text
+    assert "".join(SUMMARY.split()) in flat
+    assert "张三" in text and "某村3组" in text
+    assert "110101195001011234" in flat  # the registering office sees full numbers
+    for event in events_of(session, case):
+        assert event.hash[:12] in flat
+    for doc in case.documents:
+        for v in doc.versions:
+            assert v.sha256 in flat
+    assert [e.detail for e in exports(session, case)] == ["pdf"]
+    # page 1 as a picture, to look at: the Chinese must be glyphs, not boxes
+    backend = app.extensions["sqlalchemy"].engine.dialect.name
+    stem = output_dir / f"case-export-{backend}"
+    stem.with_suffix(".pdf").write_bytes(data)
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1",
+                    str(stem.with_suffix(".pdf")), str(stem)], check=True)
+    assert list(output_dir.glob(stem.name + "*.png"))
+
+
+def test_pdf_masks_numbers_for_another_agency_with_view_grant(app, session, world, tmp_path):
+    case = a_case_with_documents(session, world)
+    police = client_for(app, world.police_officer)
+    response = police.get(f"/cases/{case.number}/export.pdf")
+    assert response.status_code == 200
+    flat = "".join(pdf_text(response.get_data(), tmp_path).split())
+    assert "110101195001011234" not in flat and "13800138000" not in flat
+    assert "1234" in flat  # the masked form 110***********1234
+    assert exports(session, case)
+
+
+def test_zip_manifest_matches_files_and_stored_hashes(app, session, world):
+    case = a_case_with_documents(session, world)
+    clerk = client_for(app, world.clerk)
+    response = clerk.get(f"/cases/{case.number}/export.zip")
+    assert response.status_code == 200
+    assert response.mimetype == "application/zip"
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    zf = zipfile.ZipFile(io.BytesIO(response.get_data()))
+    names = set(zf.namelist())
+    manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["case"] == case.number and manifest["exported_at"]
+    events = events_of(session, case)
+    assert manifest["chain_head"] == events[-1].hash
+    listed = {f["path"]: f for f in manifest["files"]}
+    assert names == set(listed) | {"manifest.json", "manifest.sha256"}
+    for path, entry in listed.items():
+        body = zf.read(path)
+        assert hashlib.sha256(body).hexdigest() == entry["sha256"]
+        assert len(body) == entry["size"]
+    stored = {(v.document_id, v.version): v for d in case.documents for v in d.versions}
+    docs = [f for f in manifest["files"] if f["path"].startswith("documents/")]
+    assert len(docs) == len(stored) == 3
+    for f in docs:
+        version = stored[(f["document_id"], f["version"])]
+        assert f["sha256"] == version.sha256 == f["stored_sha256"]
+        assert f["path"] == (f"documents/{f['document_id']}-{f['version']}-"
+                             f"{safe_name(version.original_name)}")
+    assert any("来信_扫描件.pdf" in f["path"] for f in docs)
+    assert not any(".." in f["path"] for f in docs)
+    # manifest.sha256 in sha256sum format covers every file but itself
+    sums = dict(reversed(line.split("  ", 1)) for line in
+                zf.read("manifest.sha256").decode().splitlines())
+    assert set(sums) == names - {"manifest.sha256"}
+    for path, digest in sums.items():
+        assert hashlib.sha256(zf.read(path)).hexdigest() == digest
+    # the timeline as stored: the chain can be re-checked from the file alone
+    timeline = json.loads(zf.read("timeline.json"))
+    prev = timeline["genesis"]
+    for row, event in zip(timeline["events"], events, strict=True):
+        assert row["prev_hash"] == prev == event.prev_hash
+        assert hashlib.sha256((prev + row["canonical"]).encode()).hexdigest() == row["hash"]
+        assert row["hash"] == event.hash
+        prev = row["hash"]
+    assert timeline["head"] == prev
+    assert zf.read("file.pdf").startswith(b"%PDF")
+    logged = list(session.scalars(select(AccessLog).where(AccessLog.case_id == case.id)))
+    assert [e.detail for e in logged if e.action == "export"] == ["zip"]
+    # the restricted photo was carried out: logged like opening it
+    assert any(e.action == "view_document" and e.detail == "export zip" for e in logged)
+
+
+def test_other_agency_gets_404_on_both_exports(app, session, world):
+    case = a_case_with_documents(session, world)
+    for user in (world.outsider_officer, world.other_clerk):
+        c = client_for(app, user)
+        assert c.get(f"/cases/{case.number}/export.pdf").status_code == 404
+        assert c.get(f"/cases/{case.number}/export.zip").status_code == 404
+    assert client_for(app, world.deputy).get(
+        f"/cases/{case.number}/export.pdf").status_code == 403
+    assert exports(session, case) == []
+
+
+def test_case_page_links_to_both_exports(app, session, world):
+    case, _code = new_case(session, world)
+    html = client_for(app, world.clerk).get(f"/cases/{case.number}").get_data(as_text=True)
+    assert f"/cases/{case.number}/export.pdf" in html
+    assert f"/cases/{case.number}/export.zip" in html
+
+
+def test_safe_name():
+    assert safe_name("../../etc/passwd") == "passwd"
+    assert safe_name("来信 扫描件.pdf") == "来信_扫描件.pdf"
+    assert safe_name(".hidden") == "hidden"
+    assert safe_name("") == "file"
+    assert len(safe_name("长" * 300 + ".pdf")) <= 80
