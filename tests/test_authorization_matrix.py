@@ -102,6 +102,8 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("holidays.add", "POST"): Rule({A}, data={"first": "2030-10-01", "kind": "holiday",
                                               "name": "国庆节"}),
     ("holidays.remove", "POST"): Rule({A}, lambda o: {"holiday_id": 999999}),
+    ("cases.pause_clock", "POST"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
+    ("cases.resume_clock", "POST"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
     ("cases.export_pdf", "GET"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
     ("cases.export_zip", "GET"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
     ("notify.read", "POST"): Rule(ANY_USER, lambda o: {"notification_id": 1}),  # 404 is fine
