@@ -44,7 +44,6 @@ loaded and checked exactly, so the result is what the case page shows."""
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -86,6 +85,7 @@ from portal.casefiles.models import (
     Status,
 )
 from portal.extensions import Model
+from portal.paging import PageOf
 
 __all__ = [
     "CaseFilters",
@@ -380,45 +380,10 @@ class CaseFilters:
 
 
 @dataclass
-class CasePage:
-    """One page of cases; the shape of Flask-SQLAlchemy's Pagination for `pager`."""
+class CasePage(PageOf[Case]):
+    """One page of cases, with the filters that chose them."""
 
-    items: list[Case]
-    page: int
-    per_page: int
-    total: int
     filters: CaseFilters = field(default_factory=CaseFilters)
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page)) if self.per_page else 1
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int | None:
-        return self.page - 1 if self.has_prev else None
-
-    @property
-    def next_num(self) -> int | None:
-        return self.page + 1 if self.has_next else None
-
-    @property
-    def first(self) -> int:
-        return (self.page - 1) * self.per_page + 1 if self.total else 0
-
-    @property
-    def last(self) -> int:
-        return min(self.total, self.page * self.per_page)
-
-    def __iter__(self) -> Iterator[Case]:
-        return iter(self.items)
 
     def iter_pages(self, left_edge: int = 2, left_current: int = 2, right_current: int = 4,
                    right_edge: int = 2) -> Iterator[int | None]:

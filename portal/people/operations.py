@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -19,6 +19,7 @@ from portal.crypto import decrypt, mask_phone
 from portal.extensions import DbSession
 from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation, OrgKind
+from portal.paging import PageOf
 from portal.people.models import (
     Affiliation,
     ExpertField,
@@ -364,34 +365,10 @@ def _path(*levels: tuple[str | None, str | None]) -> str | None:
 
 
 @dataclass
-class Page:
-    """What the pager macro needs, plus the count for each kind."""
+class Page(PageOf[PersonRow]):
+    """One page of the registry list, plus the count for each kind."""
 
-    items: Sequence[PersonRow]
-    page: int
-    per_page: int
-    total: int
     by_kind: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page)) if self.total else 0
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
 
 
 def people_query(filters: Filters) -> Select[Person]:
