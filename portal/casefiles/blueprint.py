@@ -133,6 +133,14 @@ def _load(number: str) -> Case:
     return case
 
 
+def _load_managed(number: str) -> Case:
+    """The case, when the user may manage it: 404 when they may not even see it, else 403."""
+    case = _load(number)
+    if not perm.can_manage(current_user, case):
+        abort(403)
+    return case
+
+
 def _case_url(case: Case, anchor: str = "") -> str:
     return url_for("cases.show", number=case.number) + (f"#{anchor}" if anchor else "")
 
@@ -510,9 +518,7 @@ def print_view(number: str) -> ResponseReturnValue:
 @bp.route("/<number>/summary", methods=["POST"])
 @require(can_open_cases)
 def edit_summary(number: str) -> ResponseReturnValue:
-    case = _load(number)
-    if not perm.can_manage(current_user, case):
-        abort(403)
+    case = _load_managed(number)
     form = SummaryForm()
     if not form.validate_on_submit():
         return _case_page(case, status_code=422, summary_form=form)
@@ -721,9 +727,9 @@ def assign(number: str) -> ResponseReturnValue:
     try:
         made = ops.assign(_db(), current_user, case, lead, co, due_on=form.due_on.data,
                           letter=form.letter.data)
-        _db().commit()
     except TransitionRefused as error:
         return _refused(case, error)
+    # in-app notices go in the same commit as the assignment: both or neither
     _notify_org_members([a.organisation_id for a in made],
                         _("Case %(number)s was assigned to your agency.", number=case.number),
                         _case_url(case))
@@ -736,9 +742,7 @@ def assign(number: str) -> ResponseReturnValue:
 @bp.route("/<number>/grants", methods=["POST"])
 @require(can_open_cases)
 def grant(number: str) -> ResponseReturnValue:
-    case = _load(number)
-    if not perm.can_manage(current_user, case):
-        abort(403)
+    case = _load_managed(number)
     form = GrantForm()
     form.fill_choices(_agencies(exclude=case.office_id))
     org = _db().get(Organisation, form.organisation_id.data or 0)
@@ -764,13 +768,12 @@ def set_leader(number: str) -> ResponseReturnValue:
         flash(_("Choose the responsible leader."), "error")
         return redirect(_case_url(case, "leader"), code=303)
     ops.set_leader(_db(), current_user, case, leader, form.plan.data)
-    _db().commit()
     if leader.id != current_user.id:
         from portal.notify.operations import notify_user
 
         notify_user(_db(), leader.id, _("You are the responsible leader of case %(number)s.",
                                         number=case.number), _case_url(case))
-        _db().commit()
+    _db().commit()
     flash(_("%(name)s is the responsible leader.", name=leader.display_name), "success")
     return redirect(_case_url(case, "leader"), code=303)
 
@@ -778,9 +781,7 @@ def set_leader(number: str) -> ResponseReturnValue:
 @bp.route("/<number>/query-code", methods=["POST"])
 @require(can_open_cases)
 def reissue_code(number: str) -> ResponseReturnValue:
-    case = _load(number)
-    if not perm.can_manage(current_user, case):
-        abort(403)
+    case = _load_managed(number)
     code = ops.reissue_query_code(_db(), current_user, case)
     _db().commit()
     return _code_page(case, code, new=False)
@@ -792,9 +793,7 @@ def reissue_code(number: str) -> ResponseReturnValue:
 @require(can_open_cases)
 def pause_clock(number: str) -> ResponseReturnValue:
     """Stop the running time limit for a hearing or an appraisal (events only)."""
-    case = _load(number)
-    if not perm.can_manage(current_user, case):
-        abort(403)
+    case = _load_managed(number)
     try:
         clock_ops.pause_clock(_db(), current_user, case, request.form.get("reason", ""),
                               request.form.get("kind", ""))
@@ -813,9 +812,7 @@ def pause_clock(number: str) -> ResponseReturnValue:
 @require(can_open_cases)
 def resume_clock(number: str) -> ResponseReturnValue:
     """Let the paused time limit run again from today."""
-    case = _load(number)
-    if not perm.can_manage(current_user, case):
-        abort(403)
+    case = _load_managed(number)
     try:
         clock_ops.resume_clock(_db(), current_user, case,
                                request.form.get("reason") or None)

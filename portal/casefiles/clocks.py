@@ -115,6 +115,18 @@ def _pauses(events: Sequence[CaseEvent]) -> list[dl.Pause]:
     return pauses
 
 
+def _stopped_on(evs: Sequence[CaseEvent], kind: str, returned_from: str) -> date | None:
+    """The day the last `kind` event stopped a clock, unless a reply returned from the
+    `returned_from` state since then set the clock running again."""
+    stopped: date | None = None
+    for e in evs:
+        if e.kind == kind:
+            stopped = china_day(e.at)
+        elif e.kind == "workflow.return_reply" and payload_of(e).get("from") == returned_from:
+            stopped = None
+    return stopped
+
+
 def _last(events: Sequence[CaseEvent], kind: str) -> CaseEvent | None:
     found = None
     for e in events:
@@ -159,13 +171,7 @@ def clocks_from_events(case: Case, events: Iterable[CaseEvent], today: date | No
     if accept is None:
         return out
 
-    # the reply clock: stopped by the last reply unless that reply was returned since
-    reply_stop: date | None = None
-    for e in evs:
-        if e.kind == "workflow.reply":
-            reply_stop = china_day(e.at)
-        elif e.kind == "workflow.return_reply" and payload_of(e).get("from") == "replied":
-            reply_stop = None
+    reply_stop = _stopped_on(evs, "workflow.reply", returned_from="replied")
     extensions = [int(payload_of(e).get("days") or 0) for e in evs
                   if e.kind == "workflow.extend"]
     out.append(clock(reply_kind(case), china_day(accept.at), reply_stop,
@@ -179,12 +185,7 @@ def clocks_from_events(case: Case, events: Iterable[CaseEvent], today: date | No
                      china_day(asked.at) if asked else None, office=False))
     if asked is None:
         return out
-    decided_review: date | None = None
-    for e in evs:
-        if e.kind == "workflow.decide_review":
-            decided_review = china_day(e.at)
-        elif e.kind == "workflow.return_reply" and payload_of(e).get("from") == "reviewed":
-            decided_review = None
+    decided_review = _stopped_on(evs, "workflow.decide_review", returned_from="reviewed")
     out.append(clock(dl.ClockKind.REVIEW, china_day(asked.at), decided_review))
     review = _last(evs, "workflow.decide_review")
     if review is None or decided_review is None:
