@@ -34,7 +34,7 @@ help:
 	@echo "make seed          flask --app wsgi seed-demo"
 	@echo "make e2e           browser tests only (pytest -m browser)"
 	@echo "make bench         run every bench/*.py but _*.py helpers (each prints JSON)"
-	@echo "make lint          ruff check . and mypy portal"
+	@echo "make lint          ruff check . and mypy portal video"
 	@echo "make translations  extract messages and update the .po catalogues"
 	@echo "make lock          regenerate constraints.txt in a fresh venv"
 
@@ -100,6 +100,9 @@ system-deps:
 	  || missing="$$missing fonts-noto-cjk"; \
 	command -v ffmpeg >/dev/null 2>&1 || missing="$$missing ffmpeg"; \
 	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	command -v janus >/dev/null 2>&1 || missing="$$missing janus"; \
+	command -v janus-pp-rec >/dev/null 2>&1 || missing="$$missing janus-tools"; \
+	command -v turnserver >/dev/null 2>&1 || missing="$$missing coturn"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" -eq 0 ]; then \
 	  echo "make test: installing missing system packages:$$missing"; \
@@ -127,7 +130,7 @@ bench: install-test
 
 lint: | $(TEST_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy portal
+	$(BIN)/mypy portal video
 
 # --- translations ---------------------------------------------------------------------
 

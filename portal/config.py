@@ -46,7 +46,11 @@ class Settings:
     mail_from: str = "portal@localhost"
     media_engine: str = "aiortc"
     janus_url: str = ""
+    #: coturn `static-auth-secret`: TURN credentials are short-lived HMACs of it
     turn_secret: str = ""
+    #: the deployment's own TURN/STUN URLs (turn:host:3478?transport=udp, ...); empty → none,
+    #: and never a public STUN server
+    turn_urls: tuple[str, ...] = ()
     #: minutes of inactivity after which a login session ends
     session_idle_minutes: int = 120
     #: failed logins per username within `login_lock_minutes` before lock-out
@@ -117,6 +121,8 @@ class Settings:
             media_engine=engine,
             janus_url=env.get("PORTAL_JANUS_URL", "").strip(),
             turn_secret=env.get("PORTAL_TURN_SECRET", "").strip(),
+            turn_urls=tuple(u.strip() for u in env.get("PORTAL_TURN_URLS", "").split(",")
+                            if u.strip()),
             session_idle_minutes=int(env.get("PORTAL_SESSION_IDLE_MINUTES", "120")),
             outbox_lease_seconds=int(env.get("PORTAL_OUTBOX_LEASE_SECONDS", "120")),
         )
