@@ -10,10 +10,11 @@ from types import ModuleType
 
 from flask import Flask
 
+import video
 from portal.app import create_app as _create_portal
 from portal.config import ConfigError
 
-DOMAINS: list[ModuleType] = []
+DOMAINS: list[ModuleType] = [video]
 
 
 def create_app() -> Flask:

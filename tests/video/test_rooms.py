@@ -1,0 +1,435 @@
+"""Reception rooms through the pages and the real signalling namespace (Socket.IO test
+clients): schedule, book, the join link, the lobby, admission, one seat per person,
+reconnects, removal, logout, the reception note into the case file."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from portal.auth.roles import Role
+from portal.casefiles.models import Case, CaseEvent, Channel
+from portal.extensions import socketio
+from portal.timeutil import utcnow
+from tests.conftest import login
+from video import operations as ops
+from video.events import NAMESPACE
+from video.models import NoteStatus, ReceptionNote, Room, Seat, SeatState
+
+
+@pytest.fixture()
+def office(make_org):
+    return make_org("县信访局", kind="agency")
+
+
+@pytest.fixture()
+def clerk(make_user, office):
+    return make_user(Role.CLERK, organisations=[office])
+
+
+@pytest.fixture()
+def room(session, clerk, office) -> Room:
+    now = utcnow()
+    return ops.create_room(session, clerk, kind="leader_day", title="县领导接待日",
+                           office_id=office.id, starts_at=now - timedelta(minutes=10),
+                           ends_at=now + timedelta(hours=2), slot_minutes=20)
+
+
+def book(session, clerk, room, name="王秀英", **kw) -> tuple[Seat, str]:
+    seat, token = ops.book_seat(session, clerk, room, name=name, **kw)
+    ops.pending_events(session)
+    session.commit()
+    return seat, token
+
+
+def guest_socket(app, token: str):
+    return socketio.test_client(app, namespace=NAMESPACE, auth={"token": token},
+                                flask_test_client=app.test_client())
+
+
+def staff_socket(app, client, room: Room):
+    return socketio.test_client(app, namespace=NAMESPACE, auth={"room": room.id},
+                                flask_test_client=client)
+
+
+def hello(sock, device="d1", last=0) -> dict[str, Any]:
+    ack = sock.emit("hello", {"device": device, "last_event_id": last}, namespace=NAMESPACE,
+                    callback=True)
+    assert isinstance(ack, dict)
+    return ack
+
+
+def received(sock) -> list[dict[str, Any]]:
+    """Everything the server sent this client on the namespace so far (kept, so several
+    checks can read it; readable after the server disconnected the client)."""
+    seen = getattr(sock, "seen", [])
+    seen.extend(pkt for pkt in sock.queue if pkt["namespace"] == NAMESPACE)
+    sock.queue = [pkt for pkt in sock.queue if pkt["namespace"] != NAMESPACE]
+    sock.seen = seen
+    return seen
+
+
+def events(sock, kind: str | None = None) -> list[dict[str, Any]]:
+    """room_event payloads (of `kind`), or the payloads of messages named `kind`."""
+    found = []
+    for message in received(sock):
+        if message["name"] == "room_event":
+            payload = message["args"][0]
+            if kind is None or payload["kind"] == kind:
+                found.append(payload)
+        elif kind == message["name"]:
+            found.append(message["args"][0])
+    return found
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+def test_clerk_schedules_books_and_gets_a_link(client, session, clerk, office):
+    login(client, clerk)
+    response = client.post("/video/new", data={
+        "kind": "leader_day", "title": "县长接待日", "office_id": office.id, "host_id": 0,
+        "day": "2026-12-01", "starts": "09:00", "ends": "11:00", "slot_minutes": 30})
+    assert response.status_code == 303
+    room = session.scalar(select(Room).where(Room.title == "县长接待日"))
+    assert room is not None and len(ops.slots(room)) == 4
+    page = client.get(f"/video/rooms/{room.id}")
+    assert page.status_code == 200 and "09:30" in page.get_data(as_text=True)
+    slot = ops.slots(room)[1].starts_at.isoformat()
+    response = client.post(f"/video/rooms/{room.id}/book", data={
+        "name": "李大爷", "phone": "13800001234", "slot": slot, "idempotency_key": "k1"})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200, text
+    url = re.search(r'id="join-url" href="([^"]+)"', text)
+    assert url and "/join/" in url.group(1)
+    assert "<svg" in text  # the QR code to print
+    assert "李大爷" in text and "13800001234" in text  # the SMS text for the clerk
+    # a double submit books once
+    again = client.post(f"/video/rooms/{room.id}/book", data={
+        "name": "李大爷", "phone": "13800001234", "slot": slot, "idempotency_key": "k1"})
+    assert again.status_code == 303
+    assert len(session.scalars(select(Seat).where(Seat.room_id == room.id,
+                                                  Seat.display_name == "李大爷")).all()) == 1
+    # the same slot cannot be booked twice
+    taken = client.post(f"/video/rooms/{room.id}/book", data={
+        "name": "张三", "slot": slot, "idempotency_key": "k2"})
+    assert taken.status_code == 400 and "Not a valid choice" in taken.get_data(as_text=True)
+    assert session.scalar(select(Seat).where(Seat.display_name == "张三")) is None
+
+
+def test_bad_booking_changes_nothing(client, session, clerk, room):
+    login(client, clerk)
+    response = client.post(f"/video/rooms/{room.id}/book", data={
+        "name": "", "idempotency_key": "k3"})
+    assert response.status_code == 400
+    assert [s for s in room.seats if s.kind != "staff"] == []
+
+
+def test_join_link_opens_the_device_check_without_an_account(app, session, clerk, room):
+    _seat, token = book(session, clerk, room)
+    guest = app.test_client()
+    page = guest.get(f"/join/{token}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "recorded" in text.lower()
+    # the call page needs consent first
+    assert guest.get(f"/join/{token}/room").status_code == 303
+    consent = guest.post(f"/join/{token}/consent")
+    assert consent.status_code == 303 and consent.location.endswith(f"/join/{token}/room")
+    assert guest.get(f"/join/{token}/room").status_code == 200
+    assert guest.get("/join/ping").status_code == 204
+
+
+def test_expired_unknown_and_ended_links_get_a_clear_page(app, session, clerk, room):
+    seat, token = book(session, clerk, room)
+    guest = app.test_client()
+    unknown = guest.get("/join/" + "a" * 32)
+    assert unknown.status_code == 404 and "not valid" in unknown.get_data(as_text=True)
+    seat.token_expires_at = utcnow() - timedelta(minutes=1)
+    session.commit()
+    expired = guest.get(f"/join/{token}")
+    assert expired.status_code == 410 and "expired" in expired.get_data(as_text=True)
+    seat.token_expires_at = utcnow() + timedelta(hours=1)
+    ops.end_room(session, clerk, room)
+    session.commit()
+    ended = guest.get(f"/join/{token}")
+    assert ended.status_code == 410 and "ended" in ended.get_data(as_text=True)
+
+
+def test_a_link_for_one_room_does_not_open_another(app, client, session, clerk, office, room):
+    other = ops.create_room(session, clerk, kind="appointment", title="法院约访",
+                            office_id=office.id, starts_at=room.starts_at,
+                            ends_at=room.ends_at)
+    seat, token = book(session, clerk, room)
+    sock = guest_socket(app, token)
+    ack = hello(sock)
+    assert ack["ok"] and ack["room"]["id"] == room.id != other.id
+    # a guest cannot pose as staff of the other room
+    anonymous = socketio.test_client(app, namespace=NAMESPACE, auth={"room": other.id},
+                                     flask_test_client=app.test_client())
+    assert not anonymous.is_connected(NAMESPACE)
+    # an official of another office cannot host it
+    stranger_office = office.__class__(name="别的局", kind="agency")
+    session.add(stranger_office)
+    session.flush()
+    sock.disconnect(NAMESPACE)
+
+
+def test_other_office_cannot_see_or_host_a_room(app, client, session, room, make_user,
+                                                make_org):
+    elsewhere = make_org("乡信访办", kind="agency")
+    outsider = make_user(Role.CLERK, organisations=[elsewhere])
+    login(client, outsider)
+    assert client.get(f"/video/rooms/{room.id}").status_code == 404
+    assert client.get(f"/video/rooms/{room.id}/host").status_code == 404
+    sock = staff_socket(app, client, room)
+    assert not sock.is_connected(NAMESPACE)
+
+
+# --- lobby and admission -----------------------------------------------------------------------
+
+def test_lobby_admission_in_order_with_positions(app, client, session, clerk, room):
+    first, t1 = book(session, clerk, room, name="王秀英")
+    second, t2 = book(session, clerk, room, name="刘建国")
+    login(client, clerk)
+    staff = staff_socket(app, client, room)
+    assert staff.is_connected(NAMESPACE)
+    staff_ack = hello(staff, device="staff-1")
+    assert staff_ack["seat"]["is_staff"] and staff_ack["position"] is None
+
+    g1, g2 = guest_socket(app, t1), guest_socket(app, t2)
+    a1 = hello(g1, device="p1")
+    a2 = hello(g2, device="p2")
+    # waiting from the moment they arrive: no button to press
+    assert a1["seat"]["state"] == "waiting" and a1["position"] == 1
+    assert a2["position"] == 2
+    assert a1["ice_servers"] == [] and a1["peers"] == []
+    lobby = events(staff, "lobby")[-1]["data"]["waiting"]
+    assert [w["name"] for w in lobby] == ["王秀英", "刘建国"]
+    assert all(w["online"] for w in lobby)
+
+    # a waiting person can neither signal nor publish media
+    refused = g1.emit("signal", {"to": staff_ack["seat"]["id"], "kind": "offer", "data": {}},
+                      namespace=NAMESPACE, callback=True)
+    assert refused["ok"] is False
+    assert g1.emit("media_offer", {"sdp": "v=0\r\n"}, namespace=NAMESPACE,
+                   callback=True)["ok"] is False
+    # and nobody can send a media offer to a waiting seat
+    staff_signal = staff.emit("signal", {"to": first.id, "kind": "offer", "data": {"sdp": "x"}},
+                              namespace=NAMESPACE, callback=True)
+    assert staff_signal["ok"] is False
+    assert events(g1, "signal") == []
+
+    ack = staff.emit("admit", {"seat_id": first.id}, namespace=NAMESPACE, callback=True)
+    assert ack == {"ok": True, "admitted": [first.id]}
+    admitted = events(g1, "admitted")
+    assert admitted and admitted[-1]["data"]["peers"] == [staff_ack["seat"]["id"]]
+    assert admitted[-1]["id"] > 0
+    # the second one moves up
+    assert events(g2, "position")[-1]["data"]["position"] == 1
+    # now signalling works both ways, and only to the addressed seat
+    ok = g1.emit("signal", {"to": staff_ack["seat"]["id"], "kind": "offer",
+                            "data": {"sdp": "v=0"}}, namespace=NAMESPACE, callback=True)
+    assert ok["ok"] is True
+    got = events(staff, "signal")
+    assert got == [{"from": first.id, "kind": "offer", "data": {"sdp": "v=0"}}]
+    assert events(g2, "signal") == []
+    for sock in (g1, g2, staff):
+        sock.disconnect(NAMESPACE)
+
+
+def test_admitting_a_petitioner_brings_their_waiting_companion(app, client, session, clerk,
+                                                                room):
+    seat, token = book(session, clerk, room)
+    companion, ctoken = ops.add_companion(session, clerk, seat, name="翻译小李",
+                                          kind="interpreter")
+    session.commit()
+    login(client, clerk)
+    staff = staff_socket(app, client, room)
+    hello(staff, "s")
+    g, c = guest_socket(app, token), guest_socket(app, ctoken)
+    hello(g, "p")
+    hello(c, "c")
+    ack = staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    assert sorted(ack["admitted"]) == sorted([seat.id, companion.id])
+    assert events(c, "admitted")
+
+
+def test_second_device_takes_the_seat_and_the_first_is_told_why(app, session, clerk, room):
+    _seat, token = book(session, clerk, room)
+    laptop = guest_socket(app, token)
+    hello(laptop, device="laptop")
+    phone = guest_socket(app, token)
+    ack = hello(phone, device="phone")
+    assert ack["ok"] and ack["position"] == 1  # the place in the queue is kept
+    closed = events(laptop, "seat_closed")
+    assert closed and closed[0]["reason"] == "opened_elsewhere"
+    assert "another device" in closed[0]["message"]
+    assert not laptop.is_connected(NAMESPACE)
+    assert phone.is_connected(NAMESPACE)
+    assert events(phone, "seat_closed") == []
+
+
+def test_reconnect_returns_to_the_room_and_replays_missed_events(app, client, session, clerk,
+                                                                  room):
+    seat, token = book(session, clerk, room)
+    login(client, clerk)
+    staff = staff_socket(app, client, room)
+    hello(staff, "s")
+    g = guest_socket(app, token)
+    hello(g, "p")
+    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    last = max(e["id"] for e in events(g) if e["id"])
+    g.disconnect(NAMESPACE)
+    staff.emit("chat", {"text": "您好，请稍等"}, namespace=NAMESPACE, callback=True)
+    again = guest_socket(app, token)
+    ack = hello(again, "p", last=last)
+    assert ack["seat"]["state"] == "admitted"  # not back to the queue
+    assert ack["position"] is None and ack["peers"]
+    assert [e["data"]["text"] for e in ack["events"] if e["kind"] == "chat"] == ["您好，请稍等"]
+    assert all(e["id"] > last for e in ack["events"])
+
+
+def test_waiting_people_do_not_get_the_room_chat(app, client, session, clerk, room):
+    _seat, token = book(session, clerk, room)
+    login(client, clerk)
+    staff = staff_socket(app, client, room)
+    hello(staff, "s")
+    g = guest_socket(app, token)
+    hello(g, "p")
+    staff.emit("chat", {"text": "内部消息"}, namespace=NAMESPACE, callback=True)
+    staff.emit("lobby_message", {"text": "大约十分钟"}, namespace=NAMESPACE, callback=True)
+    assert events(g, "chat") == []
+    assert events(g, "lobby_message")[-1]["data"]["text"] == "大约十分钟"
+    assert g.emit("chat", {"text": "hi"}, namespace=NAMESPACE, callback=True)["ok"] is False
+
+
+def test_guest_cannot_use_staff_events(app, client, session, clerk, room):
+    seat, token = book(session, clerk, room)
+    other, _t = book(session, clerk, room, name="刘建国")
+    g = guest_socket(app, token)
+    hello(g, "p")
+    for name in ("admit", "deny", "remove", "mute", "record", "end", "lobby_message"):
+        ack = g.emit(name, {"seat_id": other.id, "on": True, "text": "x"},
+                     namespace=NAMESPACE, callback=True)
+        assert ack["ok"] is False, name
+    session.refresh(other)
+    assert other.state == SeatState.BOOKED
+    assert session.get(Room, room.id).status != "ended"
+
+
+def test_removed_guest_is_disconnected_and_the_link_stops(app, client, session, clerk, room):
+    seat, token = book(session, clerk, room)
+    login(client, clerk)
+    staff = staff_socket(app, client, room)
+    hello(staff, "s")
+    g = guest_socket(app, token)
+    hello(g, "p")
+    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    ack = staff.emit("remove", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    assert ack["ok"]
+    assert events(g, "removed")
+    assert not g.is_connected(NAMESPACE)
+    assert app.test_client().get(f"/join/{token}").status_code == 404
+    assert not guest_socket(app, token).is_connected(NAMESPACE)
+
+
+def test_logged_out_official_is_disconnected(app, client, session, clerk, room):
+    login(client, clerk)
+    staff = staff_socket(app, client, room)
+    hello(staff, "s")
+    client.post("/logout")
+    closed = events(staff, "seat_closed")
+    assert closed and closed[-1]["reason"] == "logged_out"
+    assert not staff.is_connected(NAMESPACE)
+
+
+def test_end_for_all_closes_every_connection(app, client, session, clerk, room):
+    seat, token = book(session, clerk, room)
+    login(client, clerk)
+    staff = staff_socket(app, client, room)
+    hello(staff, "s")
+    g = guest_socket(app, token)
+    hello(g, "p")
+    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    assert staff.emit("end", {}, namespace=NAMESPACE, callback=True)["ok"]
+    assert events(g, "ended")
+    assert not g.is_connected(NAMESPACE)
+    assert app.test_client().get(f"/join/{token}").status_code == 410
+
+
+def test_recording_needs_consent_first(app, client, session, clerk, room):
+    seat, token = book(session, clerk, room)
+    login(client, clerk)
+    staff = staff_socket(app, client, room)
+    hello(staff, "s")
+    g = guest_socket(app, token)
+    hello(g, "p")
+    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    ack = staff.emit("record", {"on": True}, namespace=NAMESPACE, callback=True)
+    assert ack["ok"] is False and "consent" in ack["error"]
+    assert session.get(Room, room.id).is_recording is False
+
+
+# --- the reception note ------------------------------------------------------------------------
+
+def test_note_confirmed_on_the_petitioners_screen_opens_a_case(app, client, session, clerk,
+                                                                room):
+    seat, token = book(session, clerk, room, phone="13900001111")
+    login(client, clerk)
+    staff = staff_socket(app, client, room)
+    hello(staff, "s")
+    g = guest_socket(app, token)
+    hello(g, "p")
+    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    prefix = f"n{seat.id}-"
+    response = client.post(f"/video/seats/{seat.id}/note", data={
+        prefix + "facts": "工资被拖欠八个月", prefix + "demands": "要求支付工资",
+        prefix + "answer": "转县人社局处理", prefix + "next_steps": "十五日内答复",
+        prefix + "version": "", "action": "show"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    shown = events(g, "note")
+    assert shown and shown[-1]["data"]["demands"] == "要求支付工资"
+    ack = g.emit("note_reply", {"note_id": shown[-1]["data"]["note_id"], "confirm": True},
+                 namespace=NAMESPACE, callback=True)
+    assert ack["ok"], ack
+    note = session.scalar(select(ReceptionNote).where(ReceptionNote.seat_id == seat.id))
+    session.refresh(note)
+    assert note.status == NoteStatus.CONFIRMED and note.filed_at is not None
+    session.refresh(seat)
+    case = session.get(Case, seat.case_id)
+    assert case is not None and case.channel == Channel.VIDEO
+    kinds = [e.kind for e in session.scalars(select(CaseEvent).where(
+        CaseEvent.case_id == case.id))]
+    assert "reception.note" in kinds
+
+
+def test_note_refused_is_noted_and_stale_save_keeps_the_text(app, client, session, clerk,
+                                                              room):
+    seat, token = book(session, clerk, room)
+    login(client, clerk)
+    staff = staff_socket(app, client, room)
+    hello(staff, "s")
+    g = guest_socket(app, token)
+    hello(g, "p")
+    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    prefix = f"n{seat.id}-"
+    client.post(f"/video/seats/{seat.id}/note", data={prefix + "facts": "第一稿",
+                                                       prefix + "version": ""})
+    stale = client.post(f"/video/seats/{seat.id}/note", data={
+        prefix + "facts": "我的修改", prefix + "version": "0"})
+    assert stale.status_code == 409 and "我的修改" in stale.get_data(as_text=True)
+    client.post(f"/video/seats/{seat.id}/note", data={
+        prefix + "facts": "第二稿", prefix + "version": "1", "action": "show"})
+    note_id = events(g, "note")[-1]["data"]["note_id"]
+    g.emit("note_reply", {"note_id": note_id, "confirm": False, "reason": "答复不对"},
+           namespace=NAMESPACE, callback=True)
+    note = session.get(ReceptionNote, note_id)
+    session.refresh(note)
+    assert note.status == NoteStatus.REFUSED and note.refusal_reason == "答复不对"
+    # the guest cannot answer a note that is not theirs or twice
+    assert g.emit("note_reply", {"note_id": note_id, "confirm": True}, namespace=NAMESPACE,
+                  callback=True)["ok"] is False

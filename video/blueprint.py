@@ -1,0 +1,412 @@
+"""Reception pages. Staff: the schedule, a room's bookings and queue, join links, the
+host's room and the reception note. Public (no account): the petitioner's join link —
+device check and consent, then the lobby and the call. Each view: load → authorize →
+one operation → commit → emit/notify."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import segno
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal import idempotency
+from portal.auth.models import User, UserRole
+from portal.auth.roles import Role
+from portal.casefiles.models import Case
+from portal.casefiles.permissions import can_view as can_view_case
+from portal.extensions import db
+from portal.notify.operations import queue_email
+from portal.orgs.models import Organisation
+from portal.web import DomainError, public, render, require
+from video import filing
+from video import operations as ops
+from video import permissions as perm
+from video.events import close_seat, commit_and_emit
+from video.forms import (
+    BookForm,
+    CompanionForm,
+    EmailLinkForm,
+    NoteForm,
+    RoomForm,
+    local_to_utc,
+    parse_slot,
+    slot_choices,
+    utc_to_local,
+)
+from video.models import (
+    NOTE_STATUS_LABELS,
+    ROOM_KIND_LABELS,
+    ROOM_STATUS_LABELS,
+    SEAT_KIND_LABELS,
+    SEAT_STATE_LABELS,
+    ReceptionNote,
+    Recording,
+    Room,
+    RoomStatus,
+    Seat,
+    SeatKind,
+)
+
+bp = Blueprint("video", __name__, url_prefix="/video")
+join_bp = Blueprint("join", __name__, url_prefix="/join")
+
+LABELS: dict[str, Any] = {"kind_labels": ROOM_KIND_LABELS, "status_labels": ROOM_STATUS_LABELS,
+          "seat_kind_labels": SEAT_KIND_LABELS, "seat_state_labels": SEAT_STATE_LABELS,
+          "note_status_labels": NOTE_STATUS_LABELS, "local": utc_to_local}
+
+
+def _room(room_id: int, check: Any = perm.can_view_room) -> Room:
+    """The room, when the user may see it; 404 otherwise (a leaked id tells nothing)."""
+    room = db.session.get(Room, room_id)
+    if room is None or not check(current_user, room):
+        abort(404)
+    return room
+
+
+def _seat(seat_id: int, check: Any = perm.can_manage_room) -> Seat:
+    seat = db.session.get(Seat, seat_id)
+    if seat is None or not check(current_user, seat.room):
+        abort(404)
+    return seat
+
+
+# --- schedule --------------------------------------------------------------------------------
+
+@bp.get("/")
+@require(perm.can_open_schedule)
+def index() -> ResponseReturnValue:
+    show = request.args.get("show", "upcoming")
+    day = None
+    if show == "day":
+        try:
+            day = date.fromisoformat(request.args.get("day", ""))
+        except ValueError:
+            day = utc_to_local(datetime.now().astimezone()).date()
+    rooms = ops.rooms_on(db.session, current_user, day, upcoming=day is None)
+    return render("video/index.html", rooms=rooms, day=day,
+                  can_schedule=perm.can_schedule(current_user), **LABELS)
+
+
+def _room_form() -> RoomForm:
+    form = RoomForm()
+    orgs = (db.session.scalars(select(Organisation).order_by(Organisation.name)).all()
+            if perm.is_admin(current_user) else current_user.organisations)
+    offices = [(o.id, o.name) for o in orgs]
+    hosts = db.session.execute(
+        select(User.id, User.display_name).join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role.in_([Role.LEADER.value, Role.AGENCY.value]), User.is_active)
+        .distinct().order_by(User.display_name)).all()
+    form.fill_choices(offices, [(h.id, h.display_name) for h in hosts])
+    return form
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require(perm.can_schedule)
+def new_room() -> ResponseReturnValue:
+    form = _room_form()
+    if request.method == "GET":
+        form.day.data = form.day.data or utc_to_local(datetime.now().astimezone()).date()
+    if form.validate_on_submit():
+        assert form.day.data and form.starts.data and form.ends.data
+        try:
+            room = ops.create_room(
+                db.session, current_user, kind=form.kind.data or "",
+                title=form.title.data or "", office_id=form.office_id.data,
+                host_id=form.host_id.data or None,
+                starts_at=local_to_utc(form.day.data, form.starts.data),
+                ends_at=local_to_utc(form.day.data, form.ends.data),
+                slot_minutes=form.slot_minutes.data or 20)
+            db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            flash(_("Reception scheduled."), "success")
+            return redirect(url_for("video.room", room_id=room.id), code=303)
+    return render("video/new.html", form=form,
+                  status=400 if request.method == "POST" else 200)
+
+
+@bp.get("/rooms/<int:room_id>")
+@require(perm.can_open_schedule)
+def room(room_id: int) -> ResponseReturnValue:
+    room = _room(room_id)
+    form = BookForm()
+    form.idempotency_key.data = idempotency.new_key()
+    free = [s.starts_at for s in ops.slots(room) if s.seat is None]
+    form.slot.choices = slot_choices(free)
+    return _room_page(room, form)
+
+
+def _room_page(room: Room, form: BookForm, status: int = 200) -> ResponseReturnValue:
+    recordings = db.session.scalars(select(Recording).where(Recording.room_id == room.id)
+                                    .order_by(Recording.id)).all()
+    queue = ops.waiting(db.session, room)
+    notes = {s.id: ops.note_for(db.session, s) for s in room.seats
+             if s.kind == SeatKind.PETITIONER}
+    return render("video/manage.html", room=room, slots=ops.slots(room), queue=queue,
+                  form=form, companion_form=CompanionForm(), recordings=recordings,
+                  notes=notes, can_manage=perm.can_manage_room(current_user, room),
+                  can_host=perm.can_host(current_user, room), status=status, **LABELS)
+
+
+def _case_id(number: str | None) -> int | None:
+    number = (number or "").strip()
+    if not number:
+        return None
+    case = db.session.scalar(select(Case).where(Case.number == number))
+    if case is None or not can_view_case(current_user, case):
+        raise DomainError(_("No case %(number)s that you can add to.", number=number))
+    return case.id
+
+
+@bp.post("/rooms/<int:room_id>/book")
+@require(perm.can_open_schedule)
+def book(room_id: int) -> ResponseReturnValue:
+    room = _room(room_id, perm.can_manage_room)
+    form = BookForm()
+    free = [s.starts_at for s in ops.slots(room) if s.seat is None]
+    form.slot.choices = slot_choices(free)
+    earlier = idempotency.previous_result(db.session, form.idempotency_key.data)
+    if earlier:
+        flash(_("This booking was already made. Issue a new link from the list if the "
+                "first one was lost."), "info")
+        return redirect(earlier, code=303)
+    if not form.validate_on_submit():
+        return _room_page(room, form, status=400)
+    try:
+        seat, token = ops.book_seat(
+            db.session, current_user, room, name=form.name.data or "",
+            phone=form.phone.data, email=form.email.data,
+            slot_at=parse_slot(form.slot.data), case_id=_case_id(form.case_number.data))
+        idempotency.remember(db.session, form.idempotency_key.data, "video-seat",
+                             url_for("video.room", room_id=room.id))
+        if seat.email:
+            _email_link(seat, token, seat.email)
+        commit_and_emit()
+    except IntegrityError:
+        db.session.rollback()
+        return redirect(url_for("video.room", room_id=room.id), code=303)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _room_page(room, form, status=400)
+    return _link_page(seat, token, emailed=bool(seat.email))
+
+
+def join_url(token: str) -> str:
+    return url_for("join.check", token=token, _external=True)
+
+
+def sms_text(seat: Seat, token: str) -> str:
+    when = utc_to_local(seat.slot_at or seat.room.starts_at)
+    return _("%(name)s: your video reception “%(title)s” is on %(when)s. Open this link on "
+             "your phone a few minutes before: %(url)s (recorded with your consent).",
+             name=seat.display_name, title=seat.room.title,
+             when=when.strftime("%Y-%m-%d %H:%M"), url=join_url(token))
+
+
+def _email_link(seat: Seat, token: str, address: str) -> None:
+    queue_email(db.session, to=address,
+                subject=_("Your video reception: %(title)s", title=seat.room.title),
+                body=sms_text(seat, token) + "\n\n"
+                + _("If you cannot come, call the reception office."))
+
+
+def _link_page(seat: Seat, token: str, emailed: bool = False) -> ResponseReturnValue:
+    url = join_url(token)
+    qr = segno.make(url, error="m").svg_inline(scale=5, title=_("Join link QR code"))
+    form = EmailLinkForm(token=token, email=seat.email or "")
+    return render("video/link.html", seat=seat, room=seat.room, url=url, token=token,
+                  sms=sms_text(seat, token), qr=qr, email_form=form, emailed=emailed,
+                  **LABELS)
+
+
+@bp.post("/seats/<int:seat_id>/link")
+@require(perm.can_open_schedule)
+def reissue_link(seat_id: int) -> ResponseReturnValue:
+    seat = _seat(seat_id)
+    token = ops.reissue_link(db.session, current_user, seat)
+    db.session.commit()
+    close_seat(seat.id, "expired")  # a window still open on the old link closes
+    flash(_("A new link was made; the old one no longer works."), "success")
+    return _link_page(seat, token)
+
+
+@bp.post("/seats/<int:seat_id>/email")
+@require(perm.can_open_schedule)
+def email_link(seat_id: int) -> ResponseReturnValue:
+    seat = _seat(seat_id)
+    form = EmailLinkForm()
+    token = form.token.data or ""
+    if seat.token_hash != ops.token_hash(token):
+        raise DomainError(_("That link is no longer valid; issue a new one."), 409)
+    if not form.validate_on_submit():
+        flash(_("Enter a valid e-mail address."), "error")
+        return _link_page(seat, token)
+    _email_link(seat, token, form.email.data or "")
+    db.session.commit()
+    flash(_("The link was queued for e-mail to %(to)s.", to=form.email.data), "success")
+    return _link_page(seat, token, emailed=True)
+
+
+@bp.post("/seats/<int:seat_id>/companion")
+@require(perm.can_open_schedule)
+def add_companion(seat_id: int) -> ResponseReturnValue:
+    seat = _seat(seat_id)
+    form = CompanionForm()
+    if not form.validate_on_submit():
+        flash(_("Write the companion's name."), "error")
+        return redirect(url_for("video.room", room_id=seat.room_id), code=303)
+    other, token = ops.add_companion(db.session, current_user, seat, name=form.name.data or "",
+                                     kind=form.kind.data or SeatKind.COMPANION)
+    db.session.commit()
+    return _link_page(other, token)
+
+
+@bp.post("/seats/<int:seat_id>/cancel")
+@require(perm.can_open_schedule)
+def cancel_seat(seat_id: int) -> ResponseReturnValue:
+    seat = _seat(seat_id)
+    ops.cancel_seat(db.session, current_user, seat)
+    commit_and_emit()
+    flash(_("Booking for %(name)s cancelled.", name=seat.display_name), "success")
+    return redirect(url_for("video.room", room_id=seat.room_id), code=303)
+
+
+# --- hosting -----------------------------------------------------------------------------------
+
+@bp.get("/rooms/<int:room_id>/host")
+@require(perm.can_open_schedule)
+def host(room_id: int) -> ResponseReturnValue:
+    room = _room(room_id, perm.can_host)
+    if room.status == RoomStatus.ENDED:
+        flash(_("This reception has ended."), "info")
+        return redirect(url_for("video.room", room_id=room.id), code=303)
+    seat = ops.staff_seat(db.session, current_user, room)
+    db.session.commit()
+    return render("video/room.html", block=None, room=room, seat=seat, is_staff=True,
+                  token=None, note_url=url_for("video.notes", room_id=room.id))
+
+
+@bp.get("/rooms/<int:room_id>/notes")
+@require(perm.can_open_schedule)
+def notes(room_id: int) -> ResponseReturnValue:
+    """The note panel beside the call: one note per petitioner admitted or seen."""
+    room = _room(room_id, perm.can_host)
+    seats = [s for s in room.seats if s.kind == SeatKind.PETITIONER
+             and s.state in ("admitted", "done")]
+    forms = {}
+    for seat in seats:
+        note = ops.note_for(db.session, seat)
+        form = NoteForm(prefix=f"n{seat.id}", obj=note)
+        form.fill_choices()
+        form.version.data = str(note.version) if note else ""
+        forms[seat.id] = (form, note)
+    return render("video/notes.html", block="content", room=room, seats=seats, forms=forms,
+                  **LABELS)
+
+
+@bp.post("/seats/<int:seat_id>/note")
+@require(perm.can_open_schedule)
+def save_note(seat_id: int) -> ResponseReturnValue:
+    seat = _seat(seat_id, perm.can_host)
+    form = NoteForm(prefix=f"n{seat.id}")
+    form.fill_choices()
+    action = request.form.get("action", "save")
+    status = 200
+    note: ReceptionNote | None
+    try:
+        if not form.validate():
+            raise DomainError(_("Check the note: a field is too long."))
+        expected = int(form.version.data) if (form.version.data or "").isdigit() else None
+        note = ops.save_note(db.session, current_user, seat, {
+            "facts": form.facts.data or "", "demands": form.demands.data or "",
+            "answer": form.answer.data or "", "next_steps": form.next_steps.data or ""},
+            expected)
+        if action == "show":
+            ops.show_note(db.session, current_user, note)
+        commit_and_emit()
+        flash(_("Note shown to %(name)s to confirm.", name=seat.display_name)
+              if action == "show" else _("Note saved."), "success")
+    except ops.StaleNote as stale:
+        db.session.rollback()
+        flash(stale.message, "error")
+        note, status = stale.note, 409
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        note, status = ops.note_for(db.session, seat), 400
+    form.version.data = str(note.version) if note else ""
+    return render("video/_note.html", block=None, seat=seat, form=form, note=note,
+                  status=status, **LABELS)
+
+
+@bp.post("/seats/<int:seat_id>/note/file")
+@require(perm.can_open_schedule)
+def file_note(seat_id: int) -> ResponseReturnValue:
+    seat = _seat(seat_id, perm.can_host)
+    note = ops.note_for(db.session, seat)
+    if note is None:
+        raise DomainError(_("Write the note first."))
+    case = filing.file_note(current_user, note, kind=request.form.get("kind") or "other")
+    db.session.commit()
+    flash(_("The note is in case %(number)s.", number=case.number), "success")
+    return redirect(url_for("video.room", room_id=seat.room_id), code=303)
+
+
+# --- the petitioner's link (public) -------------------------------------------------------------
+
+def _guest(token: str) -> Seat:
+    return ops.seat_for_token(db.session, token)
+
+
+@join_bp.get("/<token>")
+@public
+def check(token: str) -> ResponseReturnValue:
+    seat = _guest(token)
+    return render("video/device_check.html", block=None, room=seat.room, seat=seat,
+                  token=token, ping_url=url_for("join.ping"),
+                  consent_url=url_for("join.consent", token=token),
+                  leave_url=url_for("join.leave", token=token), is_recorded_notice=True)
+
+
+@join_bp.post("/<token>/consent")
+@public
+def consent(token: str) -> ResponseReturnValue:
+    seat = _guest(token)
+    ops.give_consent(db.session, seat)
+    commit_and_emit()
+    return redirect(url_for("join.call", token=token), code=303)
+
+
+@join_bp.get("/<token>/room")
+@public
+def call(token: str) -> ResponseReturnValue:
+    seat = _guest(token)
+    if seat.consent_at is None:
+        return redirect(url_for("join.check", token=token), code=303)
+    return render("video/room.html", block=None, room=seat.room, seat=seat,
+                  is_staff=False, token=token, note_url=None)
+
+
+@join_bp.get("/<token>/leave")
+@public
+def leave(token: str) -> ResponseReturnValue:
+    return render("video/left.html", block=None)
+
+
+@join_bp.get("/ping")
+@public
+def ping() -> Response:
+    """The device check's network test: an empty answer, never cached."""
+    response = Response(status=204)
+    response.headers["Cache-Control"] = "no-store"
+    return response

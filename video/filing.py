@@ -1,0 +1,208 @@
+"""Recordings and notes into the case file.
+
+start/stop drive the media engine around the room's state; when a recording stops, a
+background thread joins its segments into one file (`video.recording.compose`), opens
+and checks it (`verify`: audio and video present, duration within 2 s), stores it as a
+blob and files it in the case as a document (an event carrying its hash). A recording
+that fails the check is kept as FAILED with the reason, never attached."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+from flask import Flask, current_app
+from sqlalchemy.orm import Session
+
+from portal.app import settings_of
+from portal.auth.models import User
+from portal.casefiles import operations as case_ops
+from portal.casefiles.models import Case
+from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
+from portal.web import DomainError
+from video import operations as ops
+from video.engines.base import MediaError, Segment
+from video.models import NoteStatus, ReceptionNote, Recording, RecordingStatus, Room
+
+log = logging.getLogger(__name__)
+
+#: background work per recording, so tests (and shutdown) can wait for it
+_jobs: dict[int, threading.Thread] = {}
+
+
+def recording_dir(app: Flask, room_id: int, recording_id: int) -> Path:
+    return Path(settings_of(app).data_dir) / "recordings" / f"room-{room_id}-rec-{recording_id}"
+
+
+def _engine() -> Any:
+    from video.engines import get_engine
+
+    return get_engine(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+def start(actor: Any, room: Room) -> int:
+    """Start recording (consent checked), tell everyone; returns the recording's id."""
+    from video.events import commit_and_emit
+
+    recording = ops.start_recording(db.session, actor, room)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    directory = recording_dir(app, room.id, recording.id)
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        _engine().start_recording(room.room_key, directory)
+    except MediaError as error:
+        db.session.rollback()
+        raise DomainError(_l("Recording could not start: %(error)s", error=str(error))
+                          ) from None
+    recording_id = recording.id
+    commit_and_emit()
+    return recording_id
+
+
+def stop(actor: Any, room: Room) -> int | None:
+    """Stop recording, tell everyone, and process the file in the background."""
+    from video.events import commit_and_emit
+
+    recording = ops.stop_recording(db.session, actor, room)
+    if recording is None:
+        commit_and_emit()
+        return None
+    try:
+        segments = _engine().stop_recording(room.room_key)
+    except MediaError as error:
+        segments = []
+        recording.error = str(error)
+    recording.segments = [{"seat_key": s.seat_key, "path": str(s.path),
+                           "started_at": s.started_at.isoformat(),
+                           "ended_at": s.ended_at.isoformat()} for s in segments]
+    recording_id = recording.id
+    commit_and_emit()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    job = threading.Thread(target=process, args=(app, recording_id), daemon=True,
+                           name=f"recording-{recording_id}")
+    _jobs[recording_id] = job
+    job.start()
+    return recording_id
+
+
+def wait_for(recording_id: int, timeout: float = 120.0) -> None:
+    job = _jobs.get(recording_id)
+    if job is not None:
+        job.join(timeout)
+
+
+def _segments(recording: Recording) -> list[Segment]:
+    return [Segment(seat_key=s["seat_key"], path=Path(s["path"]),
+                    started_at=datetime.fromisoformat(s["started_at"]),
+                    ended_at=datetime.fromisoformat(s["ended_at"]))
+            for s in recording.segments or []]
+
+
+def process(app: Flask, recording_id: int) -> None:
+    """Join, check, store and file one recording (runs in its own thread)."""
+    from video import recording as media
+
+    with app.app_context():
+        recording = db.session.get(Recording, recording_id)
+        if recording is None or recording.stopped_at is None:
+            return
+        directory = recording_dir(app, recording.room_id, recording.id)
+        out = directory / "recording.mp4"
+        try:
+            media.compose(_segments(recording), recording.started_at, recording.stopped_at,
+                          out)
+            expected = (recording.stopped_at - recording.started_at).total_seconds()
+            info = media.verify(out, expected)
+        except Exception as error:  # RecordingRejected, ffmpeg failures: keep the reason
+            log.warning("recording %s rejected: %s", recording_id, error)
+            recording.status = RecordingStatus.FAILED
+            recording.error = str(error)[:2000]
+            db.session.commit()
+            _notify(recording)
+            return
+        recording.duration_s = info.duration_s
+        recording.status = RecordingStatus.ACCEPTED
+        case = db.session.get(Case, recording.case_id) if recording.case_id else None
+        if case is not None:
+            attach(recording, case, out)
+        else:
+            # kept until the reception's note opens a case (see `attach_pending`)
+            kept = directory.parent / f"room-{recording.room_id}-rec-{recording.id}.mp4"
+            shutil.move(str(out), kept)
+        db.session.commit()
+        if case is not None:
+            shutil.rmtree(directory, ignore_errors=True)  # segments: the blob is the record
+        _notify(recording)
+
+
+def attach(recording: Recording, case: Case, path: Path) -> None:
+    """File an accepted recording in the case, as the official who recorded it."""
+    actor = db.session.get(User, recording.started_by_id)
+    with path.open("rb") as stream:
+        document = case_ops.add_document(
+            cast(Session, db.session), actor, case, title=str(_l("Reception recording, %(when)s",
+                                                  when=recording.started_at.strftime(
+                                                      "%Y-%m-%d %H:%M"))),
+            data=stream, original_name=f"reception-{recording.room_id}-{recording.id}.mp4",
+            media_type="video/mp4", kind="recording", is_restricted=True)
+    recording.document_id = document.id
+    recording.case_id = case.id
+    import hashlib
+
+    recording.sha256 = document.versions[0].sha256 if document.versions else hashlib.sha256(
+        path.read_bytes()).hexdigest()
+
+
+def attach_pending(app: Flask, room_id: int, case: Case) -> None:
+    """Recordings of the room accepted before it had a case go into `case` now."""
+    pending = db.session.scalars(db.select(Recording).where(
+        Recording.room_id == room_id, Recording.status == RecordingStatus.ACCEPTED,
+        Recording.document_id.is_(None))).all()
+    for recording in pending:
+        kept = recording_dir(app, room_id, recording.id).parent / (
+            f"room-{room_id}-rec-{recording.id}.mp4")
+        if kept.exists():
+            attach(recording, case, kept)
+
+
+def _notify(recording: Recording) -> None:
+    from video.events import emit_events
+
+    room = db.session.get(Room, recording.room_id)
+    if room is None:
+        return
+    event = ops.add_event(db.session, room, "recording_filed", {
+        "recording_id": recording.id, "status": recording.status,
+        "error": recording.error, "duration_s": recording.duration_s}, audience="staff")
+    ops.pending_events(db.session)
+    db.session.commit()
+    emit_events([event])
+
+
+def file_note(actor: Any, note: ReceptionNote, kind: str = "other") -> Case:
+    """File the note (opening a case if the reception had none) and any recording of
+    the room waiting for that case."""
+    case = ops.file_note(db.session, actor, note, kind=kind)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    attach_pending(app, note.seat.room_id, case)
+    return case
+
+
+def file_note_as_author(note_id: int) -> None:
+    """After the petitioner answers, the note goes into the case as its author."""
+    note = db.session.get(ReceptionNote, note_id)
+    if note is None or note.filed_at is not None or note.status not in (
+            NoteStatus.CONFIRMED, NoteStatus.REFUSED):
+        return
+    author = db.session.get(User, note.author_id)
+    try:
+        file_note(author, note)
+        db.session.commit()
+    except DomainError as error:  # e.g. the author may no longer add to the case
+        db.session.rollback()
+        log.warning("note %s not filed: %s", note_id, error.message)

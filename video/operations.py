@@ -1,0 +1,627 @@
+"""The work of reception rooms: plain functions that take a session and the acting user,
+check, change, record room events, and flush — never commit. The caller commits, then
+emits what `pending_events(session)` returns (see `video.events`)."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal.casefiles import operations as case_ops
+from portal.casefiles.models import Case, Channel
+from portal.casefiles.permissions import can_contribute
+from portal.crypto import lookup_hash
+from portal.extensions import DbSession
+from portal.i18n import lazy_gettext as _l
+from portal.orgs.models import Organisation
+from portal.timeutil import utcnow
+from portal.web import DomainError, NotAllowed
+from video import permissions as perm
+from video.models import (
+    OPEN_SEAT_STATES,
+    NoteStatus,
+    ReceptionNote,
+    Recording,
+    RecordingStatus,
+    Room,
+    RoomEvent,
+    RoomKind,
+    RoomStatus,
+    Seat,
+    SeatKind,
+    SeatState,
+)
+
+#: a join link keeps working this long after the room's scheduled end (late starts)
+LINK_GRACE = timedelta(hours=2)
+MAX_CHAT = 1000
+MAX_LOBBY_MESSAGE = 500
+
+
+class LinkRefused(DomainError):
+    """A join link that does not open (unknown, expired, the session over)."""
+
+    def __init__(self, message: Any, reason: str) -> None:
+        super().__init__(message, 410 if reason in ("expired", "ended") else 404)
+        self.reason = reason
+
+
+class StaleNote(DomainError):
+    def __init__(self, note: ReceptionNote) -> None:
+        super().__init__(_l("Someone else saved this note in the meantime. Your text is kept "
+                            "below: check the current note and save again."), 409)
+        self.note = note
+
+
+def _deny(message: Any = None) -> NotAllowed:
+    return NotAllowed(message or _l("You do not have permission to do that."))
+
+
+# --- room events (replayed to reconnecting clients) --------------------------------------
+
+def add_event(session: DbSession, room: Room, kind: str, data: dict[str, Any] | None = None,
+              audience: str = "room") -> RoomEvent:
+    """Log an event of the room; after commit, `video.events` emits it to `audience`:
+    "room" (everyone connected), "in" (admitted and staff), "staff" or "seat:<id>"."""
+    event = RoomEvent(room_id=room.id, kind=kind, audience=audience, data=data or {},
+                      created_at=utcnow())
+    session.add(event)
+    session.info.setdefault("video.events", []).append(event)
+    return event
+
+
+def pending_events(session: DbSession) -> list[RoomEvent]:
+    """Events added since the last call (flushed, so they have their ids)."""
+    session.flush()
+    events: list[RoomEvent] = session.info.pop("video.events", [])
+    return events
+
+
+def audiences_for(seat: Seat) -> list[str]:
+    seen = ["room", f"seat:{seat.id}"]
+    if seat.is_staff or seat.state == SeatState.ADMITTED:
+        seen.append("in")
+    if seat.is_staff:
+        seen.append("staff")
+    return seen
+
+
+def missed_events(session: DbSession, seat: Seat, after_id: int, limit: int = 200
+                  ) -> list[RoomEvent]:
+    rows = session.scalars(
+        select(RoomEvent).where(RoomEvent.room_id == seat.room_id, RoomEvent.id > after_id,
+                                RoomEvent.audience.in_(audiences_for(seat)))
+        .order_by(RoomEvent.id.desc()).limit(limit)).all()
+    return list(reversed(rows))
+
+
+# --- schedule ------------------------------------------------------------------------------
+
+def create_room(session: DbSession, actor: Any, *, kind: str, title: str, office_id: int,
+                starts_at: datetime, ends_at: datetime, host_id: int | None = None,
+                slot_minutes: int = 20) -> Room:
+    if not perm.can_schedule(actor):
+        raise _deny(_l("Only reception clerks and leaders schedule receptions."))
+    try:
+        kind = RoomKind(kind)
+    except ValueError:
+        raise DomainError(_l("Choose the kind of reception.")) from None
+    title = (title or "").strip()
+    if not title:
+        raise DomainError(_l("Give the reception a title."))
+    if ends_at <= starts_at:
+        raise DomainError(_l("The reception must end after it starts."))
+    if not 5 <= slot_minutes <= 240:
+        raise DomainError(_l("A slot lasts between 5 and 240 minutes."))
+    office = session.get(Organisation, office_id)
+    if office is None:
+        raise DomainError(_l("Choose the office that runs the reception."))
+    if not perm.is_admin(actor) and office_id not in {o.id for o in actor.organisations}:
+        raise _deny(_l("You can only schedule receptions for your own office."))
+    room = Room(kind=kind, title=title[:200], office_id=office_id, host_id=host_id,
+                starts_at=starts_at, ends_at=ends_at, slot_minutes=slot_minutes,
+                status=RoomStatus.SCHEDULED, created_by_id=actor.id, created_at=utcnow())
+    session.add(room)
+    session.flush()
+    return room
+
+
+@dataclass(frozen=True)
+class Slot:
+    starts_at: datetime
+    seat: Seat | None
+
+
+def slots(room: Room) -> list[Slot]:
+    """The room's appointment slots, each with its booked petitioner (if any)."""
+    booked = {s.slot_at: s for s in room.seats
+              if s.slot_at is not None and s.state != SeatState.CANCELLED
+              and s.kind == SeatKind.PETITIONER}
+    found: list[Slot] = []
+    at = room.starts_at
+    step = timedelta(minutes=room.slot_minutes)
+    while at + step <= room.ends_at and len(found) < 200:
+        found.append(Slot(at, booked.get(at)))
+        at += step
+    return found
+
+
+def new_token() -> str:
+    """160 random bits in lower-case base32: case-insensitive, safe to read out or type."""
+    return base64.b32encode(secrets.token_bytes(20)).decode().rstrip("=").lower()
+
+
+def token_hash(token: str) -> str:
+    return lookup_hash("video-link:" + token.strip().lower())
+
+
+def _issue_token(room: Room, seat: Seat) -> str:
+    token = new_token()
+    seat.token_hash = token_hash(token)
+    seat.token_expires_at = room.ends_at + LINK_GRACE
+    return token
+
+
+def _check_open(room: Room) -> None:
+    if room.status == RoomStatus.ENDED:
+        raise DomainError(_l("This reception has ended."))
+
+
+def _clean_name(name: str | None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise DomainError(_l("Write the person's name."))
+    return name[:100]
+
+
+def _check_case(session: DbSession, actor: Any, case_id: int | None) -> Case | None:
+    if case_id is None:
+        return None
+    case = session.get(Case, case_id)
+    if case is None or not can_contribute(actor, case):
+        raise DomainError(_l("That case does not exist or you cannot add to it."))
+    return case
+
+
+def book_seat(session: DbSession, actor: Any, room: Room, *, name: str,
+              phone: str | None = None, email: str | None = None,
+              slot_at: datetime | None = None, case_id: int | None = None
+              ) -> tuple[Seat, str]:
+    """Book a petitioner into a slot (约访) or, without a slot, add a walk-in to the
+    queue. Returns the seat and its join token (shown once)."""
+    if not perm.can_manage_room(actor, room):
+        raise _deny()
+    _check_open(room)
+    name = _clean_name(name)
+    if slot_at is not None:
+        if slot_at not in {s.starts_at for s in slots(room)}:
+            raise DomainError(_l("That time is not one of the reception's slots."))
+        if any(s.starts_at == slot_at and s.seat is not None for s in slots(room)):
+            raise DomainError(_l("That slot is already booked."))
+    case = _check_case(session, actor, case_id)
+    seat = Seat(room=room, kind=SeatKind.PETITIONER, display_name=name,
+                phone=(phone or "").strip() or None, email=(email or "").strip() or None,
+                slot_at=slot_at, case_id=case.id if case else None,
+                state=SeatState.BOOKED, created_by_id=actor.id, created_at=utcnow())
+    token = _issue_token(room, seat)
+    session.add(seat)
+    session.flush()
+    add_event(session, room, "booked", {"seat_id": seat.id}, audience="staff")
+    return seat, token
+
+
+def add_companion(session: DbSession, actor: Any, seat: Seat, *, name: str,
+                  kind: str = SeatKind.COMPANION) -> tuple[Seat, str]:
+    """A companion or an interpreter joining with a petitioner, on a link of their own."""
+    room = seat.room
+    if not perm.can_manage_room(actor, room):
+        raise _deny()
+    _check_open(room)
+    if kind not in (SeatKind.COMPANION, SeatKind.INTERPRETER):
+        raise DomainError(_l("A companion or an interpreter only."))
+    if seat.kind != SeatKind.PETITIONER:
+        raise DomainError(_l("Companions come with a petitioner."))
+    other = Seat(room=room, kind=kind, display_name=_clean_name(name), companion_of_id=seat.id,
+                 state=SeatState.BOOKED, created_by_id=actor.id, created_at=utcnow())
+    token = _issue_token(room, other)
+    session.add(other)
+    session.flush()
+    return other, token
+
+
+def reissue_link(session: DbSession, actor: Any, seat: Seat) -> str:
+    """A new link for the seat; the old one stops working."""
+    if not perm.can_manage_room(actor, seat.room) or seat.is_staff:
+        raise _deny()
+    _check_open(seat.room)
+    token = _issue_token(seat.room, seat)
+    session.flush()
+    return token
+
+
+def cancel_seat(session: DbSession, actor: Any, seat: Seat) -> None:
+    if not perm.can_manage_room(actor, seat.room) or seat.is_staff:
+        raise _deny()
+    if seat.state not in (SeatState.BOOKED, SeatState.WAITING):
+        raise DomainError(_l("Only a booking that has not started can be cancelled."))
+    seat.state = SeatState.CANCELLED
+    seat.token_hash = None
+    add_event(session, seat.room, "closed", {"seat_id": seat.id, "reason": "cancelled"},
+              audience=f"seat:{seat.id}")
+    session.flush()
+
+
+# --- joining -------------------------------------------------------------------------------
+
+def seat_for_token(session: DbSession, token: str, now: datetime | None = None) -> Seat:
+    """The seat a join link opens, or LinkRefused saying plainly why not."""
+    token = (token or "").strip().lower()
+    if not token or len(token) > 64:
+        raise LinkRefused(_l("This link is not valid. Ask the reception office for a new "
+                             "one."), "unknown")
+    seat = session.scalar(select(Seat).where(Seat.token_hash == token_hash(token)))
+    if seat is None:
+        raise LinkRefused(_l("This link is not valid. Ask the reception office for a new "
+                             "one."), "unknown")
+    now = now or utcnow()
+    if seat.room.status == RoomStatus.ENDED:
+        raise LinkRefused(_l("This reception has ended, so the link no longer works."),
+                          "ended")
+    if seat.token_expires_at is not None and seat.token_expires_at < now:
+        raise LinkRefused(_l("This link has expired. Ask the reception office for a new "
+                             "one."), "expired")
+    if seat.state not in OPEN_SEAT_STATES:
+        raise LinkRefused(_l("This link is no longer in use for this reception."), "closed")
+    return seat
+
+
+def give_consent(session: DbSession, seat: Seat) -> None:
+    if seat.consent_at is None:
+        seat.consent_at = utcnow()
+        add_event(session, seat.room, "consent", {"seat_id": seat.id}, audience="staff")
+    session.flush()
+
+
+def staff_seat(session: DbSession, user: Any, room: Room) -> Seat:
+    """The official's own seat in the room (one per account), admitted from the start."""
+    if not perm.can_host(user, room):
+        raise _deny()
+    _check_open(room)
+    seat = session.scalar(select(Seat).where(Seat.room_id == room.id, Seat.user_id == user.id,
+                                             Seat.kind == SeatKind.STAFF))
+    if seat is None:
+        seat = Seat(room=room, kind=SeatKind.STAFF, display_name=user.display_name,
+                    user_id=user.id, state=SeatState.ADMITTED, admitted_at=utcnow(),
+                    consent_at=utcnow(), created_at=utcnow())
+        session.add(seat)
+    seat.state = SeatState.ADMITTED
+    if room.status == RoomStatus.SCHEDULED:
+        room.status = RoomStatus.LIVE
+    session.flush()
+    return seat
+
+
+def arrive(session: DbSession, seat: Seat, device: str) -> bool:
+    """A guest's connection: waiting from the moment they arrive; an admitted seat stays
+    admitted (a reconnect). Returns True when another device held the seat."""
+    other_device = bool(seat.device_id and device and seat.device_id != device)
+    seat.device_id = (device or "")[:64] or None
+    if seat.state == SeatState.BOOKED:
+        seat.state = SeatState.WAITING
+        seat.arrived_at = utcnow()
+        add_event(session, seat.room, "arrived", {"seat_id": seat.id}, audience="staff")
+    session.flush()
+    return other_device
+
+
+def waiting(session: DbSession, room: Room) -> list[Seat]:
+    """The lobby in order of arrival."""
+    return list(session.scalars(
+        select(Seat).where(Seat.room_id == room.id, Seat.state == SeatState.WAITING)
+        .order_by(Seat.arrived_at, Seat.id)))
+
+
+def admitted(session: DbSession, room: Room) -> list[Seat]:
+    return list(session.scalars(
+        select(Seat).where(Seat.room_id == room.id, Seat.state == SeatState.ADMITTED)
+        .order_by(Seat.id)))
+
+
+def position(session: DbSession, seat: Seat) -> int | None:
+    if seat.state != SeatState.WAITING or seat.arrived_at is None:
+        return None
+    ahead = session.scalar(select(func.count()).select_from(Seat).where(
+        Seat.room_id == seat.room_id, Seat.state == SeatState.WAITING,
+        (Seat.arrived_at < seat.arrived_at)
+        | ((Seat.arrived_at == seat.arrived_at) & (Seat.id < seat.id))))
+    return int(ahead or 0) + 1
+
+
+def _host_seat(session: DbSession, actor: Any, room: Room, seat_id: int) -> Seat:
+    if not perm.can_host(actor, room):
+        raise _deny()
+    _check_open(room)
+    seat = session.get(Seat, seat_id)
+    if seat is None or seat.room_id != room.id:
+        raise DomainError(_l("That person is not in this room."), 404)
+    return seat
+
+
+def admit(session: DbSession, actor: Any, room: Room, seat_id: int) -> list[Seat]:
+    """Let a waiting person in, with any companion or interpreter waiting for them.
+    Returns the seats admitted."""
+    seat = _host_seat(session, actor, room, seat_id)
+    if seat.state == SeatState.ADMITTED:
+        return []
+    if seat.state != SeatState.WAITING:
+        raise DomainError(_l("%(name)s is not waiting.", name=seat.display_name))
+    let_in = [seat] + [s for s in waiting(session, room) if s.companion_of_id == seat.id]
+    now = utcnow()
+    for one in let_in:
+        one.state = SeatState.ADMITTED
+        one.admitted_at = now
+        add_event(session, room, "admitted", {"seat_id": one.id}, audience=f"seat:{one.id}")
+    if room.status == RoomStatus.SCHEDULED:
+        room.status = RoomStatus.LIVE
+    session.flush()
+    return let_in
+
+
+def deny(session: DbSession, actor: Any, room: Room, seat_id: int) -> Seat:
+    seat = _host_seat(session, actor, room, seat_id)
+    if seat.state != SeatState.WAITING:
+        raise DomainError(_l("%(name)s is not waiting.", name=seat.display_name))
+    seat.state = SeatState.DENIED
+    seat.finished_at = utcnow()
+    add_event(session, room, "closed", {"seat_id": seat.id, "reason": "denied"},
+              audience=f"seat:{seat.id}")
+    session.flush()
+    return seat
+
+
+def remove(session: DbSession, actor: Any, room: Room, seat_id: int) -> Seat:
+    """Take someone out of the call (their link stops working)."""
+    seat = _host_seat(session, actor, room, seat_id)
+    if seat.is_staff:
+        raise DomainError(_l("Officials leave by themselves."))
+    if seat.state not in (SeatState.ADMITTED, SeatState.WAITING):
+        raise DomainError(_l("%(name)s is not in the room.", name=seat.display_name))
+    seat.state = SeatState.REMOVED
+    seat.finished_at = utcnow()
+    add_event(session, room, "removed", {"seat_id": seat.id}, audience=f"seat:{seat.id}")
+    session.flush()
+    return seat
+
+
+def finish_seat(session: DbSession, actor: Any, room: Room, seat_id: int) -> Seat:
+    """The official is done with this person; the next one can be admitted."""
+    seat = _host_seat(session, actor, room, seat_id)
+    if seat.state != SeatState.ADMITTED or seat.is_staff:
+        raise DomainError(_l("%(name)s is not in the room.", name=seat.display_name))
+    seat.state = SeatState.DONE
+    seat.finished_at = utcnow()
+    add_event(session, room, "closed", {"seat_id": seat.id, "reason": "done"},
+              audience=f"seat:{seat.id}")
+    session.flush()
+    return seat
+
+
+def set_lobby_message(session: DbSession, actor: Any, room: Room, text: str) -> None:
+    if not perm.can_host(actor, room):
+        raise _deny()
+    room.lobby_message = (text or "").strip()[:MAX_LOBBY_MESSAGE]
+    add_event(session, room, "lobby_message", {"text": room.lobby_message})
+    session.flush()
+
+
+def chat(session: DbSession, seat: Seat, text: str) -> RoomEvent:
+    if not (seat.is_staff or seat.state == SeatState.ADMITTED):
+        raise _deny(_l("You can chat once you are in the room."))
+    text = (text or "").strip()
+    if not text:
+        raise DomainError(_l("Write a message first."))
+    return add_event(session, seat.room, "chat", {
+        "seat_id": seat.id, "name": seat.display_name, "text": text[:MAX_CHAT],
+        "at": utcnow().isoformat()}, audience="in")
+
+
+def mute(session: DbSession, actor: Any, room: Room, seat_id: int) -> Seat:
+    seat = _host_seat(session, actor, room, seat_id)
+    if seat.state != SeatState.ADMITTED:
+        raise DomainError(_l("%(name)s is not in the room.", name=seat.display_name))
+    add_event(session, room, "muted", {"seat_id": seat.id, "by": actor.display_name},
+              audience=f"seat:{seat.id}")
+    session.flush()
+    return seat
+
+
+def end_room(session: DbSession, actor: Any, room: Room) -> None:
+    """End the call for everyone; every open link stops working."""
+    if not perm.can_host(actor, room):
+        raise _deny()
+    _check_open(room)
+    now = utcnow()
+    room.status = RoomStatus.ENDED
+    room.ended_at = now
+    room.is_recording = False
+    for seat in room.seats:
+        if seat.state in OPEN_SEAT_STATES:
+            seat.state = SeatState.DONE if seat.state == SeatState.ADMITTED else seat.state
+            seat.finished_at = seat.finished_at or now
+    add_event(session, room, "ended", {})
+    session.flush()
+
+
+# --- recording -----------------------------------------------------------------------------
+
+def recording_case(session: DbSession, room: Room) -> Case | None:
+    """The case a recording of the room is filed in: the admitted petitioner's."""
+    for seat in admitted(session, room):
+        if seat.kind == SeatKind.PETITIONER and seat.case_id:
+            return seat.case
+    return None
+
+
+def start_recording(session: DbSession, actor: Any, room: Room) -> Recording:
+    if not perm.can_host(actor, room):
+        raise _deny()
+    _check_open(room)
+    if room.is_recording:
+        raise DomainError(_l("The session is already being recorded."))
+    guests = [s for s in admitted(session, room) if not s.is_staff]
+    missing = [s.display_name for s in guests if s.consent_at is None]
+    if missing:
+        raise DomainError(_l("Recording needs everyone's consent first; not yet given by "
+                             "%(names)s.", names=", ".join(missing)))
+    room.is_recording = True
+    case = recording_case(session, room)
+    recording = Recording(room=room, case_id=case.id if case else None,
+                          status=RecordingStatus.RECORDING, started_by_id=actor.id,
+                          started_at=utcnow())
+    session.add(recording)
+    add_event(session, room, "recording", {"on": True, "by": actor.display_name})
+    session.flush()
+    return recording
+
+
+def current_recording(session: DbSession, room: Room) -> Recording | None:
+    return session.scalar(select(Recording).where(
+        Recording.room_id == room.id, Recording.status == RecordingStatus.RECORDING)
+        .order_by(Recording.id.desc()).limit(1))
+
+
+def stop_recording(session: DbSession, actor: Any | None, room: Room) -> Recording | None:
+    if actor is not None and not perm.can_host(actor, room):
+        raise _deny()
+    recording = current_recording(session, room)
+    room.is_recording = False
+    if recording is None:
+        return None
+    recording.status = RecordingStatus.PROCESSING
+    recording.stopped_at = utcnow()
+    add_event(session, room, "recording", {"on": False})
+    session.flush()
+    return recording
+
+
+# --- reception note (接谈记录) --------------------------------------------------------------
+
+NOTE_FIELDS = ("facts", "demands", "answer", "next_steps")
+
+
+def note_for(session: DbSession, seat: Seat) -> ReceptionNote | None:
+    return session.scalar(select(ReceptionNote).where(ReceptionNote.seat_id == seat.id))
+
+
+def save_note(session: DbSession, actor: Any, seat: Seat, fields: dict[str, str],
+              expected_version: int | None) -> ReceptionNote:
+    if not perm.can_host(actor, seat.room):
+        raise _deny()
+    if seat.kind != SeatKind.PETITIONER:
+        raise DomainError(_l("A reception note is written for a petitioner."))
+    note = note_for(session, seat)
+    if note is not None and note.status in (NoteStatus.CONFIRMED, NoteStatus.REFUSED):
+        raise DomainError(_l("The petitioner has answered this note; it can no longer "
+                             "change."))
+    if note is not None and expected_version is not None and note.version != expected_version:
+        raise StaleNote(note)
+    if note is None:
+        note = ReceptionNote(seat=seat, author_id=actor.id, version=0)
+        session.add(note)
+    for name in NOTE_FIELDS:
+        setattr(note, name, (fields.get(name) or "").strip()[:10000])
+    note.status = NoteStatus.DRAFT
+    note.author_id = actor.id
+    note.updated_at = utcnow()
+    note.version = (note.version or 0) + 1
+    session.flush()
+    return note
+
+
+def show_note(session: DbSession, actor: Any, note: ReceptionNote) -> None:
+    """Put the note on the petitioner's own screen to confirm or refuse."""
+    seat = note.seat
+    if not perm.can_host(actor, seat.room):
+        raise _deny()
+    if not any(getattr(note, n) for n in NOTE_FIELDS):
+        raise DomainError(_l("Write the note before showing it."))
+    if note.status in (NoteStatus.CONFIRMED, NoteStatus.REFUSED):
+        raise DomainError(_l("The petitioner has already answered this note."))
+    note.status = NoteStatus.SHOWN
+    add_event(session, seat.room, "note", {"note_id": note.id, "version": note.version,
+                                           **{n: getattr(note, n) for n in NOTE_FIELDS}},
+              audience=f"seat:{seat.id}")
+    session.flush()
+
+
+def answer_note(session: DbSession, seat: Seat, note_id: int, confirm: bool,
+                reason: str | None) -> ReceptionNote:
+    """The petitioner's answer, from their own screen."""
+    note = session.get(ReceptionNote, note_id)
+    if note is None or note.seat_id != seat.id:
+        raise _deny()
+    if note.status != NoteStatus.SHOWN:
+        raise DomainError(_l("This note is not waiting for your answer."))
+    note.status = NoteStatus.CONFIRMED if confirm else NoteStatus.REFUSED
+    note.refusal_reason = None if confirm else ((reason or "").strip()[:2000] or None)
+    note.answered_at = utcnow()
+    add_event(session, seat.room, "note_answered", {
+        "note_id": note.id, "seat_id": seat.id, "status": note.status,
+        "reason": note.refusal_reason}, audience="staff")
+    session.flush()
+    return note
+
+
+def file_note(session: DbSession, actor: Any, note: ReceptionNote, *, kind: str = "other"
+              ) -> Case:
+    """Put the note into the petitioner's case file; a reception without a case opens
+    one (channel: video reception). Returns the case."""
+    seat = note.seat
+    room = seat.room
+    if not perm.can_host(actor, room):
+        raise _deny()
+    if note.status == NoteStatus.DRAFT:
+        raise DomainError(_l("Show the note to the petitioner before filing it."))
+    if note.filed_at is not None:
+        raise DomainError(_l("This note is already in the case file."))
+    case = seat.case
+    if case is None:
+        summary = note.demands or note.facts
+        case, _code = case_ops.register_case(
+            cast(Session, session), actor, channel=Channel.VIDEO, kind=kind, summary=summary,
+            petitioners=[{"name": seat.display_name, "phone": seat.phone}],
+            office_id=room.office_id)
+        seat.case_id = case.id
+        seat.case = case
+    case_ops.record_event(cast(Session, session), actor, case, "reception.note", {
+        "room_id": room.id, "seat_id": seat.id, "title": room.title,
+        "facts": note.facts, "demands": note.demands, "answer": note.answer,
+        "next_steps": note.next_steps, "status": note.status,
+        "refusal_reason": note.refusal_reason,
+        "answered_at": note.answered_at.isoformat() if note.answered_at else None,
+        # searchable text of the note (portal.casefiles.search indexes "note")
+        "note": "\n".join(filter(None, (note.facts, note.demands, note.answer,
+                                        note.next_steps)))})
+    note.filed_at = utcnow()
+    session.flush()
+    return case
+
+
+def rooms_on(session: DbSession, user: Any, day: date | None, *, upcoming: bool = False,
+             limit: int = 100) -> list[Room]:
+    """Rooms the user may see: on `day`, or from today on when `upcoming`."""
+    query = select(Room).order_by(Room.starts_at)
+    if day is not None and not upcoming:
+        start = datetime.combine(day, datetime.min.time()).replace(tzinfo=utcnow().tzinfo)
+        query = query.where(Room.starts_at >= start - timedelta(hours=8),
+                            Room.starts_at < start + timedelta(days=1))
+    elif upcoming:
+        query = query.where(Room.ends_at >= utcnow() - timedelta(hours=12))
+    rooms = session.scalars(query.limit(limit * 3)).all()
+    return [r for r in rooms if perm.can_view_room(user, r)][:limit]
