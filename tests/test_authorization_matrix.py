@@ -20,6 +20,8 @@ A, C, L, G, S = Role.ADMIN, Role.CLERK, Role.LEADER, Role.AGENCY, Role.SUPERVISO
 STAFF_VIEW = {A, C, L, S}
 #: roles that open case pages; which cases: permissions.can_view (others get 404)
 CASE_ROLES = {A, C, L, S, G}
+#: roles that open the reception schedule; which rooms: video.permissions
+VIDEO_ROLES = {A, C, L, S, G}
 
 
 @dataclass
@@ -106,6 +108,26 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("cases.resume_clock", "POST"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
     ("cases.export_pdf", "GET"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
     ("cases.export_zip", "GET"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
+    # video reception: the schedule for office staff and agency hosts (rooms of other
+    # offices answer 404 through video.permissions); the join link is public
+    ("video.index", "GET"): Rule(VIDEO_ROLES),
+    ("video.new_room", "GET"): Rule({A, C, L}),
+    ("video.new_room", "POST"): Rule({A, C, L}),
+    ("video.room", "GET"): Rule(VIDEO_ROLES, lambda o: {"room_id": 1}),  # 404 is fine
+    ("video.book", "POST"): Rule(VIDEO_ROLES, lambda o: {"room_id": 1}),
+    ("video.host", "GET"): Rule(VIDEO_ROLES, lambda o: {"room_id": 1}),
+    ("video.notes", "GET"): Rule(VIDEO_ROLES, lambda o: {"room_id": 1}),
+    ("video.reissue_link", "POST"): Rule(VIDEO_ROLES, lambda o: {"seat_id": 1}),
+    ("video.email_link", "POST"): Rule(VIDEO_ROLES, lambda o: {"seat_id": 1}),
+    ("video.add_companion", "POST"): Rule(VIDEO_ROLES, lambda o: {"seat_id": 1}),
+    ("video.cancel_seat", "POST"): Rule(VIDEO_ROLES, lambda o: {"seat_id": 1}),
+    ("video.save_note", "POST"): Rule(VIDEO_ROLES, lambda o: {"seat_id": 1}),
+    ("video.file_note", "POST"): Rule(VIDEO_ROLES, lambda o: {"seat_id": 1}),
+    ("join.check", "GET"): Rule(PUBLIC, lambda o: {"token": "x"}),
+    ("join.consent", "POST"): Rule(PUBLIC, lambda o: {"token": "x"}),
+    ("join.call", "GET"): Rule(PUBLIC, lambda o: {"token": "x"}),
+    ("join.leave", "GET"): Rule(PUBLIC, lambda o: {"token": "x"}),
+    ("join.ping", "GET"): Rule(PUBLIC),
     ("notify.read", "POST"): Rule(ANY_USER, lambda o: {"notification_id": 1}),  # 404 is fine
     ("notify.read_all", "POST"): Rule(ANY_USER),
     ("notify.outbox", "GET"): Rule({A}),

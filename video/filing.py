@@ -82,12 +82,17 @@ def stop(actor: Any, room: Room) -> int | None:
                            "ended_at": s.ended_at.isoformat()} for s in segments]
     recording_id = recording.id
     commit_and_emit()
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    spawn(current_app._get_current_object(), recording_id)  # type: ignore[attr-defined]
+    return recording_id
+
+
+def spawn(app: Flask, recording_id: int) -> None:
+    """Process the recording in a thread of its own: joining and checking take seconds,
+    and the official's window goes on meanwhile (the room page shows the progress)."""
     job = threading.Thread(target=process, args=(app, recording_id), daemon=True,
                            name=f"recording-{recording_id}")
     _jobs[recording_id] = job
     job.start()
-    return recording_id
 
 
 def wait_for(recording_id: int, timeout: float = 120.0) -> None:

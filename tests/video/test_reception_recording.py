@@ -1,0 +1,138 @@
+"""A whole reception with real WebRTC peers: two aiortc peers (the petitioner and the
+official) join through the real signalling namespace, the petitioner is admitted from
+the lobby, both consent, the official records; each peer sends synthetic audio and video
+to the server's recorder; when recording stops the file is joined, opened and checked,
+and filed in the petitioner's case as a document carrying its hash. Loopback only."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import av
+import pytest
+from aiortc import RTCSessionDescription
+from conftest import SyntheticPeer, synthetic_peer, wait_connected
+from sqlalchemy import select
+from test_rooms import book, events, guest_socket, hello, staff_socket
+
+from portal.auth.roles import Role
+from portal.casefiles import blobs
+from portal.casefiles import operations as case_ops
+from portal.casefiles.models import CaseEvent, Document
+from portal.timeutil import utcnow
+from tests.conftest import login
+from video import filing
+from video import operations as ops
+from video.events import NAMESPACE
+from video.models import Recording, RecordingStatus
+
+
+@pytest.fixture()
+def peer_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """The peers' own asyncio loop in a thread: the test's thread drives the (blocking)
+    Socket.IO test clients, as browsers and server would be apart."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+def run(loop: asyncio.AbstractEventLoop, coro: Any, timeout: float = 30) -> Any:
+    return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+
+
+async def _offer(peer: SyntheticPeer) -> str:
+    await peer.pc.setLocalDescription(await peer.pc.createOffer())
+    return str(peer.pc.localDescription.sdp)
+
+
+async def _answer(peer: SyntheticPeer, sdp: str) -> None:
+    await peer.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+
+
+def _publish(loop, sock, peer: SyntheticPeer) -> str:
+    offer = run(loop, _offer(peer))
+    ack = sock.emit("media_offer", {"sdp": offer}, namespace=NAMESPACE, callback=True)
+    assert ack["ok"], ack
+    run(loop, _answer(peer, ack["sdp"]))
+    run(loop, wait_connected(peer))
+    return str(ack["sdp"])
+
+
+def test_recorded_reception_is_checked_and_filed_in_the_case(
+        app, client, session, make_user, make_org, loopback, peer_loop, monkeypatch):
+    office = make_org("县信访局", kind="agency")
+    clerk = make_user(Role.CLERK, organisations=[office])
+    case, _code = case_ops.register_case(
+        session, clerk, channel="video", kind="labour", summary="拖欠工资",
+        petitioners=[{"name": "王秀英"}])
+    now = utcnow()
+    room = ops.create_room(session, clerk, kind="leader_day", title="接待日",
+                           office_id=office.id, starts_at=now - timedelta(minutes=5),
+                           ends_at=now + timedelta(hours=1))
+    seat, token = book(session, clerk, room, case_id=case.id)
+    # process the recording in this thread (the test's database connection is not shared
+    # with other threads); the server does it in a thread of its own
+    monkeypatch.setattr(filing, "spawn", filing.process)
+
+    login(client, clerk)
+    staff = staff_socket(app, client, room)
+    staff_seat = hello(staff, "official")["seat"]["id"]
+    guest = guest_socket(app, token)
+    waiting = hello(guest, "phone")
+    assert waiting["seat"]["state"] == "waiting"
+    assert staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE,
+                      callback=True)["ok"]
+    admitted = events(guest, "admitted")[-1]["data"]
+    assert admitted["peers"] == [staff_seat] and admitted["topology"] == "mesh"
+    assert admitted["ice_servers"] == []  # no TURN configured, and never a public server
+
+    # not recording yet: nothing may be published to the recorder
+    early = guest.emit("media_offer", {"sdp": "v=0\r\n"}, namespace=NAMESPACE, callback=True)
+    assert early["ok"] is False
+
+    assert guest.emit("consent", {}, namespace=NAMESPACE, callback=True)["ok"]
+    started = staff.emit("record", {"on": True}, namespace=NAMESPACE, callback=True)
+    assert started["ok"], started
+    assert events(guest, "recording")[-1]["data"]["on"] is True  # everyone told again
+
+    peers = [run(peer_loop, synthetic_peer()), run(peer_loop, synthetic_peer(tone_hz=660))]
+    try:
+        answers = [_publish(peer_loop, guest, peers[0]), _publish(peer_loop, staff, peers[1])]
+        for sdp in answers:  # the server's candidates stay on loopback
+            hosts = {line.split()[4] for line in sdp.splitlines()
+                     if line.startswith("a=candidate:")}
+            assert hosts and hosts <= {"127.0.0.1"}, hosts
+        time.sleep(4.0)
+        stopped = staff.emit("record", {"on": False}, namespace=NAMESPACE, callback=True)
+        assert stopped["ok"], stopped
+    finally:
+        for peer in peers:
+            run(peer_loop, peer.close())
+
+    recording = session.get(Recording, stopped["recording_id"])
+    session.refresh(recording)
+    assert recording.status == RecordingStatus.ACCEPTED, recording.error
+    length = (recording.stopped_at - recording.started_at).total_seconds()
+    assert abs(recording.duration_s - length) <= 2.0
+    document = session.get(Document, recording.document_id)
+    assert document is not None and document.case_id == case.id
+    version = document.versions[0]
+    assert version.media_type == "video/mp4" and version.sha256 == recording.sha256
+    with av.open(str(blobs.blob_path(version.sha256, blobs.blob_root()))) as container:
+        kinds = {s.type for s in container.streams}
+        assert {"audio", "video"} <= kinds
+        assert abs(float(container.duration) / 1_000_000 - length) <= 2.0
+    filed = session.scalars(select(CaseEvent).where(
+        CaseEvent.case_id == case.id, CaseEvent.kind == "document.added")).all()
+    assert any(version.sha256 in str(e.payload) for e in filed)
+    staff_done = events(staff, "recording_filed")
+    assert staff_done and staff_done[-1]["data"]["status"] == "accepted"
+    assert staff.emit("end", {}, namespace=NAMESPACE, callback=True)["ok"]
