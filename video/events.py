@@ -59,6 +59,8 @@ class Binding:
 _lock = threading.Lock()
 _by_sid: dict[str, Binding] = {}
 _by_seat: dict[int, str] = {}
+#: the last position each waiting seat was told
+_positions: dict[int, int] = {}
 
 
 def room_all(room_id: int) -> str:
@@ -142,7 +144,14 @@ def emit_lobby(room_id: int) -> None:
     socketio.emit("room_event", {"id": None, "kind": "lobby", "data": {"waiting": waiting}},
                   to=room_staff(room_id), namespace=NAMESPACE)
     for n, seat in enumerate(queue, start=1):
-        if seat.id in online:
+        # only to those whose place changed: an arrival moves nobody, an admission moves
+        # everyone behind (so 500 waiting people cost 500 messages per admission, not
+        # per arrival)
+        with _lock:
+            changed = seat.id in online and _positions.get(seat.id) != n
+            if changed:
+                _positions[seat.id] = n
+        if changed:
             socketio.emit("room_event", {"id": None, "kind": "position",
                                          "data": {"position": n}},
                           to=seat_room(seat.id), namespace=NAMESPACE)
@@ -389,14 +398,21 @@ def on_hello(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[str, An
     emit_events(hello_events)
     room = seat.room
     admitted = seat.is_staff or seat.state == SeatState.ADMITTED
+    position = ops.position(db.session, seat)
+    with _lock:
+        if position is not None:
+            _positions[seat.id] = position  # the ack tells it
+        else:
+            _positions.pop(seat.id, None)
     if admitted:
         join_room(room_in(room.id))
-    emit_lobby(room.id)
-    emit_participants(room.id)
+        emit_participants(room.id)
+    if not any(e.kind == "arrived" for e in hello_events):
+        emit_lobby(room.id)  # a reconnect: the officials see them online again
     media = _media_state(seat.id) if admitted else {"ice_servers": [], "peers": [],
                                                     "topology": _engine().topology}
     return {"seat": _seat_info(seat), "room": _room_info(room),
-            "position": ops.position(db.session, seat), **media,
+            "position": position, **media,
             "events": [event_payload(e) for e in ops.missed_events(db.session, seat, last_id)]}
 
 
