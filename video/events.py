@@ -59,8 +59,12 @@ class Binding:
 _lock = threading.Lock()
 _by_sid: dict[str, Binding] = {}
 _by_seat: dict[int, str] = {}
-#: the last position each waiting seat was told
+#: SFU rooms: the seats that publish (room id → seat ids)
+_published: dict[int, set[int]] = {}
+#: the last position each waiting seat was told (or is about to be)
 _positions: dict[int, int] = {}
+_pending_positions: dict[int, dict[int, int]] = {}
+_position_timers: dict[int, threading.Timer] = {}
 
 
 def room_all(room_id: int) -> str:
@@ -143,18 +147,43 @@ def emit_lobby(room_id: int) -> None:
                 "position": n} for n, s in enumerate(queue, start=1)]
     socketio.emit("room_event", {"id": None, "kind": "lobby", "data": {"waiting": waiting}},
                   to=room_staff(room_id), namespace=NAMESPACE)
-    for n, seat in enumerate(queue, start=1):
+    with _lock:
         # only to those whose place changed: an arrival moves nobody, an admission moves
-        # everyone behind (so 500 waiting people cost 500 messages per admission, not
-        # per arrival)
-        with _lock:
-            changed = seat.id in online and _positions.get(seat.id) != n
-            if changed:
-                _positions[seat.id] = n
-        if changed:
-            socketio.emit("room_event", {"id": None, "kind": "position",
-                                         "data": {"position": n}},
-                          to=seat_room(seat.id), namespace=NAMESPACE)
+        # everyone behind
+        changed = {seat.id: n for n, seat in enumerate(queue, start=1)
+                   if seat.id in online and _positions.get(seat.id) != n}
+        _positions.update(changed)
+    if not changed:
+        return
+    delay = float(current_app.config.get("VIDEO_POSITION_DELAY_S", 1.0))
+    if delay <= 0:
+        _send_positions(changed)
+        return
+    # a busy official admits every few seconds; hundreds waiting need not hear about each
+    # step at once: positions go out at most once per `delay`, the latest ones, off the
+    # path of the admission itself (which the admitted person must hear about at once)
+    with _lock:
+        _pending_positions.setdefault(room_id, {}).update(changed)
+        if room_id in _position_timers:
+            return
+        timer = threading.Timer(delay, _flush_positions, args=(room_id,))
+        timer.daemon = True
+        _position_timers[room_id] = timer
+    timer.start()
+
+
+def _flush_positions(room_id: int) -> None:
+    with _lock:
+        pending = _pending_positions.pop(room_id, {})
+        _position_timers.pop(room_id, None)
+        pending = {seat: n for seat, n in pending.items() if _positions.get(seat) == n}
+    _send_positions(pending)
+
+
+def _send_positions(positions: dict[int, int]) -> None:
+    for seat_id, n in positions.items():
+        socketio.emit("room_event", {"id": None, "kind": "position", "data": {"position": n}},
+                      to=seat_room(seat_id), namespace=NAMESPACE)
 
 
 def _participants(room: Room) -> list[dict[str, Any]]:
@@ -449,14 +478,45 @@ def on_media_offer(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[s
     room = seat.room
     if engine.topology == "mesh" and not room.is_recording:
         raise Refused(_l("The session is not being recorded."))
+    room_key, seat_key, room_id = room.room_key, seat.seat_key, room.id
+    others = [(s.id, s.seat_key) for s in ops.admitted(db.session, room) if s.id != seat.id]
     db.session.rollback()  # no transaction held while the engine works
     from video.engines.base import MediaError
 
     try:
-        answer = engine.publish(room.room_key, seat.seat_key, sdp)
+        answer = engine.publish(room_key, seat_key, sdp)
     except MediaError as error:
         raise Refused(str(error)) from None
+    if engine.topology == "sfu":
+        _offer_feeds(engine, room_key, room_id, seat.id, seat_key, others)
     return {"sdp": answer}
+
+
+def _offer_feeds(engine: Any, room_key: str, room_id: int, seat_id: int, seat_key: str,
+                 others: list[tuple[int, str]]) -> None:
+    """SFU: everyone connected receives the new publisher's feed, and the newcomer the
+    feeds already published."""
+    from video.engines.base import MediaError
+
+    online = connected_seat_ids()
+    with _lock:
+        published = _published.setdefault(room_id, set())
+        earlier = set(published)
+        published.add(seat_id)
+    for other_id, other_key in others:
+        if other_id not in online:
+            continue
+        pairs = [(other_id, other_key, seat_id, seat_key)]
+        if other_id in earlier:
+            pairs.append((seat_id, seat_key, other_id, other_key))
+        for to_id, to_key, feed_id, feed_key in pairs:
+            try:
+                offer = engine.subscribe(room_key, to_key, feed_key)
+            except MediaError as error:
+                log.warning("subscribe %s to %s failed: %s", to_key, feed_key, error)
+                continue
+            socketio.emit("subscribe_offer", {"feed": feed_id, "sdp": offer},
+                          to=seat_room(to_id), namespace=NAMESPACE)
 
 
 @_handler()
@@ -513,6 +573,12 @@ def _seat_id(data: dict[str, Any]) -> int:
         return 0
 
 
+def _unpublish(room_id: int, room_key: str, seat_key: str) -> None:
+    with _lock:
+        _published.get(room_id, set()).discard(int(seat_key.split("-")[1]))
+    _engine().unpublish(room_key, seat_key)
+
+
 @_handler(staff_only=True)
 def on_admit(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[str, Any]:
     let_in = ops.admit(db.session, current_user, seat.room, _seat_id(data))
@@ -531,7 +597,7 @@ def on_remove(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
     removed = ops.remove(db.session, current_user, seat.room, _seat_id(data))
     room_key, seat_key = seat.room.room_key, removed.seat_key
     commit_and_emit()
-    _engine().unpublish(room_key, seat_key)
+    _unpublish(seat.room_id, room_key, seat_key)
 
 
 @_handler(staff_only=True)
@@ -539,7 +605,7 @@ def on_finish(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
     done = ops.finish_seat(db.session, current_user, seat.room, _seat_id(data))
     room_key, seat_key = seat.room.room_key, done.seat_key
     commit_and_emit()
-    _engine().unpublish(room_key, seat_key)
+    _unpublish(seat.room_id, room_key, seat_key)
 
 
 @_handler(staff_only=True)

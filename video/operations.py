@@ -361,7 +361,8 @@ def admit(session: DbSession, actor: Any, room: Room, seat_id: int) -> list[Seat
         return []
     if seat.state != SeatState.WAITING:
         raise DomainError(_l("%(name)s is not waiting.", name=seat.display_name))
-    let_in = [seat] + [s for s in waiting(session, room) if s.companion_of_id == seat.id]
+    let_in = [seat, *session.scalars(select(Seat).where(
+        Seat.companion_of_id == seat.id, Seat.state == SeatState.WAITING))]
     now = utcnow()
     for one in let_in:
         one.state = SeatState.ADMITTED

@@ -155,3 +155,17 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Turn]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def positions_at_once(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Lobby positions go out at once in tests (the server batches them, once a second),
+    so a test reads them right after the admission; `test_rooms` checks the batching."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app = request.getfixturevalue("app")
+    before = app.config.get("VIDEO_POSITION_DELAY_S")
+    app.config["VIDEO_POSITION_DELAY_S"] = 0
+    yield
+    app.config["VIDEO_POSITION_DELAY_S"] = before if before is not None else 1.0

@@ -433,3 +433,26 @@ def test_note_refused_is_noted_and_stale_save_keeps_the_text(app, client, sessio
     # the guest cannot answer a note that is not theirs or twice
     assert g.emit("note_reply", {"note_id": note_id, "confirm": True}, namespace=NAMESPACE,
                   callback=True)["ok"] is False
+
+
+def test_positions_are_batched_but_admission_is_told_at_once(app, client, session, clerk,
+                                                             room):
+    app.config["VIDEO_POSITION_DELAY_S"] = 0.3
+    seats = [book(session, clerk, room, name=f"来访人{i}") for i in range(3)]
+    login(client, clerk)
+    staff = staff_socket(app, client, room)
+    hello(staff, "s")
+    guests = [guest_socket(app, token) for _seat, token in seats]
+    for n, sock in enumerate(guests):
+        assert hello(sock, f"p{n}")["position"] == n + 1
+    staff.emit("admit", {"seat_id": seats[0][0].id}, namespace=NAMESPACE, callback=True)
+    staff.emit("deny", {"seat_id": seats[1][0].id}, namespace=NAMESPACE, callback=True)
+    assert events(guests[0], "admitted")  # at once
+    assert events(guests[2], "position") == []  # not yet: batched
+    import time
+
+    deadline = time.monotonic() + 5
+    while not events(guests[2], "position") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # one message with the latest position, not one per step
+    assert [e["data"]["position"] for e in events(guests[2], "position")] == [1]
