@@ -8,7 +8,7 @@ so PORTAL_THREADS bounds pages plus live connections together.
     gunicorn -c gunicorn.conf.py            # serves wsgi:create_app() on 127.0.0.1:$PORT
 
 Environment: PORT (default 5000), PORTAL_BIND (overrides the whole bind address, e.g.
-0.0.0.0:8000 behind a proxy), PORTAL_THREADS (default 32), PORTAL_RUN_WORKER ("0" to not
+0.0.0.0:8000 behind a proxy), PORTAL_THREADS (default 100), PORTAL_RUN_WORKER ("0" to not
 start the embedded outbox worker thread, e.g. when `flask --app wsgi worker` runs apart).
 """
 
@@ -22,7 +22,7 @@ wsgi_app = "wsgi:create_app()"
 bind = os.environ.get("PORTAL_BIND") or f"127.0.0.1:{int(os.environ.get('PORT', '5000'))}"
 workers = 1  # never more: Socket.IO state lives in this one process
 worker_class = "gthread"
-threads = int(os.environ.get("PORTAL_THREADS", "32"))
+threads = int(os.environ.get("PORTAL_THREADS", "100"))
 
 # The gthread worker's heartbeat comes from its main loop, not from request threads, so a
 # WebSocket held open for an hour does not trip `timeout`; it only catches a stuck worker.
