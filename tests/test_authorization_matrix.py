@@ -84,6 +84,7 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("cases.new", "GET"): Rule({A, C}),
     ("cases.new", "POST"): Rule({A, C}),
     ("cases.check_duplicates", "POST"): Rule({A, C}),
+    ("cases.villages", "GET"): Rule({A, C}),
     ("cases.show", "GET"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
     ("cases.print_view", "GET"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
     ("cases.edit_summary", "POST"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
@@ -98,6 +99,8 @@ EXPECTED: dict[tuple[str, str], Rule] = {
                                                        "action": "accept"}),
     ("cases.assign", "POST"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
     ("cases.grant", "POST"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
+    ("cases.withdraw_grant", "POST"): Rule(CASE_ROLES, lambda o: {
+        "number": o["case"].number, "organisation_id": o["org"].id}),
     ("cases.set_leader", "POST"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
     ("cases.reissue_code", "POST"): Rule(CASE_ROLES, lambda o: {"number": o["case"].number}),
     ("holidays.index", "GET"): Rule({A}),

@@ -19,6 +19,21 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 
+# tests/video has no __init__.py (a package there would shadow the `video` domain), so
+# pytest imports this file as the module `conftest`, as it does tests/conftest.py: test
+# modules elsewhere that `from conftest import login` must still find the root helpers.
+from tests.conftest import (  # noqa: E402,F401
+    BACKENDS,
+    PASSWORD,
+    PG_URL,
+    REDIS_URL,
+    ROOT,
+    build_app,
+    create_pg_database,
+    login,
+    totp_now,
+)
+
 FFMPEG = "/usr/bin/ffmpeg"
 TURN_SECRET = "test-turn-secret"
 

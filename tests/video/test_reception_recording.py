@@ -16,9 +16,7 @@ from typing import Any
 import av
 import pytest
 from aiortc import RTCSessionDescription
-from conftest import SyntheticPeer, synthetic_peer, wait_connected
 from sqlalchemy import select
-from test_rooms import book, events, guest_socket, hello, staff_socket
 
 from portal.auth.roles import Role
 from portal.casefiles import blobs
@@ -26,6 +24,8 @@ from portal.casefiles import operations as case_ops
 from portal.casefiles.models import CaseEvent, Document
 from portal.timeutil import utcnow
 from tests.conftest import login
+from tests.video.conftest import SyntheticPeer, synthetic_peer, wait_connected
+from tests.video.test_rooms import book, events, guest_socket, hello, staff_socket
 from video import filing
 from video import operations as ops
 from video.events import NAMESPACE
