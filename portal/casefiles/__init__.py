@@ -11,6 +11,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from portal.casefiles import (
+        due,  # noqa: F401  (keeps each case's running due date in step: after_flush)
         holidays,  # noqa: F401  (holidays table)
         models,  # noqa: F401  (tables in db.metadata)
         reminders,  # case_reminders table; the daily reminder tick

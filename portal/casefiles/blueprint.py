@@ -19,6 +19,7 @@ from flask import (
     make_response,
     redirect,
     request,
+    send_file,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -43,6 +44,7 @@ from portal.casefiles.forms import (
     DOCUMENT_KINDS,
     INLINE_TYPES,
     KIND_LABELS,
+    PLAYABLE_TYPES,
     ActionForm,
     AssignForm,
     DocumentForm,
@@ -230,10 +232,56 @@ def index() -> ResponseReturnValue:
 
 # ---------------------------------------------------------------- registration
 
+def _villages(township_id: int | None) -> list[tuple[int, str]]:
+    """The active villages of a township (all of them when no township is chosen)."""
+    stmt = select(Organisation).where(Organisation.kind == OrgKind.VILLAGE,
+                                      Organisation.is_active.is_(True))
+    if township_id:
+        stmt = stmt.where(Organisation.parent_id == township_id)
+    return [(o.id, o.full_name) for o in _db().scalars(stmt.order_by(Organisation.name))]
+
+
 def _register_form() -> RegisterForm:
     form = RegisterForm()
-    form.fill_choices(_places(OrgKind.TOWNSHIP), _places(OrgKind.VILLAGE))
+    # the village list follows the township: htmx swaps the options when it changes;
+    # without JavaScript every village is offered until the form comes back
+    form.fill_choices(_places(OrgKind.TOWNSHIP), _villages(form.township_id.data or None))
+    # (the village list is disabled while its options are on the way, so a choice made
+    # meanwhile is not lost when they arrive)
+    form.township_id.render_kw = {
+        "hx-get": url_for("cases.villages"), "hx-trigger": "change",
+        "hx-target": "#village_id", "hx-swap": "innerHTML", "hx-include": "#village_id",
+        "hx-disabled-elt": "#village_id", "aria-controls": "village_id"}
     return form
+
+
+def _place_errors(form: RegisterForm) -> bool:
+    """Put a message on the village field when it is not a village of the chosen township
+    (the same rule operations.register_case enforces); True when there is one."""
+    village_id = form.village_id.data or None
+    township_id = form.township_id.data or None
+    if not village_id:
+        return False
+    village = _db().get(Organisation, village_id)
+    if village is None or village.kind != OrgKind.VILLAGE:
+        form.village_id.errors = [*form.village_id.errors, _("Choose a village.")]
+        return True
+    if township_id and village.parent_id != township_id:
+        form.village_id.errors = [*form.village_id.errors,
+                                  _("The village is not in the chosen township.")]
+        return True
+    return False
+
+
+@bp.route("/new/villages")
+@require(perm.can_register)
+def villages() -> ResponseReturnValue:
+    """htmx: the village options of the chosen township (the one chosen stays chosen)."""
+    township_id = request.args.get("township_id", type=int) or None
+    body, code = render("casefiles/_village_options.html", block=None,
+                        villages=_villages(township_id),
+                        selected=request.args.get("village_id", type=int))
+    return body, code
 
 
 def _duplicates(form: RegisterForm) -> list[Case]:
@@ -278,6 +326,9 @@ def new() -> ResponseReturnValue:
     petitioners, others = form.party_rows()
     uploads = [f for f in request.files.getlist("attachments") if f and f.filename]
     if not form.validate_on_submit():
+        _place_errors(form)
+        code = 422
+    elif _place_errors(form):
         code = 422
     elif not petitioners:
         form.petitioners.errors.append(_("Enter at least one petitioner."))
@@ -426,7 +477,8 @@ def _action_rows(case: Case) -> list[dict[str, Any]]:
 def _case_page(case: Case, *, block: str = "content", status_code: int = 200,
                summary_form: SummaryForm | None = None,
                revealed: dict[int, tuple[str | None, str | None]] | None = None,
-               document_form: DocumentForm | None = None) -> ResponseReturnValue:
+               document_form: DocumentForm | None = None,
+               notice: str | None = None) -> ResponseReturnValue:
     user = current_user
     group = request.args.get("kind", "")
     if summary_form is None:
@@ -464,9 +516,10 @@ def _case_page(case: Case, *, block: str = "content", status_code: int = 200,
         group=group, groups=TIMELINE_GROUPS, documents=documents, actions=_action_rows(case),
         summary_form=summary_form, document_form=document_form, assign_form=assign_form,
         grant_form=grant_form, leader_form=leader_form, revealed=revealed or {},
+        notice=notice,
         can_manage=can_manage, can_contribute=perm.can_contribute(user, case),
         can_unmask=perm.can_see_full_personal_data(user, case),
-        integrity=check_case(_db(), case), inline_types=INLINE_TYPES,
+        integrity=check_case(_db(), case), inline_types=INLINE_TYPES, playable_types=PLAYABLE_TYPES,
         clock_paused=clock_ops.is_paused(_db(), case), pause_kinds=clock_ops.PAUSE_KINDS,
         **LABELS)
 
@@ -637,9 +690,11 @@ def document_file(number: str, document_id: int, version: int) -> ResponseReturn
         DocumentVersion.document_id == doc.id, DocumentVersion.version == version))
     if found is None:
         abort(404)
+    inline = found.media_type in INLINE_TYPES and not request.args.get("download")
+    if found.media_type in PLAYABLE_TYPES:
+        return _stream(found, inline)
     data = ops.open_document(_db(), current_user, found)
     _db().commit()
-    inline = found.media_type in INLINE_TYPES and not request.args.get("download")
     from urllib.parse import quote
 
     disposition = ("inline" if inline else "attachment") + \
@@ -650,6 +705,20 @@ def document_file(number: str, document_id: int, version: int) -> ResponseReturn
     if found.media_type != "application/pdf":  # the browser's PDF viewer needs scripts
         response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; " \
             "style-src 'unsafe-inline'"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _stream(found: DocumentVersion, inline: bool) -> ResponseReturnValue:
+    """A recording: sent from its file with HTTP ranges, so the player can seek and
+    nothing is held in memory."""
+    first = request.range is None or request.range.ranges[0][0] == 0
+    path = ops.document_blob_path(_db(), current_user, found, log=first)
+    _db().commit()
+    response = send_file(path, mimetype=found.media_type, conditional=True, etag=found.sha256,
+                         as_attachment=not inline, download_name=found.original_name)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; media-src 'self'"
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
@@ -752,6 +821,36 @@ def grant(number: str) -> ResponseReturnValue:
     ops.grant_access(_db(), current_user, case, org, form.level.data or "view")
     _db().commit()
     flash(_("The file is shared with %(org)s.", org=org.name), "success")
+    return redirect(_case_url(case, "agencies"), code=303)
+
+
+@bp.route("/<number>/grants/<int:organisation_id>/withdraw", methods=["POST"])
+@require(can_open_cases)
+def withdraw_grant(number: str, organisation_id: int) -> ResponseReturnValue:
+    """Withdraw an organisation's access to the file. The button asks first: htmx's
+    hx-confirm, then a POST with confirmed=1; without JavaScript the first POST answers
+    with a page that asks, whose button posts confirmed=1."""
+    case = _load_managed(number)
+    org = _db().get(Organisation, organisation_id)
+    if org is None:
+        abort(404)
+    grant = next((g for g in case.grants if g.organisation_id == org.id), None)
+    htmx = bool(request.headers.get("HX-Request"))
+    if grant is None:  # withdrawn already (a second click, another tab)
+        message = _("%(org)s has no access to this file.", org=org.name)
+        if htmx:
+            return _case_page(case, block="sharing", notice=message)
+        flash(message, "info")
+        return redirect(_case_url(case, "agencies"), code=303)
+    if request.form.get("confirmed") != "1":
+        return render("casefiles/withdraw_grant.html", block=None, case=case, org=org,
+                      grant=grant, **LABELS)
+    ops.revoke_access(_db(), current_user, case, org)
+    _db().commit()
+    message = _("%(org)s no longer has access to this file.", org=org.name)
+    if htmx:
+        return _case_page(case, block="sharing", notice=message)
+    flash(message, "success")
     return redirect(_case_url(case, "agencies"), code=303)
 
 

@@ -51,7 +51,9 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 #: types the browser may show inline (everything else is downloaded)
 INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif",
-                          "image/webp"})
+                          "image/webp", "video/mp4"})
+#: played in the page itself, streamed with HTTP ranges (reception recordings)
+PLAYABLE_TYPES = frozenset({"video/mp4"})
 
 DOCUMENT_KINDS: dict[str, Any] = {
     "letter": _l("Letter or petition"),
@@ -156,7 +158,9 @@ class RegisterForm(FlaskForm):
                           validators=[DataRequired()])
     kind = SelectField(_l("Kind of matter"), choices=[], validators=[DataRequired()])
     township_id = SelectField(_l("Township"), coerce=int, choices=[], validators=[Optional()])
-    village_id = SelectField(_l("Village"), coerce=int, choices=[], validators=[Optional()])
+    #: the choices follow the township (htmx); the view checks the village belongs to it
+    village_id = SelectField(_l("Village"), coerce=int, choices=[], validators=[Optional()],
+                             validate_choice=False)
     summary = TextAreaField(_l("Summary of the matter"),
                             validators=[DataRequired(), Length(max=5000)])
     received_on = DateField(_l("Received on"), validators=[Optional()],

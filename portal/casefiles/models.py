@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -154,6 +155,13 @@ class Case(Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="RESTRICT"))
+    #: the due date of the office clock running now (clocks.current_clock), kept up to date
+    #: by portal/casefiles/due.py whenever the clocks change; None when no office clock
+    #: runs. While the clock is paused it is the due date as of the last change.
+    clock_due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    #: whether that clock is paused now (a hearing, an appraisal): then it is not overdue
+    is_clock_paused: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                  server_default=false())
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -312,7 +320,8 @@ class Assignment(Model):
 
 
 class AccessLog(Model):
-    """Who read a restricted file or unmasked a personal number, and when."""
+    """Who read a restricted file or unmasked a personal number, and when: in a case file
+    (case_id, with document_id or party_id) or in the people registries (person_id)."""
 
     __tablename__ = "access_logs"
     __table_args__ = (Index("ix_access_logs_case_at", "case_id", "at"),)
@@ -325,6 +334,9 @@ class AccessLog(Model):
                                                                ondelete="CASCADE"))
     party_id: Mapped[int | None] = mapped_column(ForeignKey("case_parties.id",
                                                             ondelete="CASCADE"))
+    #: a person of the registries (portal/people) whose number was unmasked; no case then
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"),
+                                                  index=True)
     #: AccessAction
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(String(200))

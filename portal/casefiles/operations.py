@@ -11,6 +11,7 @@ import re
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from sqlalchemy import Table, func, or_, select
@@ -504,10 +505,32 @@ def unmask_party(session: Session, user: Any, party: Party) -> tuple[str | None,
 
 def open_document(session: Session, user: Any, version: DocumentVersion) -> bytes:
     """The bytes of a version for a user who may view the case; restricted ones are logged."""
+    return blobs.read_blob(_checked_blob(session, user, version, log=True))
+
+
+def document_blob_path(session: Session, user: Any, version: DocumentVersion, *,
+                       log: bool = True) -> Path:
+    """The stored file of a version, for streaming (a recording played with seeking asks
+    for many ranges: `log` only the first, so one viewing is one log entry)."""
+    return blobs.blob_path(_checked_blob(session, user, version, log=log))
+
+
+def _checked_blob(session: Session, user: Any, version: DocumentVersion, *, log: bool
+                  ) -> str:
     doc = version.document
     if not perm.can_view(user, doc.case):
         raise _deny(_l("You do not have permission to open this file."))
-    if doc.is_restricted:
+    if doc.is_restricted and log:
         log_access(session, user, AccessAction.VIEW_DOCUMENT, case=doc.case, document=doc,
                    detail=f"version {version.version}")
-    return blobs.read_blob(version.sha256)
+    return version.sha256
+
+
+def record_event(session: Session, actor: Any, case: Case, kind: str,
+                 payload: dict[str, Any]) -> None:
+    """A domain's own entry in the timeline (a reception note, a hearing's minutes, ...):
+    the way other domains write into a case file. The actor must be able to contribute."""
+    if not perm.can_contribute(actor, case):
+        raise _deny()
+    _ensure_open_file(case)
+    append_event(session, case, kind, actor, payload)

@@ -35,11 +35,19 @@ substring, case-insensitively. ``%`` and ``_`` are literal.
 
 Overdue
 -------
-The ``overdue`` filter asks the deadline engine (through ``clocks.current_clocks``) about
-a candidate set chosen in SQL: open cases whose running clock started long enough ago
-that it *could* be overdue (its length counted in calendar days, the shortest it can be:
-pauses, extensions and rest days only move a due date later). Only those candidates are
-loaded and checked exactly, so the result is what the case page shows."""
+The ``overdue`` filter is one indexed condition on the due date of the running office
+clock that portal/casefiles/due.py stores on each case (``clock_due_on < today``, not
+paused, an open state), kept up to date whenever the clocks change; it equals what the
+deadline engine (``clocks.current_clocks``) says, which the case page shows.
+
+Pages
+-----
+A search joins the match (the FTS5 table, or ``case_search`` on PostgreSQL) to ``cases``
+and orders by the match's id, newest first, so a page reads only its rows; the count
+stops at ``COUNT_CAP`` (the page says "more than 500"): on 100,000 cases a common term
+matches 10,000 of them, and counting them all is most of the time a search takes.
+Checking a match costs about a microsecond a row on PostgreSQL (the trigram index only
+narrows the rows down; LIKE rechecks each), so the cap is what the count costs."""
 
 from __future__ import annotations
 
@@ -47,16 +55,16 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     ForeignKey,
+    FromClause,
     Select,
     Table,
     Text,
-    and_,
     column,
     event,
     exists,
@@ -72,9 +80,11 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, lazyload, mapped_column
+from sqlalchemy.sql.elements import True_
 
 from portal.auth.roles import Role
 from portal.casefiles import permissions as perm
+from portal.casefiles.due import overdue_condition
 from portal.casefiles.models import (
     AccessGrant,
     Assignment,
@@ -112,6 +122,10 @@ MAX_TERMS = 8
 MAX_TERM_CHARS = 100
 #: a trigram index serves terms of at least this many characters
 TRIGRAM = 3
+#: a case list counts its matches up to this many ("more than 500" beyond: 20 pages)
+COUNT_CAP = 500
+#: ... or up to this many pages past the page shown, when that is more
+COUNT_LOOKAHEAD_PAGES = 10
 
 
 class CaseSearch(Model):
@@ -384,6 +398,8 @@ class CasePage(PageOf[Case]):
     """One page of cases, with the filters that chose them."""
 
     filters: CaseFilters = field(default_factory=CaseFilters)
+    #: the count stopped early: there are more than `total` matches
+    is_capped: bool = False
 
     def iter_pages(self, left_edge: int = 2, left_current: int = 2, right_current: int = 4,
                    right_edge: int = 2) -> Iterator[int | None]:
@@ -397,68 +413,25 @@ class CasePage(PageOf[Case]):
                 last = num
 
 
-#: the open states whose office clock can run late, with how it starts
-_REPLY_STATES = (Status.ACCEPTED, Status.ASSIGNED, Status.INVESTIGATING)
-
-
-def _shortest_days(kind: Any) -> int:
-    """The fewest calendar days a clock of `kind` can last (for the SQL pre-filter)."""
-    from portal.casefiles import deadlines as dl
-    from portal.casefiles.clocks import rules_and_calendar
-
-    rule = rules_and_calendar()[0].rule(kind)
-    return rule.length * 28 if rule.unit == dl.DayCount.MONTHS else rule.length
-
-
-def _overdue_candidates(today: date) -> ColumnElement[bool]:
-    """SQL superset of the overdue cases: the running clock started before its shortest
-    possible length."""
-    from portal.casefiles import deadlines as dl
-    from portal.casefiles.clocks import CHINA
-
-    def cut(kind: Any) -> datetime:
-        return datetime.combine(today - timedelta(days=_shortest_days(kind)), time.min,
-                                CHINA)
-
-    def started_before(kind: str, when: datetime) -> ColumnElement[bool]:
-        return exists().where(CaseEvent.case_id == Case.id, CaseEvent.kind == kind,
-                              CaseEvent.at < when)
-
-    K = dl.ClockKind
-    return or_(
-        and_(Case.status == Status.REGISTERED, Case.received_at < cut(K.ACCEPT)),
-        and_(Case.status.in_(_REPLY_STATES), Case.is_urgent.is_(True),
-             started_before("workflow.accept", cut(K.URGENT))),
-        and_(Case.status.in_(_REPLY_STATES), Case.is_urgent.is_(False),
-             Case.is_simple.is_(True), started_before("workflow.accept", cut(K.SIMPLE))),
-        and_(Case.status.in_(_REPLY_STATES), Case.is_urgent.is_(False),
-             Case.is_simple.is_(False), started_before("workflow.accept", cut(K.REPLY))),
-        and_(Case.status == Status.REVIEW_REQUESTED,
-             started_before("workflow.request_review", cut(K.REVIEW))),
-        and_(Case.status == Status.RE_REVIEW_REQUESTED,
-             started_before("workflow.request_re_review", cut(K.REREVIEW))),
-    )
-
-
 def overdue_case_ids(session: Session, conditions: Sequence[ColumnElement[bool]] = (),
                      today: date | None = None) -> list[int]:
     """Ids of the cases (among those meeting `conditions`) whose running office clock is
-    overdue today, as the deadline engine computes it."""
-    from portal.casefiles import deadlines as dl
-    from portal.casefiles.clocks import current_clocks, today_in_china
+    overdue today, as the deadline engine computes it (through the due dates due.py
+    keeps on each case: one indexed condition)."""
+    from portal.casefiles.clocks import today_in_china
 
     today = today or today_in_china()
-    candidates = list(session.scalars(
-        select(Case).options(lazyload("*"))
-        .where(*conditions, _overdue_candidates(today))))
-    clocks = current_clocks(session, candidates, today)
-    return sorted(cid for cid, clock in clocks.items()
-                  if clock is not None and clock.state.status == dl.ClockStatus.OVERDUE)
+    return list(session.scalars(select(Case.id).where(*conditions, overdue_condition(today))
+                                .order_by(Case.id)))
 
 
 def filter_conditions(session: Session, user: Any, filters: CaseFilters,
-                      today: date | None = None) -> list[ColumnElement[bool]]:
-    """The WHERE conditions of a case list for `user` with `filters`."""
+                      today: date | None = None, *, search: bool = True
+                      ) -> list[ColumnElement[bool]]:
+    """The WHERE conditions on Case of a case list for `user` with `filters` (without the
+    search text when `search` is False: search_cases joins the match instead)."""
+    from portal.casefiles.clocks import today_in_china
+
     conds: list[ColumnElement[bool]] = [visible_cases(user)]
     if filters.status:
         conds.append(Case.status == filters.status)
@@ -474,24 +447,86 @@ def filter_conditions(session: Session, user: Any, filters: CaseFilters,
                                                   AssignmentStatus.REPLIED])),
             exists().where(AccessGrant.case_id == Case.id,
                            AccessGrant.organisation_id == filters.agency_id)))
-    if search_terms(filters.q):
+    if search and search_terms(filters.q):
         conds.append(Case.id.in_(matching_case_ids(session, filters.q)))
     if filters.overdue:
-        conds.append(Case.id.in_(overdue_case_ids(session, list(conds), today)))
+        conds.append(overdue_condition(today or today_in_china()))
     return conds
+
+
+def _matched(session: Session, q: str, *, ordered: bool, join: bool = True
+             ) -> tuple[FromClause, Any, list[ColumnElement[bool]]]:
+    """The cases matching `q` as a join: (FROM clause with `cases` joined, the case id
+    column of the match, conditions).
+
+    For reading a page newest first (`ordered`), order by the match's own id: SQLite then
+    reads the FTS5 index backwards and stops at the page (FTS5 consumes ORDER BY rowid
+    DESC), PostgreSQL walks case_search's primary key backwards while the matches are
+    many; ``id IN (all matches)`` would find every match first. For reading matches in
+    any order (the capped count), PostgreSQL gets the trigram match as a subquery it
+    cannot flatten (OFFSET 0): it then reads the GIN index first and stops at the cap,
+    instead of filtering case_search row by row in key order as it is tempted to when
+    the estimate says the term is common. Without `join`, `cases` is left out (no
+    condition on it: every search document belongs to a case)."""
+    terms = search_terms(q)
+    cs = cast(Table, CaseSearch.__table__)
+    body = cs.c.body
+    if _dialect(session) == "postgresql":
+        conds = [body.like(f"%{_like_escape(t)}%", escape="\\") if len(t) >= TRIGRAM
+                 else func.strpos(body, t) > 0 for t in terms]
+        if ordered:
+            return (cs.join(Case, Case.id == cs.c.case_id) if join else cs), cs.c.case_id, \
+                conds
+        # joined with cases even when nothing asks it of them: the join is what makes
+        # PostgreSQL plan the subquery for all its rows (the GIN index), not for the first
+        found = select(cs.c.case_id).where(*conds).offset(0).subquery("matched")
+        return found.join(Case, Case.id == found.c.case_id), found.c.case_id, []
+    long = [t for t in terms if len(t) >= TRIGRAM]
+    short: list[ColumnElement[bool]] = [func.instr(body, t) > 0 for t in terms
+                                        if len(t) < TRIGRAM]
+    if long:
+        source: FromClause = _fts.join(Case, Case.id == _fts.c.rowid) if join else _fts
+        if short:
+            source = source.join(cs, cs.c.case_id == _fts.c.rowid)
+        return source, _fts.c.rowid, [_fts.c.body.op("MATCH")(_fts_phrase(long)), *short]
+    return (cs.join(Case, Case.id == cs.c.case_id) if join else cs), cs.c.case_id, short
 
 
 def search_cases(session: Session, user: Any, filters: CaseFilters, page: int = 1,
                  per_page: int = 25, today: date | None = None) -> CasePage:
-    """The cases `user` may view that match `filters`, newest first, one page of them."""
+    """The cases `user` may view that match `filters`, newest first, one page of them.
+
+    The count stops at :data:`COUNT_CAP` matches (or ten pages past the page asked for,
+    when that is further): a search that matches half the county says "more than 500"
+    (``CasePage.is_capped``) instead of counting every match on every keystroke."""
     page = max(1, int(page))
     per_page = max(1, min(int(per_page), 500))
-    conds = filter_conditions(session, user, filters, today)
-    total = session.scalar(select(func.count(Case.id)).where(*conds)) or 0
+    # an administrator's "may view" is TRUE: then the match needs no join with cases
+    conds = [c for c in filter_conditions(session, user, filters, today, search=False)
+             if not isinstance(c, True_)]
+    if search_terms(filters.q):
+        source, key, matched = _matched(session, filters.q, ordered=False, join=bool(conds))
+        found_ids = select(key).select_from(source).where(*matched, *conds)
+        source, key, matched = _matched(session, filters.q, ordered=True, join=bool(conds))
+        page_ids = select(key).select_from(source).where(*matched, *conds)
+    else:
+        key = Case.id
+        found_ids = page_ids = select(Case.id).where(*conds)
+    cap = max(COUNT_CAP, (page + COUNT_LOOKAHEAD_PAGES) * per_page)
+    # the matches up to the cap, in whatever order the database finds them fastest ...
+    found = list(session.execute(found_ids.limit(cap + 1)).scalars())
+    capped = len(found) > cap
+    total = min(len(found), cap)
+    offset = (page - 1) * per_page
+    if capped:  # ... then the page, newest first: with many matches, found early
+        wanted: Any = page_ids.order_by(key.desc()).limit(per_page).offset(offset)
+    else:  # ... which are all of them: the page is among them
+        wanted = sorted(found, reverse=True)[offset:offset + per_page]
     items: list[Case] = []
-    if (page - 1) * per_page < total:
-        items = list(session.scalars(
-            select(Case).where(*conds)
-            .order_by(Case.id.desc())
-            .limit(per_page).offset((page - 1) * per_page)))
-    return CasePage(items=items, page=page, per_page=per_page, total=total, filters=filters)
+    if capped or wanted:
+        # the list shows plain columns only: no parties, grants or assignments loaded
+        items = sorted(session.scalars(select(Case).where(Case.id.in_(wanted))
+                                       .options(lazyload("*"))),
+                       key=lambda c: c.id, reverse=True)
+    return CasePage(items=items, page=page, per_page=per_page, total=total, filters=filters,
+                    is_capped=capped)

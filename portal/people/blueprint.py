@@ -208,7 +208,8 @@ def set_active(person_id: int) -> ResponseReturnValue:
 @require(can_manage_people)
 def reveal_phone(person_id: int) -> ResponseReturnValue:
     person = db.get_or_404(Person, person_id)
-    number = ops.reveal_phone(person, current_user)
+    number = ops.reveal_phone(_db(), person, current_user)
+    _db().commit()
     page = _record_page(person, revealed=number, block="phone")
     response = make_response(page)
     response.headers["Cache-Control"] = "no-store"

@@ -27,6 +27,7 @@ from portal.people.models import (
     Person,
     PersonKind,
 )
+from portal.timeutil import utcnow
 from portal.web import DomainError
 
 GENDERS = ("male", "female")
@@ -275,8 +276,15 @@ def remove_affiliation(session: DbSession, person: Person, affiliation_id: int) 
     session.flush()
 
 
-def reveal_phone(person: Person, user: Any) -> str:
-    """The clear number, and a log line naming who saw whose number."""
+def reveal_phone(session: DbSession, person: Person, user: Any) -> str:
+    """The clear number. Every unmasked view is recorded in the access log (the same
+    table as the case files' unmasked numbers: who, whose, when), flushed, not
+    committed; a line in the app log says it too."""
+    from portal.casefiles.models import AccessAction, AccessLog
+
+    session.add(AccessLog(user_id=getattr(user, "id", None), person_id=person.id,
+                          action=str(AccessAction.UNMASK_PHONE), at=utcnow()))
+    session.flush()
     current_app.logger.info(
         "phone number revealed: user %s (id %s) viewed the phone of person %s (id %s)",
         getattr(user, "username", "?"), getattr(user, "id", "?"), person.name, person.id)

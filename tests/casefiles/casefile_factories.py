@@ -86,3 +86,19 @@ def cheap_passwords(monkeypatch: Any) -> None:
 
     monkeypatch.setattr(auth_ops, "_hasher",
                         PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+def engine_overdue_ids(session: Any, today: Any) -> set[int]:
+    """The overdue cases as the list found them before due dates were stored on the case:
+    the deadline engine (clocks.current_clocks) run on the cases in an open state (the
+    old SQL pre-filter only narrowed this set down to the ones that could be late)."""
+    from sqlalchemy import select
+
+    from portal.casefiles.clocks import current_clocks
+    from portal.casefiles.deadlines import ClockStatus
+    from portal.casefiles.due import OVERDUE_STATES
+
+    cases = list(session.scalars(select(Case).where(
+        Case.status.in_([str(s) for s in OVERDUE_STATES]))))
+    return {cid for cid, clock in current_clocks(session, cases, today).items()
+            if clock is not None and clock.state.status == ClockStatus.OVERDUE}

@@ -112,6 +112,54 @@ def test_results_are_newest_first_and_paged(session, world, corpus):
     assert beyond.items == [] and beyond.total == page.total
 
 
+@pytest.mark.parametrize("q", ["土", "工资", "补偿款", "拖欠 工资", "2026 土", "2026"])
+def test_counts_stop_at_the_cap_and_every_page_stays_exact(session, world, corpus,
+                                                           monkeypatch, q):
+    """A big match says "more than N" (the cap, or a few pages past the one shown), and
+    paging through it gives exactly the full scan, newest first, for an administrator
+    (the match alone) and a clerk (the match joined with the cases they may view)."""
+    from portal.casefiles import search
+
+    expected = sorted(_scan(corpus, q), reverse=True)
+    assert len(expected) > 7, q
+    monkeypatch.setattr(search, "COUNT_CAP", 5)
+    monkeypatch.setattr(search, "COUNT_LOOKAHEAD_PAGES", 1)
+    for user in (world.admin, world.clerk):
+        seen: list[int] = []
+        number = 1
+        while True:
+            page = search_cases(session, user, CaseFilters(q=q), number, 2)
+            cap = max(5, (number + 1) * 2)
+            if len(expected) > cap:
+                assert page.is_capped and page.total == cap and page.has_next, (q, number)
+            else:
+                assert not page.is_capped and page.total == len(expected), (q, number)
+            if not page.items:
+                break
+            seen += [c.id for c in page.items if c.id in corpus]
+            number += 1
+        assert seen == expected, q
+
+
+def test_the_list_says_more_than_when_the_count_is_capped(app, session, world, corpus,
+                                                         monkeypatch):
+    from conftest import login
+
+    from portal.casefiles import search
+
+    monkeypatch.setattr(search, "COUNT_CAP", 5)
+    monkeypatch.setattr(search, "COUNT_LOOKAHEAD_PAGES", 0)
+    client = app.test_client()
+    login(client, world.clerk)
+    assert len(_scan(corpus, "土")) > 25
+    html = client.get("/cases/", query_string={"q": "土"}).get_data(as_text=True)
+    assert "More than 25 cases" in html  # 25 a page: the count reads one page
+    assert 'rel="next"' in html and "Page 1 of more than 1" in html
+    second = client.get("/cases/", query_string={"q": "土", "page": "2"}).get_data(as_text=True)
+    # page 2 counts up to two pages: all of them, an exact count again
+    assert f"{len(_scan(corpus, '土'))} cases" in second and 'rel="prev"' in second
+
+
 def test_wildcards_and_quotes_are_literal(session, world):
     percent, _ = new_case(session, world, summary="欠薪占比100%，另有a_b条款")
     plain, _ = new_case(session, world, summary="欠薪占比一百，另有ab条款 a-b")

@@ -82,6 +82,34 @@ def test_some_are_overdue_and_some_paused(seeded):
         assert resumed and resumed >= 2
 
 
+def test_stored_due_dates_and_the_overdue_filter_match_the_engine(seeded):
+    """The demo's mix (every state, overdue, paused, resumed, urgent, simple): each case's
+    stored due date is the engine's, and on many days the overdue filter lists exactly
+    the cases the engine calls overdue."""
+    from datetime import timedelta
+
+    from casefile_factories import engine_overdue_ids
+
+    from portal.casefiles.clocks import today_in_china
+    from portal.casefiles.deadlines import ClockStatus
+    from portal.casefiles.search import overdue_case_ids
+
+    app, _said = seeded
+    with app.app_context():
+        cases = list(db.session.scalars(select(Case)))
+        today = today_in_china()
+        for case in cases:  # as the clock stands from tomorrow on (see due.py)
+            running = current_clocks(db.session, [case], today + timedelta(days=1))[case.id]
+            expected = ((running.state.due, running.state.status == ClockStatus.PAUSED)
+                        if running is not None else (None, False))
+            assert (case.clock_due_on, case.is_clock_paused) == expected, case.number
+        for offset in (0, 3, 10, 16, 30, 45, 61, 90, 120, 365):
+            day = today + timedelta(days=offset)
+            assert set(overdue_case_ids(db.session, today=day)) \
+                == engine_overdue_ids(db.session, day), offset
+        db.session.rollback()
+
+
 def test_documents_are_stored_blobs_with_real_pdfs_and_pngs(seeded):
     app, _said = seeded
     with app.app_context():

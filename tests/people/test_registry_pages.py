@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event, select, text
 
 from portal.auth.roles import Role
+from portal.casefiles.models import AccessLog
 from portal.extensions import db
 from portal.people import operations as ops
 from portal.people.models import Affiliation, Person
@@ -251,8 +252,8 @@ def test_deactivate_and_reactivate(client, login_as, make_person):
     assert "郭春梅" in _body(client.get("/people/"))
 
 
-def test_reveal_phone_is_logged_and_only_for_managers(app, client, login_as, make_person, caplog,
-                                                     monkeypatch):
+def test_reveal_phone_is_logged_and_only_for_managers(app, client, session, login_as,
+                                                     make_person, caplog, monkeypatch):
     # migrations/env.py's fileConfig() disables loggers that exist when a later app migrates
     monkeypatch.setattr(app.logger, "disabled", False)
     person = make_person("deputy", name="林国庆", phone="13912345678")
@@ -273,9 +274,19 @@ def test_reveal_phone_is_logged_and_only_for_managers(app, client, login_as, mak
     logged = [r.getMessage() for r in caplog.records if "phone number revealed" in r.getMessage()]
     assert len(logged) == 1
     assert clerk.username in logged[0] and "林国庆" in logged[0]
-    # without JavaScript: the whole page with the number
+    # recorded in the access log with the case files' unmasked numbers: who, whose, when
+    rows = session.execute(select(AccessLog.user_id, AccessLog.person_id, AccessLog.case_id,
+                                  AccessLog.action, AccessLog.at)
+                           .where(AccessLog.person_id == person.id)).all()
+    assert [(r.user_id, r.person_id, r.case_id, r.action) for r in rows] \
+        == [(clerk.id, person.id, None, "unmask_phone")]
+    assert rows[0].at is not None
+    # the leader's refused attempt left no row; without JavaScript: the whole page with
+    # the number, and a second row
     page = _body(client.post(f"/people/{person.id}/phone"))
     assert "13912345678" in page and "林国庆" in page
+    assert len(session.scalars(select(AccessLog.id).where(AccessLog.person_id == person.id))
+               .all()) == 2
 
 
 def test_phone_is_encrypted_at_rest(session, make_person):

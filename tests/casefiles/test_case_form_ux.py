@@ -1,0 +1,183 @@
+"""Small things of the case forms: the village list follows the township (htmx, and the
+server checks the pair), a failed registration marks only the fields in error, and a
+manager withdraws an organisation's access from the case page (asked first)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+import pytest
+from casefile_factories import make_world, new_case
+from conftest import login
+from sqlalchemy import func, select
+
+from portal.casefiles import operations as ops
+from portal.casefiles.models import AccessGrant, Case
+from portal.casefiles.timeline import events_of, payload_of
+
+
+@pytest.fixture()
+def world(make_user, make_org):
+    return make_world(make_user, make_org)
+
+
+def client_for(app: Any, user: Any) -> Any:
+    c = app.test_client()
+    login(c, user)
+    return c
+
+
+def text(response: Any) -> str:
+    return response.get_data(as_text=True)
+
+
+def options(html: str, select_id: str) -> dict[str, str]:
+    """value -> label of the options of one select (or of a bare list of options)."""
+    found = re.search(rf'<select[^>]*id="{select_id}"[^>]*>(.*?)</select>', html, re.S)
+    body = found.group(1) if found else html
+    return {v: label.strip() for v, label in
+            re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', body)}
+
+
+def count_cases(session: Any) -> int:
+    return session.scalar(select(func.count()).select_from(Case)) or 0
+
+
+# ---------------------------------------------------------------- township → villages
+
+def test_village_list_follows_the_township(app, session, world, make_org):
+    other_town = make_org("东坡镇", "township", world.county)
+    other_village = make_org("大石村", "village", other_town)
+    clerk = client_for(app, world.clerk)
+    page = text(clerk.get("/cases/new"))
+    # without a township every village is offered; the township select asks for its own
+    assert {str(world.village.id), str(other_village.id)} <= set(options(page, "village_id"))
+    township = re.search(r'<select[^>]*id="township_id"[^>]*>', page).group(0)
+    assert 'hx-get="/cases/new/villages"' in township and 'hx-target="#village_id"' in township
+
+    fragment = clerk.get("/cases/new/villages", headers={"HX-Request": "true"},
+                         query_string={"township_id": other_town.id})
+    assert fragment.status_code == 200 and "<html" not in text(fragment)
+    assert set(options(text(fragment), "none")) == {"0", str(other_village.id)}
+    # the village chosen stays chosen when it is in the township
+    kept = text(clerk.get("/cases/new/villages", query_string={
+        "township_id": world.township.id, "village_id": world.village.id}))
+    assert f'value="{world.village.id}" selected' in kept
+    everyone = text(clerk.get("/cases/new/villages", query_string={"township_id": ""}))
+    assert {str(world.village.id), str(other_village.id)} <= set(options(everyone, "none"))
+    assert client_for(app, world.police_officer).get("/cases/new/villages").status_code == 403
+
+
+def test_a_village_of_another_township_is_refused_on_that_field(app, session, world,
+                                                                make_org):
+    other_town = make_org("白沙镇", "township", world.county)
+    clerk = client_for(app, world.clerk)
+    before = count_cases(session)
+    response = clerk.post("/cases/new", data={
+        "channel": "walk_in", "kind": "land", "summary": "占用承包地修路未补偿。",
+        "township_id": str(other_town.id), "village_id": str(world.village.id),
+        "petitioners-0-name": "李四", "idempotency_key": secrets.token_urlsafe(16)})
+    html = text(response)
+    assert response.status_code == 422
+    assert "The village is not in the chosen township." in html
+    assert re.search(r'<select[^>]*aria-invalid="true"[^>]*id="village_id"', html)
+    # the list now offers the villages of the township chosen
+    assert str(world.village.id) not in options(html, "village_id")
+    assert count_cases(session) == before
+
+
+# ---------------------------------------------------------------- only fields in error
+
+def test_a_failed_registration_marks_only_the_fields_in_error(app, session, world):
+    clerk = client_for(app, world.clerk)
+    response = clerk.post("/cases/new", data={
+        "channel": "walk_in", "kind": "", "summary": "",
+        "petitioners-0-name": "李四", "idempotency_key": secrets.token_urlsafe(16)})
+    html = text(response)
+    assert response.status_code == 422
+    marked = set(re.findall(r'<(?:input|select|textarea)[^>]*aria-invalid="([^"]*)"[^>]*'
+                            r'id="([^"]+)"', html))
+    assert marked == {("true", "kind"), ("true", "summary")}
+    # no attribute says "None" (which browsers take for "invalid"), none points nowhere
+    assert '="None"' not in html
+    for target in re.findall(r'aria-describedby="([^"]+)"', html):
+        for ref in target.split():
+            assert f'id="{ref}"' in html, ref
+
+
+# ---------------------------------------------------------------- withdrawing access
+
+def shared_case(session: Any, world: Any) -> Case:
+    case, _ = new_case(session, world)
+    ops.grant_access(session, world.clerk, case, world.land, "view")
+    ops.grant_access(session, world.clerk, case, world.police, "contribute")
+    session.commit()
+    return case
+
+
+def grants(session: Any, case: Case) -> set[int]:
+    return set(session.scalars(select(AccessGrant.organisation_id)
+                               .where(AccessGrant.case_id == case.id)))
+
+
+def test_manager_withdraws_access_with_htmx(app, session, world):
+    case = shared_case(session, world)
+    clerk = client_for(app, world.clerk)
+    page = text(clerk.get(f"/cases/{case.number}"))
+    url = f"/cases/{case.number}/grants/{world.land.id}/withdraw"
+    form = re.search(rf'<form[^>]*action="{re.escape(url)}"[^>]*>', page).group(0)
+    assert f'hx-post="{url}"' in form and "hx-confirm=" in form and '"confirmed": "1"' in form
+    # the land officer sees the file until the access is withdrawn
+    land = client_for(app, world.land_officer)
+    assert land.get(f"/cases/{case.number}").status_code == 200
+
+    response = clerk.post(url, data={"confirmed": "1"}, headers={"HX-Request": "true",
+                                                                  "HX-Target": "sharing"})
+    assert response.status_code == 200
+    fragment = text(response)
+    assert "<html" not in fragment and 'id="sharing"' in fragment
+    assert "no longer has access" in fragment and world.police.name in fragment
+    assert grants(session, case) == {world.police.id}
+    revoked = [payload_of(e) for e in events_of(session, case) if e.kind == "access.revoked"]
+    assert revoked == [{"organisation_id": world.land.id, "organisation": world.land.name,
+                        "level": "view"}]
+    assert land.get(f"/cases/{case.number}").status_code == 404
+    # a second click (another tab) changes nothing and says so
+    again = clerk.post(url, data={"confirmed": "1"}, headers={"HX-Request": "true"})
+    assert again.status_code == 200 and "has no access to this file" in text(again)
+    assert len([e for e in events_of(session, case) if e.kind == "access.revoked"]) == 1
+
+
+def test_without_javascript_a_page_asks_first(app, session, world):
+    case = shared_case(session, world)
+    clerk = client_for(app, world.clerk)
+    url = f"/cases/{case.number}/grants/{world.police.id}/withdraw"
+    asked = clerk.post(url)
+    assert asked.status_code == 200
+    html = text(asked)
+    assert "Withdraw access" in html and world.police.name in html
+    assert 'name="confirmed" value="1"' in html and 'name="csrf_token"' in html
+    assert grants(session, case) == {world.land.id, world.police.id}  # nothing yet
+
+    done = clerk.post(url, data={"confirmed": "1"})
+    assert done.status_code == 303 and done.headers["Location"].endswith("#agencies")
+    assert grants(session, case) == {world.land.id}
+    followed = text(clerk.get(done.headers["Location"]))
+    assert "no longer has access" in followed
+
+
+def test_only_managers_withdraw(app, session, world):
+    case = shared_case(session, world)
+    url = f"/cases/{case.number}/grants/{world.land.id}/withdraw"
+    # the police can contribute to the file, not manage it: no button, and 403
+    police = client_for(app, world.police_officer)
+    assert f'action="{url}"' not in text(police.get(f"/cases/{case.number}"))
+    assert police.post(url, data={"confirmed": "1"}).status_code == 403
+    # another office does not even learn that the case exists
+    other = client_for(app, world.other_clerk)
+    assert other.post(url, data={"confirmed": "1"}).status_code == 404
+    assert client_for(app, world.clerk).post(
+        f"/cases/{case.number}/grants/999999/withdraw").status_code == 404
+    assert grants(session, case) == {world.land.id, world.police.id}
