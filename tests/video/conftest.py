@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,6 +44,28 @@ def loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     """ICE gathers 127.0.0.1 only: the tests never touch another interface or host."""
     monkeypatch.setattr(aioice.ice, "get_host_addresses",
                         lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"])
+
+
+def run_isolated(coro: Any, timeout: float = 120) -> Any:
+    """`asyncio.run` in a thread of its own. The browser tests' Playwright (sync API)
+    keeps an event loop running in the main thread for the whole session, where
+    `asyncio.run` would refuse to start."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(coro)
+        except BaseException as error:  # handed to the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="test-asyncio", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise AssertionError(f"the coroutine did not finish within {timeout} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
 
 
 @dataclass

@@ -19,7 +19,13 @@ import pytest
 from aiortc import RTCConfiguration, RTCRtpSender
 
 from portal.config import Settings
-from tests.video.conftest import SyntheticPeer, publish, synthetic_peer, wait_connected
+from tests.video.conftest import (
+    SyntheticPeer,
+    publish,
+    run_isolated,
+    synthetic_peer,
+    wait_connected,
+)
 from video.engines import aiortc_engine
 from video.engines.aiortc_engine import AiortcEngine
 from video.engines.base import MediaError, Segment
@@ -42,7 +48,7 @@ def run(coro: Any, timeout: float = 90) -> Any:
     async def bounded() -> Any:
         return await asyncio.wait_for(coro, timeout)
 
-    return asyncio.run(bounded())
+    return run_isolated(bounded(), timeout + 30)
 
 
 async def in_thread(function: Any, *args: Any) -> Any:

@@ -135,4 +135,15 @@ def test_recorded_reception_is_checked_and_filed_in_the_case(
     assert any(version.sha256 in str(e.payload) for e in filed)
     staff_done = events(staff, "recording_filed")
     assert staff_done and staff_done[-1]["data"]["status"] == "accepted"
+    # played back on the case page, streamed with ranges (seeking), for those who may see it
+    page = client.get(f"/cases/{case.number}").get_data(as_text=True)
+    src = f"/cases/{case.number}/documents/{document.id}/1"
+    assert "<video" in page and src in page
+    part = client.get(src, headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206 and len(part.data) == 100
+    assert part.headers["Content-Type"] == "video/mp4"
+    outsider = make_user(Role.CLERK, organisations=[make_org("别的乡", kind="agency")])
+    other = app.test_client()
+    login(other, outsider)
+    assert other.get(src).status_code == 404
     assert staff.emit("end", {}, namespace=NAMESPACE, callback=True)["ok"]
