@@ -11,10 +11,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from portal.hooks import register_seeder
+    from portal.hooks import register_seeder, register_tick
     from portal.i18n import lazy_gettext as _l
     from portal.web import add_nav
-    from video import events, models  # noqa: F401  (tables in db.metadata)
+    from video import events, filing, models  # noqa: F401  (tables in db.metadata)
     from video.blueprint import bp, join_bp
     from video.demo import seed_rooms
     from video.permissions import can_open_schedule
@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(join_bp)
     add_nav(app, _l("Video reception"), "video.index", can_open_schedule, order=20)
     register_seeder(app, "video", seed_rooms)
+    register_tick(app, "unfinished recordings", filing.recovery_tick)
     if not app.extensions.get("video.events"):
         events.register()
         app.extensions["video.events"] = True

@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 from flask import Flask, current_app
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.app import settings_of
@@ -24,6 +25,7 @@ from portal.casefiles import operations as case_ops
 from portal.casefiles.models import Case
 from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
+from portal.timeutil import utcnow
 from portal.web import DomainError
 from video import operations as ops
 from video.engines.base import MediaError, Segment
@@ -108,11 +110,33 @@ def _segments(recording: Recording) -> list[Segment]:
             for s in recording.segments or []]
 
 
+#: a process holding a recording's processing longer than this has died
+PROCESSING_LEASE = timedelta(minutes=45)
+#: a stopped recording nobody took on after this is picked up by the worker's tick
+PROCESSING_PICKUP = timedelta(minutes=2)
+
+
+def _claim(recording_id: int) -> bool:
+    """Take the processing of a recording, unless another process holds a fresh lease."""
+    now = utcnow()
+    taken = db.session.execute(
+        update(Recording)
+        .where(Recording.id == recording_id, Recording.status == RecordingStatus.PROCESSING,
+               or_(Recording.processing_started_at.is_(None),
+                   Recording.processing_started_at < now - PROCESSING_LEASE))
+        .values(processing_started_at=now)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    return bool(getattr(taken, "rowcount", 0))
+
+
 def process(app: Flask, recording_id: int) -> None:
     """Join, check, store and file one recording (runs in its own thread)."""
     from video import recording as media
 
     with app.app_context():
+        if not _claim(recording_id):
+            return
         recording = db.session.get(Recording, recording_id)
         if recording is None or recording.stopped_at is None:
             return
@@ -143,6 +167,34 @@ def process(app: Flask, recording_id: int) -> None:
         if case is not None:
             shutil.rmtree(directory, ignore_errors=True)  # segments: the blob is the record
         _notify(recording)
+
+
+def recovery_tick(app: Flask, now: datetime | None = None) -> int:
+    """Called on each pass of the outbox worker: recordings stopped but never processed
+    (the server stopped meanwhile), or whose processing died, are processed again.
+    Returns how many were started."""
+    now = now or utcnow()
+    last = app.extensions.get("video.recovery_at")
+    if last is not None and now - last < timedelta(minutes=1):
+        return 0
+    app.extensions["video.recovery_at"] = now
+    with app.app_context():
+        try:
+            stale = db.session.scalars(select(Recording.id).where(
+                Recording.status == RecordingStatus.PROCESSING,
+                or_(and_(Recording.processing_started_at.is_(None),
+                         Recording.stopped_at < now - PROCESSING_PICKUP),
+                    Recording.processing_started_at < now - PROCESSING_LEASE))).all()
+        finally:
+            db.session.remove()
+    started = 0
+    for recording_id in stale:
+        job = _jobs.get(recording_id)
+        if job is None or not job.is_alive():
+            log.warning("recording %s: processing again (left unfinished)", recording_id)
+            spawn(app, recording_id)
+            started += 1
+    return started
 
 
 def attach(recording: Recording, case: Case, path: Path) -> None:

@@ -214,6 +214,9 @@ class Recording(Model):
     started_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: when a process took the joining and checking on (a lease: another process may
+    #: take it over when it is old, e.g. after a crash)
+    processing_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: segment files written while recording, relative to the recording's directory
     segments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     sha256: Mapped[str | None] = mapped_column(String(64))

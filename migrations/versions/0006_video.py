@@ -113,6 +113,7 @@ def upgrade():
     sa.Column('started_by_id', sa.Integer(), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('stopped_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('processing_started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('segments', sa.JSON(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=True),
     sa.Column('duration_s', sa.Float(), nullable=True),

@@ -24,7 +24,7 @@ from portal.casefiles import operations as case_ops
 from portal.casefiles.models import CaseEvent, Document
 from portal.timeutil import utcnow
 from tests.conftest import login
-from tests.video.conftest import SyntheticPeer, synthetic_peer, wait_connected
+from tests.video.conftest import SyntheticPeer, make_media, synthetic_peer, wait_connected
 from tests.video.test_rooms import book, events, guest_socket, hello, staff_socket
 from video import filing
 from video import operations as ops
@@ -147,3 +147,35 @@ def test_recorded_reception_is_checked_and_filed_in_the_case(
     login(other, outsider)
     assert other.get(src).status_code == 404
     assert staff.emit("end", {}, namespace=NAMESPACE, callback=True)["ok"]
+
+
+def test_a_recording_left_unprocessed_is_taken_up_by_the_worker_tick(
+        app, session, make_user, make_org, monkeypatch, tmp_path):
+    office = make_org("县信访局", kind="agency")
+    clerk = make_user(Role.CLERK, organisations=[office])
+    case, _code = case_ops.register_case(
+        session, clerk, channel="video", kind="labour", summary="拖欠工资",
+        petitioners=[{"name": "王秀英"}])
+    started = utcnow() - timedelta(minutes=10)
+    room = ops.create_room(session, clerk, kind="leader_day", title="接待日",
+                           office_id=office.id, starts_at=started,
+                           ends_at=started + timedelta(hours=1))
+    segment = make_media(tmp_path / "seat-1.mkv", 4)
+    # stopped, its segments listed, but the server went down before joining them
+    recording = Recording(room=room, case_id=case.id, status=RecordingStatus.PROCESSING,
+                          started_by_id=clerk.id, started_at=started,
+                          stopped_at=started + timedelta(seconds=4),
+                          segments=[{"seat_key": "seat-1", "path": str(segment),
+                                     "started_at": started.isoformat(),
+                                     "ended_at": (started + timedelta(seconds=4)).isoformat()}])
+    session.add(recording)
+    session.commit()
+    monkeypatch.setattr(filing, "spawn", filing.process)
+    assert filing.recovery_tick(app, now=utcnow()) == 1
+    session.refresh(recording)
+    assert recording.status == RecordingStatus.ACCEPTED, recording.error
+    assert recording.document_id is not None
+    # once a minute at most, and an accepted one is not taken up again
+    assert filing.recovery_tick(app, now=utcnow()) == 0
+    app.extensions.pop("video.recovery_at", None)
+    assert filing.recovery_tick(app, now=utcnow() + timedelta(minutes=5)) == 0
