@@ -23,6 +23,7 @@ from flask_socketio import join_room
 
 from portal.extensions import db, socketio
 from portal.i18n import lazy_gettext as _l
+from portal.timeutil import utcnow
 from portal.web import DomainError
 from video import operations as ops
 from video import permissions as perm
@@ -54,6 +55,8 @@ class Binding:
     seat_id: int
     user_id: int | None
     device: str = ""
+    #: a guest's link at connect time: a link made anew since closes this connection
+    token_hash: str | None = None
 
 
 _lock = threading.Lock()
@@ -227,11 +230,24 @@ def close_seat(seat_id: int, reason: str) -> None:
                                   "message": str(CLOSE_MESSAGES.get(reason, ""))},
                   to=seat_room(seat_id), namespace=NAMESPACE)
     with _lock:
-        sid = _by_seat.pop(seat_id, None)
-        if sid is not None:
+        sids = [b.sid for b in _by_sid.values() if b.seat_id == seat_id]
+        for sid in sids:
             _by_sid.pop(sid, None)
-    if sid is not None:
+        _by_seat.pop(seat_id, None)
+    for sid in sids:  # every connection of the seat, not only the one that said hello
         disconnect(sid)
+
+
+def close_connection(sid: str, reason: str) -> None:
+    """Close one connection (a window whose seat went to another device)."""
+    socketio.emit("seat_closed", {"reason": reason,
+                                  "message": str(CLOSE_MESSAGES.get(reason, ""))},
+                  to=sid, namespace=NAMESPACE)
+    with _lock:
+        binding = _by_sid.pop(sid, None)
+        if binding is not None and _by_seat.get(binding.seat_id) == sid:
+            _by_seat.pop(binding.seat_id, None)
+    disconnect(sid)
 
 
 def disconnect(sid: str) -> None:
@@ -273,7 +289,7 @@ def on_connect(auth: Any = None) -> bool:
             _refuse(refused.message)
         if seat.is_staff:
             _refuse(_l("This link is not valid."))
-        binding = Binding(sid, seat.room_id, seat.id, None)
+        binding = Binding(sid, seat.room_id, seat.id, None, token_hash=seat.token_hash)
     else:
         if not current_user.is_authenticated:
             _refuse(_l("Log in, or open the link you were sent."))
@@ -297,9 +313,7 @@ def on_connect(auth: Any = None) -> bool:
         _by_sid[sid] = binding
     join_room(room_all(binding.room_id))
     join_room(seat_room(binding.seat_id))
-    if seat.state == SeatState.ADMITTED:
-        join_room(room_in(binding.room_id))
-    return True
+    return True  # a guest joins the room's inner circle in `hello`, once it is checked
 
 
 def on_disconnect(*_args: Any) -> None:
@@ -317,10 +331,15 @@ def on_disconnect(*_args: Any) -> None:
 
 
 class Refused(Exception):
-    def __init__(self, message: Any, close: str | None = None) -> None:
+    """The sender may not do this; with `close`, its connection (or, unless `only_this`,
+    every connection of its seat) is closed with that reason."""
+
+    def __init__(self, message: Any, close: str | None = None, only_this: bool = False
+                 ) -> None:
         super().__init__(str(message))
         self.message = message
         self.close = close
+        self.only_this = only_this
 
 
 def _current() -> tuple[Binding, Seat]:
@@ -344,6 +363,12 @@ def _current() -> tuple[Binding, Seat]:
     elif seat.state not in ops.OPEN_SEAT_STATES:
         raise Refused(CLOSE_MESSAGES.get(seat.state, CLOSE_MESSAGES["not_allowed"]),
                       "removed" if seat.state == SeatState.REMOVED else "not_allowed")
+    elif seat.token_hash != binding.token_hash or (
+            seat.token_expires_at is not None and seat.token_expires_at < utcnow()):
+        raise Refused(CLOSE_MESSAGES["expired"], "expired", only_this=True)
+    elif binding.device and seat.device_id and binding.device != seat.device_id:
+        # the seat went to another device (perhaps through another server node)
+        raise Refused(CLOSE_MESSAGES["opened_elsewhere"], "opened_elsewhere", only_this=True)
     return binding, seat
 
 
@@ -362,8 +387,13 @@ def _handler(staff_only: bool = False) -> Any:
                 return {"ok": True, **result}
             except Refused as refused:
                 db.session.rollback()
-                if refused.close:
-                    close_seat(_binding_seat(), refused.close)
+                if refused.close and refused.only_this:
+                    close_connection(request.sid, refused.close)  # type: ignore[attr-defined]
+                elif refused.close:
+                    seat_id = _binding_seat()
+                    if seat_id > 0:
+                        close_seat(seat_id, refused.close)
+                    close_connection(request.sid, refused.close)  # type: ignore[attr-defined]
                 return {"ok": False, "error": str(refused.message)}
             except DomainError as error:
                 db.session.rollback()
@@ -558,12 +588,22 @@ def on_note_reply(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
         note_id = int(data.get("note_id") or 0)
     except (TypeError, ValueError):
         note_id = 0
+    version = data.get("version")
     note = ops.answer_note(db.session, seat, note_id, bool(data.get("confirm")),
-                           str(data.get("reason") or ""))
+                           str(data.get("reason") or ""),
+                           version if isinstance(version, int) else None)
     commit_and_emit()
     from video.filing import file_note_as_author
 
     file_note_as_author(note.id)
+
+
+def _reload(binding: Binding) -> Seat:
+    """The sender's seat again, after a step that committed (and maybe ended the
+    session's objects)."""
+    seat = db.session.get(Seat, binding.seat_id)
+    assert seat is not None
+    return seat
 
 
 def _seat_id(data: dict[str, Any]) -> int:
@@ -592,8 +632,19 @@ def on_deny(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
     commit_and_emit()
 
 
+def _stop_recording_of(seat_id: int, room: Room) -> None:
+    """A recording belongs to one petitioner: it stops when they leave the room."""
+    from video import filing
+
+    recording = ops.current_recording(db.session, room)
+    if recording is not None and recording.seat_id == seat_id:
+        filing.stop(current_user, room)
+
+
 @_handler(staff_only=True)
 def on_remove(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
+    _stop_recording_of(_seat_id(data), seat.room)
+    seat = _reload(binding)
     removed = ops.remove(db.session, current_user, seat.room, _seat_id(data))
     room_key, seat_key = seat.room.room_key, removed.seat_key
     commit_and_emit()
@@ -602,6 +653,8 @@ def on_remove(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
 
 @_handler(staff_only=True)
 def on_finish(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
+    _stop_recording_of(_seat_id(data), seat.room)
+    seat = _reload(binding)
     done = ops.finish_seat(db.session, current_user, seat.room, _seat_id(data))
     room_key, seat_key = seat.room.room_key, done.seat_key
     commit_and_emit()

@@ -71,19 +71,24 @@ def stop(actor: Any, room: Room) -> int | None:
     from video.events import commit_and_emit
 
     recording = ops.stop_recording(db.session, actor, room)
+    room_key = room.room_key
     if recording is None:
         commit_and_emit()
         return None
+    recording_id = recording.id
+    commit_and_emit()  # everyone is told at once; no lock held while the engine stops
+    error = None
     try:
-        segments = _engine().stop_recording(room.room_key)
-    except MediaError as error:
-        segments = []
-        recording.error = str(error)
+        segments = _engine().stop_recording(room_key)
+    except MediaError as failure:
+        segments, error = [], str(failure)
+    recording = db.session.get(Recording, recording_id)
+    assert recording is not None
+    recording.error = error
     recording.segments = [{"seat_key": s.seat_key, "path": str(s.path),
                            "started_at": s.started_at.isoformat(),
                            "ended_at": s.ended_at.isoformat()} for s in segments]
-    recording_id = recording.id
-    commit_and_emit()
+    db.session.commit()
     spawn(current_app._get_current_object(), recording_id)  # type: ignore[attr-defined]
     return recording_id
 
@@ -132,41 +137,57 @@ def _claim(recording_id: int) -> bool:
 
 def process(app: Flask, recording_id: int) -> None:
     """Join, check, store and file one recording (runs in its own thread)."""
-    from video import recording as media
-
     with app.app_context():
         if not _claim(recording_id):
             return
-        recording = db.session.get(Recording, recording_id)
-        if recording is None or recording.stopped_at is None:
-            return
-        directory = recording_dir(app, recording.room_id, recording.id)
-        out = directory / "recording.mp4"
         try:
-            media.compose(_segments(recording), recording.started_at, recording.stopped_at,
-                          out)
-            expected = (recording.stopped_at - recording.started_at).total_seconds()
-            info = media.verify(out, expected)
-        except Exception as error:  # RecordingRejected, ffmpeg failures: keep the reason
-            log.warning("recording %s rejected: %s", recording_id, error)
-            recording.status = RecordingStatus.FAILED
-            recording.error = str(error)[:2000]
-            db.session.commit()
-            _notify(recording)
-            return
-        recording.duration_s = info.duration_s
-        recording.status = RecordingStatus.ACCEPTED
-        case = db.session.get(Case, recording.case_id) if recording.case_id else None
-        if case is not None:
-            attach(recording, case, out)
-        else:
-            # kept until the reception's note opens a case (see `attach_pending`)
-            kept = directory.parent / f"room-{recording.room_id}-rec-{recording.id}.mp4"
-            shutil.move(str(out), kept)
+            _process(app, recording_id)
+        except Exception as error:  # never leave it PROCESSING without a word
+            log.exception("recording %s: processing failed", recording_id)
+            db.session.rollback()
+            failed = db.session.get(Recording, recording_id)
+            if failed is not None:
+                failed.status = RecordingStatus.FAILED
+                failed.error = f"processing failed: {error}"[:2000]
+                db.session.commit()
+                _notify(failed)
+        finally:
+            db.session.remove()
+
+
+def _process(app: Flask, recording_id: int) -> None:
+    from video import recording as media
+
+    recording = db.session.get(Recording, recording_id)
+    if recording is None or recording.stopped_at is None:
+        return
+    directory = recording_dir(app, recording.room_id, recording.id)
+    out = directory / "recording.mp4"
+    try:
+        media.compose(_segments(recording), recording.started_at, recording.stopped_at,
+                      out)
+        expected = (recording.stopped_at - recording.started_at).total_seconds()
+        info = media.verify(out, expected)
+    except Exception as error:  # RecordingRejected, ffmpeg failures: keep the reason
+        log.warning("recording %s rejected: %s", recording_id, error)
+        recording.status = RecordingStatus.FAILED
+        recording.error = str(error)[:2000]
         db.session.commit()
-        if case is not None:
-            shutil.rmtree(directory, ignore_errors=True)  # segments: the blob is the record
         _notify(recording)
+        return
+    recording.duration_s = info.duration_s
+    recording.status = RecordingStatus.ACCEPTED
+    case = db.session.get(Case, recording.case_id) if recording.case_id else None
+    if case is not None:
+        attach(recording, case, out)
+    else:
+        # kept until the reception's note opens a case (see `attach_pending`)
+        kept = directory.parent / f"room-{recording.room_id}-rec-{recording.id}.mp4"
+        shutil.move(str(out), kept)
+    db.session.commit()
+    if case is not None:
+        shutil.rmtree(directory, ignore_errors=True)  # segments: the blob is the record
+    _notify(recording)
 
 
 def recovery_tick(app: Flask, now: datetime | None = None) -> int:
@@ -215,14 +236,14 @@ def attach(recording: Recording, case: Case, path: Path) -> None:
         path.read_bytes()).hexdigest()
 
 
-def attach_pending(app: Flask, room_id: int, case: Case) -> None:
-    """Recordings of the room accepted before it had a case go into `case` now."""
-    pending = db.session.scalars(db.select(Recording).where(
-        Recording.room_id == room_id, Recording.status == RecordingStatus.ACCEPTED,
+def attach_pending(app: Flask, seat_id: int, case: Case) -> None:
+    """The petitioner's recordings accepted before they had a case go into it now."""
+    pending = db.session.scalars(select(Recording).where(
+        Recording.seat_id == seat_id, Recording.status == RecordingStatus.ACCEPTED,
         Recording.document_id.is_(None))).all()
     for recording in pending:
-        kept = recording_dir(app, room_id, recording.id).parent / (
-            f"room-{room_id}-rec-{recording.id}.mp4")
+        kept = recording_dir(app, recording.room_id, recording.id).parent / (
+            f"room-{recording.room_id}-rec-{recording.id}.mp4")
         if kept.exists():
             attach(recording, case, kept)
 
@@ -246,19 +267,24 @@ def file_note(actor: Any, note: ReceptionNote, kind: str = "other") -> Case:
     the room waiting for that case."""
     case = ops.file_note(db.session, actor, note, kind=kind)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    attach_pending(app, note.seat.room_id, case)
+    attach_pending(app, note.seat_id, case)
     return case
 
 
 def file_note_as_author(note_id: int) -> None:
     """After the petitioner answers, the note goes into the case as its author."""
     note = db.session.get(ReceptionNote, note_id)
-    if note is None or note.filed_at is not None or note.status not in (
-            NoteStatus.CONFIRMED, NoteStatus.REFUSED):
+    if note is None or note.status not in (NoteStatus.CONFIRMED, NoteStatus.REFUSED):
         return
     author = db.session.get(User, note.author_id)
     try:
-        file_note(author, note)
+        if note.filed_at is None:
+            file_note(author, note)
+        elif note.seat.case is not None:  # filed before the answer: the answer follows
+            case_ops.record_event(cast(Session, db.session), author, note.seat.case,
+                                  "reception.note.answered", {
+                                      "seat_id": note.seat_id, "status": note.status,
+                                      "refusal_reason": note.refusal_reason})
         db.session.commit()
     except DomainError as error:  # e.g. the author may no longer add to the case
         db.session.rollback()

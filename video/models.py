@@ -208,6 +208,8 @@ class Recording(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     room_id: Mapped[int] = mapped_column(ForeignKey("video_rooms.id", ondelete="CASCADE"))
+    #: the petitioner being received while it was recorded: it goes into their case
+    seat_id: Mapped[int | None] = mapped_column(ForeignKey("video_seats.id"))
     #: the case the recording is filed in (the petitioner's seat's case)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     status: Mapped[str] = mapped_column(String(16), default=RecordingStatus.RECORDING)

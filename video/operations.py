@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.casefiles import operations as case_ops
@@ -94,10 +94,19 @@ def audiences_for(seat: Seat) -> list[str]:
 
 def missed_events(session: DbSession, seat: Seat, after_id: int, limit: int = 200
                   ) -> list[RoomEvent]:
-    rows = session.scalars(
-        select(RoomEvent).where(RoomEvent.room_id == seat.room_id, RoomEvent.id > after_id,
-                                RoomEvent.audience.in_(audiences_for(seat)))
-        .order_by(RoomEvent.id.desc()).limit(limit)).all()
+    """The seat's events after `after_id`. A petitioner gets the room's chat only from
+    their own admission on (never an earlier petitioner's conversation), whatever id
+    their device claims to have seen."""
+    query = select(RoomEvent).where(RoomEvent.room_id == seat.room_id,
+                                    RoomEvent.id > after_id,
+                                    RoomEvent.audience.in_(audiences_for(seat)))
+    if not seat.is_staff:
+        admitted_id = session.scalar(select(func.max(RoomEvent.id)).where(
+            RoomEvent.room_id == seat.room_id, RoomEvent.kind == "admitted",
+            RoomEvent.audience == f"seat:{seat.id}"))
+        query = query.where(or_(RoomEvent.audience != "in",
+                                RoomEvent.id > (admitted_id or 2**62)))
+    rows = session.scalars(query.order_by(RoomEvent.id.desc()).limit(limit)).all()
     return list(reversed(rows))
 
 
@@ -363,10 +372,24 @@ def admit(session: DbSession, actor: Any, room: Room, seat_id: int) -> list[Seat
         raise DomainError(_l("%(name)s is not waiting.", name=seat.display_name))
     let_in = [seat, *session.scalars(select(Seat).where(
         Seat.companion_of_id == seat.id, Seat.state == SeatState.WAITING))]
+    if room.is_recording:
+        unconsented = [s.display_name for s in let_in if s.consent_at is None]
+        if unconsented:
+            raise DomainError(_l("The session is being recorded and %(names)s has not yet "
+                                 "agreed to it; stop recording first.",
+                                 names=", ".join(unconsented)))
     now = utcnow()
     for one in let_in:
-        one.state = SeatState.ADMITTED
-        one.admitted_at = now
+        # a conditional update: two officials admitting at once let the person in once
+        taken = session.execute(
+            update(Seat).where(Seat.id == one.id, Seat.state == SeatState.WAITING)
+            .values(state=SeatState.ADMITTED, admitted_at=now)
+            .execution_options(synchronize_session=False))
+        if not getattr(taken, "rowcount", 0):
+            if one is seat:
+                return []
+            continue
+        session.refresh(one)
         add_event(session, room, "admitted", {"seat_id": one.id}, audience=f"seat:{one.id}")
     if room.status == RoomStatus.SCHEDULED:
         room.status = RoomStatus.LIVE
@@ -461,11 +484,12 @@ def end_room(session: DbSession, actor: Any, room: Room) -> None:
 
 # --- recording -----------------------------------------------------------------------------
 
-def recording_case(session: DbSession, room: Room) -> Case | None:
-    """The case a recording of the room is filed in: the admitted petitioner's."""
+def recorded_petitioner(session: DbSession, room: Room) -> Seat | None:
+    """The petitioner a recording of the room belongs to (and is filed with): the one
+    admitted now (one at a time, like a doctor's waiting room)."""
     for seat in admitted(session, room):
-        if seat.kind == SeatKind.PETITIONER and seat.case_id:
-            return seat.case
+        if seat.kind == SeatKind.PETITIONER:
+            return seat
     return None
 
 
@@ -480,9 +504,16 @@ def start_recording(session: DbSession, actor: Any, room: Room) -> Recording:
     if missing:
         raise DomainError(_l("Recording needs everyone's consent first; not yet given by "
                              "%(names)s.", names=", ".join(missing)))
-    room.is_recording = True
-    case = recording_case(session, room)
-    recording = Recording(room=room, case_id=case.id if case else None,
+    taken = session.execute(
+        update(Room).where(Room.id == room.id, Room.is_recording.is_(False))
+        .values(is_recording=True).execution_options(synchronize_session=False))
+    if not getattr(taken, "rowcount", 0):
+        raise DomainError(_l("The session is already being recorded."))
+    session.refresh(room)
+    petitioner = recorded_petitioner(session, room)
+    case = petitioner.case if petitioner is not None else None
+    recording = Recording(room=room, seat_id=petitioner.id if petitioner else None,
+                          case_id=case.id if case else None,
                           status=RecordingStatus.RECORDING, started_by_id=actor.id,
                           started_at=utcnow())
     session.add(recording)
@@ -530,8 +561,8 @@ def save_note(session: DbSession, actor: Any, seat: Seat, fields: dict[str, str]
     if note is not None and note.status in (NoteStatus.CONFIRMED, NoteStatus.REFUSED):
         raise DomainError(_l("The petitioner has answered this note; it can no longer "
                              "change."))
-    if note is not None and expected_version is not None and note.version != expected_version:
-        raise StaleNote(note)
+    if note is not None and note.version != expected_version:
+        raise StaleNote(note)  # changed meanwhile, or created by another official
     if note is None:
         note = ReceptionNote(seat=seat, author_id=actor.id, version=0)
         session.add(note)
@@ -562,13 +593,16 @@ def show_note(session: DbSession, actor: Any, note: ReceptionNote) -> None:
 
 
 def answer_note(session: DbSession, seat: Seat, note_id: int, confirm: bool,
-                reason: str | None) -> ReceptionNote:
-    """The petitioner's answer, from their own screen."""
+                reason: str | None, version: int | None = None) -> ReceptionNote:
+    """The petitioner's answer, from their own screen, to the version they were shown."""
     note = session.get(ReceptionNote, note_id)
     if note is None or note.seat_id != seat.id:
         raise _deny()
     if note.status != NoteStatus.SHOWN:
         raise DomainError(_l("This note is not waiting for your answer."))
+    if version is not None and version != note.version:
+        raise DomainError(_l("The official changed the note meanwhile; please read it "
+                             "again."))
     note.status = NoteStatus.CONFIRMED if confirm else NoteStatus.REFUSED
     note.refusal_reason = None if confirm else ((reason or "").strip()[:2000] or None)
     note.answered_at = utcnow()

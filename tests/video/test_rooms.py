@@ -456,3 +456,100 @@ def test_positions_are_batched_but_admission_is_told_at_once(app, client, sessio
         time.sleep(0.05)
     # one message with the latest position, not one per step
     assert [e["data"]["position"] for e in events(guests[2], "position")] == [1]
+
+
+def test_a_petitioner_never_gets_an_earlier_petitioners_chat(app, client, session, clerk,
+                                                             room):
+    first, t1 = book(session, clerk, room, name="王秀英")
+    second, t2 = book(session, clerk, room, name="刘建国")
+    login(client, clerk)
+    staff = staff_socket(app, client, room)
+    hello(staff, "s")
+    g1 = guest_socket(app, t1)
+    hello(g1, "p1")
+    staff.emit("admit", {"seat_id": first.id}, namespace=NAMESPACE, callback=True)
+    g1.emit("chat", {"text": "甲的私事"}, namespace=NAMESPACE, callback=True)
+    staff.emit("finish", {"seat_id": first.id}, namespace=NAMESPACE, callback=True)
+    g2 = guest_socket(app, t2)
+    hello(g2, "p2")
+    staff.emit("admit", {"seat_id": second.id}, namespace=NAMESPACE, callback=True)
+    g2.emit("chat", {"text": "乙的事"}, namespace=NAMESPACE, callback=True)
+    # the second petitioner opens the link on another device, claiming to have seen nothing
+    phone = guest_socket(app, t2)
+    ack = hello(phone, "p2-phone", last=0)
+    chats = [e["data"]["text"] for e in ack["events"] if e["kind"] == "chat"]
+    assert chats == ["乙的事"]
+
+
+def test_every_connection_of_a_closed_seat_is_dropped(app, client, session, clerk, room):
+    seat, token = book(session, clerk, room)
+    login(client, clerk)
+    staff = staff_socket(app, client, room)
+    hello(staff, "s")
+    g = guest_socket(app, token)
+    hello(g, "p")
+    silent = guest_socket(app, token)  # connected, never said hello
+    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    staff.emit("finish", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    assert not g.is_connected(NAMESPACE)
+    assert not silent.is_connected(NAMESPACE)
+
+
+def test_a_new_link_closes_a_window_on_the_old_one(app, client, session, clerk, room):
+    seat, token = book(session, clerk, room)
+    g = guest_socket(app, token)
+    hello(g, "p")
+    ops.reissue_link(session, clerk, seat)
+    session.commit()
+    ack = g.emit("chat", {"text": "x"}, namespace=NAMESPACE, callback=True)
+    assert ack["ok"] is False
+    assert events(g, "seat_closed")[-1]["reason"] == "expired"
+    assert not g.is_connected(NAMESPACE)
+
+
+def test_a_note_created_meanwhile_is_not_overwritten(app, client, session, clerk, room):
+    seat, token = book(session, clerk, room)
+    login(client, clerk)
+    staff = staff_socket(app, client, room)
+    hello(staff, "s")
+    g = guest_socket(app, token)
+    hello(g, "p")
+    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    prefix = f"n{seat.id}-"
+    # two officials opened the panel before any note existed (no version)
+    first = client.post(f"/video/seats/{seat.id}/note", data={
+        prefix + "facts": "甲写的", prefix + "version": ""})
+    assert first.status_code == 200
+    second = client.post(f"/video/seats/{seat.id}/note", data={
+        prefix + "facts": "乙写的", prefix + "version": ""})
+    assert second.status_code == 409 and "乙写的" in second.get_data(as_text=True)
+    note = session.scalar(select(ReceptionNote).where(ReceptionNote.seat_id == seat.id))
+    session.refresh(note)
+    assert note.facts == "甲写的"
+
+
+def test_a_recording_belongs_to_its_petitioner_and_stops_when_they_leave(
+        app, client, session, clerk, room, monkeypatch):
+    from video import filing
+    from video.models import Recording, RecordingStatus
+
+    monkeypatch.setattr(filing, "spawn", lambda app, recording_id: None)
+    seat, token = book(session, clerk, room)
+    login(client, clerk)
+    staff = staff_socket(app, client, room)
+    hello(staff, "s")
+    g = guest_socket(app, token)
+    hello(g, "p")
+    g.emit("consent", {}, namespace=NAMESPACE, callback=True)
+    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    started = staff.emit("record", {"on": True}, namespace=NAMESPACE, callback=True)
+    assert started["ok"], started
+    # a second start (another official, a double click) is refused
+    again = staff.emit("record", {"on": True}, namespace=NAMESPACE, callback=True)
+    assert again["ok"] is False
+    staff.emit("finish", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    recording = session.get(Recording, started["recording_id"])
+    session.refresh(recording)
+    assert recording.seat_id == seat.id
+    assert recording.status == RecordingStatus.PROCESSING and recording.stopped_at
+    assert session.get(Room, room.id).is_recording is False
