@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from json.encoder import encode_basestring  # what json.dumps uses with ensure_ascii=False
 from typing import Any, cast
 
-from sqlalchemy import Table, exists, select, update
+from sqlalchemy import Table, event, exists, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
@@ -101,16 +101,35 @@ def lock_case(session: Session, case: Case) -> str:
     ).scalar_one())
 
 
+#: session.info key: case id → (number, last seq, last hash) for the cases this
+#: transaction has locked; valid until the transaction (or savepoint) ends
+_HEADS = "timeline.heads"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_heads(session: Session, transaction: Any) -> None:
+    if transaction.parent is not None and not transaction.nested:
+        return  # a flush's inner subtransaction: the real one goes on
+    session.info.pop(_HEADS, None)
+
+
 def append_event(session: Session, case: Case, kind: str, actor: Any,
                  payload: dict[str, Any] | None = None) -> CaseEvent:
-    """Add the next event of `case` to the chain and flush it."""
-    number = lock_case(session, case)
+    """Add the next event of `case` to the chain and flush it. The first append of a case
+    in a transaction locks it and reads the chain's head; later ones in the same
+    transaction (still holding the lock) continue from the head they wrote."""
     case_id = _case_id(session, case)
-    last = session.execute(
-        select(CaseEvent.seq, CaseEvent.hash).where(CaseEvent.case_id == case_id)
-        .order_by(CaseEvent.seq.desc()).limit(1)
-    ).first()
-    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    heads: dict[int, tuple[str, int, str]] = session.info.setdefault(_HEADS, {})
+    if case_id in heads:
+        number, last_seq, prev_hash = heads[case_id]
+        seq = last_seq + 1
+    else:
+        number = lock_case(session, case)
+        last = session.execute(
+            select(CaseEvent.seq, CaseEvent.hash).where(CaseEvent.case_id == case_id)
+            .order_by(CaseEvent.seq.desc()).limit(1)
+        ).first()
+        seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
     at = utcnow()
     actor_id = _actor_id(actor)
     payload_json = canonical_json(payload or {})
@@ -120,6 +139,7 @@ def append_event(session: Session, case: Case, kind: str, actor: Any,
                       payload=payload_json, prev_hash=prev_hash, hash=digest)
     session.add(event)
     session.flush()
+    session.info.setdefault(_HEADS, {})[case_id] = (number, seq, digest)
     return event
 
 

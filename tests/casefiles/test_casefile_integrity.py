@@ -81,6 +81,25 @@ def test_three_events_chain_and_verify(session, clerk_and_case):
     assert verify_all(session) is None
 
 
+def test_appends_in_one_transaction_continue_the_chain_through_a_rolled_back_savepoint(
+        session, clerk_and_case):
+    """Later appends in a transaction reuse the head they wrote; a savepoint rolled back
+    forgets it, so the next append reads the chain again."""
+    clerk, case = clerk_and_case
+    append_event(session, case, "note.added", clerk, {"text": "一"})
+    nested = session.begin_nested()
+    append_event(session, case, "note.added", clerk, {"text": "撤回"})
+    nested.rollback()
+    append_event(session, case, "note.added", clerk, {"text": "二"})
+    append_event(session, case, "note.added", clerk, {"text": "三"})
+    session.commit()
+    events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
+                             .order_by(CaseEvent.seq)).all()
+    assert [e.seq for e in events] == [1, 2, 3, 4]
+    assert [payload_of(e).get("text") for e in events[1:]] == ["一", "二", "三"]
+    assert verify_case(session, case) is None
+
+
 @pytest.mark.parametrize("payload", [{}, {"a": [1, 2.5, None, True]}, {"引号": "\"\\\n\t\u2028"},
                                      {"z": 1, "a": {"y": "x", "b": []}}])
 def test_fast_event_json_equals_the_canonical_form(payload):
