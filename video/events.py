@@ -446,14 +446,14 @@ def on_hello(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[str, An
             _by_sid.pop(old_sid, None)
     hello_events = ops.pending_events(db.session)
     db.session.commit()
-    if other_device or (old_sid is not None and old_sid != binding.sid):
-        # one person, one seat: the other device (or an old tab) is told why and closed
+    if other_device:
+        # one person, one seat: the other device is told why and closed
         reason = "opened_elsewhere"
         socketio.emit("seat_closed", {"reason": reason,
                                       "message": str(CLOSE_MESSAGES[reason])},
                       to=seat_room(seat.id), skip_sid=binding.sid, namespace=NAMESPACE)
-        if old_sid is not None and old_sid != binding.sid:
-            disconnect(old_sid)
+    if old_sid is not None and old_sid != binding.sid:
+        disconnect(old_sid)  # the same device's earlier connection goes silently
     emit_events(hello_events)
     room = seat.room
     admitted = seat.is_staff or seat.state == SeatState.ADMITTED
