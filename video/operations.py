@@ -379,6 +379,7 @@ def admit(session: DbSession, actor: Any, room: Room, seat_id: int) -> list[Seat
                                  "agreed to it; stop recording first.",
                                  names=", ".join(unconsented)))
     now = utcnow()
+    done: list[Seat] = []
     for one in let_in:
         # a conditional update: two officials admitting at once let the person in once
         taken = session.execute(
@@ -390,11 +391,12 @@ def admit(session: DbSession, actor: Any, room: Room, seat_id: int) -> list[Seat
                 return []
             continue
         session.refresh(one)
+        done.append(one)
         add_event(session, room, "admitted", {"seat_id": one.id}, audience=f"seat:{one.id}")
     if room.status == RoomStatus.SCHEDULED:
         room.status = RoomStatus.LIVE
     session.flush()
-    return let_in
+    return done
 
 
 def deny(session: DbSession, actor: Any, room: Room, seat_id: int) -> Seat:
