@@ -27,6 +27,7 @@ from portal.timeutil import utcnow
 from portal.web import DomainError
 from video import operations as ops
 from video import permissions as perm
+from video.engines import current_engine
 from video.models import Room, RoomEvent, RoomStatus, Seat, SeatState
 
 log = logging.getLogger(__name__)
@@ -104,12 +105,6 @@ def _target(event: RoomEvent) -> str:
 
 def event_payload(event: RoomEvent) -> dict[str, Any]:
     return {"id": event.id, "kind": event.kind, "data": event.data}
-
-
-def _engine() -> Any:
-    from video.engines import get_engine
-
-    return get_engine(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 # --- emitting (after commit) -----------------------------------------------------------------
@@ -212,7 +207,7 @@ def _media_state(seat_id: int) -> dict[str, Any]:
     online = connected_seat_ids()
     peers = [s.id for s in ops.admitted(db.session, seat.room)
              if s.id != seat.id and s.id in online]
-    engine = _engine()
+    engine = current_engine()
     return {"ice_servers": engine.ice_servers(seat.seat_key), "peers": peers,
             "topology": engine.topology}
 
@@ -469,7 +464,7 @@ def on_hello(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[str, An
     if not any(e.kind == "arrived" for e in hello_events):
         emit_lobby(room.id)  # a reconnect: the officials see them online again
     media = _media_state(seat.id) if admitted else {"ice_servers": [], "peers": [],
-                                                    "topology": _engine().topology}
+                                                    "topology": current_engine().topology}
     return {"seat": _seat_info(seat), "room": _room_info(room),
             "position": position, **media,
             "events": [event_payload(e) for e in ops.missed_events(db.session, seat, last_id)]}
@@ -504,7 +499,7 @@ def on_media_offer(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[s
     sdp = data.get("sdp")
     if not isinstance(sdp, str) or not sdp.startswith("v=0") or len(sdp) > 100_000:
         raise Refused(_l("The media offer is not valid."))
-    engine = _engine()
+    engine = current_engine()
     room = seat.room
     if engine.topology == "mesh" and not room.is_recording:
         raise Refused(_l("The session is not being recorded."))
@@ -559,7 +554,7 @@ def on_subscribe_answer(binding: Binding, seat: Seat, data: dict[str, Any]) -> N
         feed = None
     if feed is None or feed.room_id != seat.room_id or not isinstance(sdp, str):
         raise Refused(_l("That person is not in the room."))
-    _engine().subscribe_answer(seat.room.room_key, seat.seat_key, feed.seat_key, sdp)
+    current_engine().subscribe_answer(seat.room.room_key, seat.seat_key, feed.seat_key, sdp)
 
 
 @_handler()
@@ -616,7 +611,7 @@ def _seat_id(data: dict[str, Any]) -> int:
 def _unpublish(room_id: int, room_key: str, seat_key: str) -> None:
     with _lock:
         _published.get(room_id, set()).discard(int(seat_key.split("-")[1]))
-    _engine().unpublish(room_key, seat_key)
+    current_engine().unpublish(room_key, seat_key)
 
 
 @_handler(staff_only=True)
@@ -698,7 +693,7 @@ def on_end(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
     ops.end_room(db.session, current_user, room)
     room_key = room.room_key
     commit_and_emit()
-    _engine().close_room(room_key)
+    current_engine().close_room(room_key)
 
 
 HANDLERS = {

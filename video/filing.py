@@ -28,6 +28,7 @@ from portal.i18n import lazy_gettext as _l
 from portal.timeutil import utcnow
 from portal.web import DomainError
 from video import operations as ops
+from video.engines import current_engine
 from video.engines.base import MediaError, Segment
 from video.models import NoteStatus, ReceptionNote, Recording, RecordingStatus, Room
 
@@ -41,10 +42,9 @@ def recording_dir(app: Flask, room_id: int, recording_id: int) -> Path:
     return Path(settings_of(app).data_dir) / "recordings" / f"room-{room_id}-rec-{recording_id}"
 
 
-def _engine() -> Any:
-    from video.engines import get_engine
-
-    return get_engine(current_app._get_current_object())  # type: ignore[attr-defined]
+def kept_path(app: Flask, room_id: int, recording_id: int) -> Path:
+    """Where an accepted recording waits for its petitioner's case (segments gone)."""
+    return recording_dir(app, room_id, recording_id).with_suffix(".mp4")
 
 
 def start(actor: Any, room: Room) -> int:
@@ -56,7 +56,7 @@ def start(actor: Any, room: Room) -> int:
     directory = recording_dir(app, room.id, recording.id)
     directory.mkdir(parents=True, exist_ok=True)
     try:
-        _engine().start_recording(room.room_key, directory)
+        current_engine().start_recording(room.room_key, directory)
     except MediaError as error:
         db.session.rollback()
         raise DomainError(_l("Recording could not start: %(error)s", error=str(error))
@@ -79,7 +79,7 @@ def stop(actor: Any, room: Room) -> int | None:
     commit_and_emit()  # everyone is told at once; no lock held while the engine stops
     error = None
     try:
-        segments = _engine().stop_recording(room_key)
+        segments = current_engine().stop_recording(room_key)
     except MediaError as failure:
         segments, error = [], str(failure)
     recording = db.session.get(Recording, recording_id)
@@ -182,8 +182,7 @@ def _process(app: Flask, recording_id: int) -> None:
         attach(recording, case, out)
     else:
         # kept until the reception's note opens a case (see `attach_pending`)
-        kept = directory.parent / f"room-{recording.room_id}-rec-{recording.id}.mp4"
-        shutil.move(str(out), kept)
+        shutil.move(str(out), kept_path(app, recording.room_id, recording.id))
     db.session.commit()
     if case is not None:
         shutil.rmtree(directory, ignore_errors=True)  # segments: the blob is the record
@@ -230,10 +229,7 @@ def attach(recording: Recording, case: Case, path: Path) -> None:
             media_type="video/mp4", kind="recording", is_restricted=True)
     recording.document_id = document.id
     recording.case_id = case.id
-    import hashlib
-
-    recording.sha256 = document.versions[0].sha256 if document.versions else hashlib.sha256(
-        path.read_bytes()).hexdigest()
+    recording.sha256 = document.versions[0].sha256
 
 
 def attach_pending(app: Flask, seat_id: int, case: Case) -> None:
@@ -242,8 +238,7 @@ def attach_pending(app: Flask, seat_id: int, case: Case) -> None:
         Recording.seat_id == seat_id, Recording.status == RecordingStatus.ACCEPTED,
         Recording.document_id.is_(None))).all()
     for recording in pending:
-        kept = recording_dir(app, recording.room_id, recording.id).parent / (
-            f"room-{recording.room_id}-rec-{recording.id}.mp4")
+        kept = kept_path(app, recording.room_id, recording.id)
         if kept.exists():
             attach(recording, case, kept)
 

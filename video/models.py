@@ -116,7 +116,6 @@ class Room(Model):
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    version: Mapped[int] = mapped_column(Integer, default=1)
 
     seats: Mapped[list[Seat]] = relationship(back_populates="room", order_by="Seat.id")
     office = relationship("Organisation", foreign_keys=[office_id])

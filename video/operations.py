@@ -209,9 +209,10 @@ def book_seat(session: DbSession, actor: Any, room: Room, *, name: str,
     _check_open(room)
     name = _clean_name(name)
     if slot_at is not None:
-        if slot_at not in {s.starts_at for s in slots(room)}:
+        slot = next((s for s in slots(room) if s.starts_at == slot_at), None)
+        if slot is None:
             raise DomainError(_l("That time is not one of the reception's slots."))
-        if any(s.starts_at == slot_at and s.seat is not None for s in slots(room)):
+        if slot.seat is not None:
             raise DomainError(_l("That slot is already booked."))
     case = _check_case(session, actor, case_id)
     seat = Seat(room=room, kind=SeatKind.PETITIONER, display_name=name,

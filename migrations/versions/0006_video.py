@@ -31,7 +31,6 @@ def upgrade():
     sa.Column('created_by_id', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_video_rooms_created_by_id_users')),
     sa.ForeignKeyConstraint(['host_id'], ['users.id'], name=op.f('fk_video_rooms_host_id_users')),
     sa.ForeignKeyConstraint(['office_id'], ['organisations.id'], name=op.f('fk_video_rooms_office_id_organisations')),

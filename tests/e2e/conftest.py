@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,23 +48,25 @@ def _flask(env: dict[str, str], *args: str) -> None:
                    check=True, capture_output=True, timeout=180)
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The demo, migrated and seeded in a folder of its own, served by gunicorn."""
-    data = tmp_path_factory.mktemp("live")
+@contextmanager
+def serve_demo(data: Path, app: str = "wsgi:create_app()", start_s: float = 20,
+               show_log: bool = False, **env_extra: str) -> Iterator[str]:
+    """The demo, migrated and seeded in `data`, served by gunicorn as `make run` does
+    (`app`: gunicorn's app spec); yields the base URL. `show_log` prints what the server
+    said (but the access log) when it stops, for a failing run."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
     env.update(PORTAL_ENV="dev", PORTAL_DATA_DIR=str(data), PORT=str(port),
-               PORTAL_RUN_WORKER="0")
+               PORTAL_RUN_WORKER="0", **env_extra)
     _flask(env, "db", "upgrade")
     _flask(env, "seed-demo")
     log = open(data / "server.log", "wb")  # noqa: SIM115 (closed below)
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:create_app()"],
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):  # up to ~20 s
+        for _ in range(int(start_s / 0.2)):
             try:
                 with urllib.request.urlopen(base + "/healthz", timeout=1) as r:
                     if r.status == 200:
@@ -76,10 +79,20 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         server.terminate()
         try:
-            server.wait(timeout=10)
+            server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+        if show_log:
+            lines = (data / "server.log").read_text(errors="replace").splitlines()
+            print("\n".join(line for line in lines if not line.startswith("127.0.0.1 "))[-6000:])
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo, migrated and seeded in a folder of its own, served by gunicorn."""
+    with serve_demo(tmp_path_factory.mktemp("live")) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, _flask, _free_port
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, serve_demo
 
 INNER_FLAG = "PORTAL_VIDEO_E2E_INNER"  # set in the namespace run (for the record)
 MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
@@ -99,22 +97,26 @@ def namespace_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"returncode": proc.returncode, "outcomes": outcomes, "output": output}
 
 
-def _inner_outcome(run: dict[str, Any], name: str) -> None:
-    outcome = run["outcomes"].get(name)
+def _inner_outcome(run: dict[str, Any], name: str) -> str:
+    """What the namespace run reports for `name` (fails if it did not run, skips if it
+    was skipped there)."""
+    outcome: str | None = run["outcomes"].get(name)
     if outcome is None:
         pytest.fail(f"{name} did not run in the namespace (exit {run['returncode']}):\n"
                     + run["output"][-6000:])
     if outcome.startswith("skipped"):
         pytest.skip(outcome)
-    assert outcome == "passed", f"{name} {outcome}\n" + run["output"][-6000:]
+    return outcome
 
 
 def test_reception_journey(namespace_run: dict[str, Any]) -> None:
-    _inner_outcome(namespace_run, "inner_reception_journey")
+    outcome = _inner_outcome(namespace_run, "inner_reception_journey")
+    assert outcome == "passed", outcome + "\n" + namespace_run["output"][-6000:]
 
 
 def test_second_device_takes_the_seat(namespace_run: dict[str, Any]) -> None:
-    _inner_outcome(namespace_run, "inner_second_device_takes_the_seat")
+    outcome = _inner_outcome(namespace_run, "inner_second_device_takes_the_seat")
+    assert outcome == "passed", outcome + "\n" + namespace_run["output"][-6000:]
 
 
 # --- the inner tests: collected only by the namespace run (python_functions=inner_*) -------
@@ -136,40 +138,10 @@ def loopback_app() -> Any:
 def video_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo, migrated and seeded in a folder of its own (SQLite), served by gunicorn
     with `loopback_app` (conftest's live_server, with ICE on loopback)."""
-    data = tmp_path_factory.mktemp("video-live")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
-    env.update(PORTAL_ENV="dev", PORTAL_DATA_DIR=str(data), PORT=str(port),
-               PORTAL_RUN_WORKER="0", PORTAL_MEDIA_ENGINE="aiortc")
-    _flask(env, "db", "upgrade")
-    _flask(env, "seed-demo")
-    log = open(data / "server.log", "wb")  # noqa: SIM115 (closed below)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
-         "tests.e2e.test_video_reception:loopback_app()"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):  # up to ~30 s
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("server did not start: " + (data / "server.log").read_text())
+    with serve_demo(tmp_path_factory.mktemp("video-live"),
+                    app="tests.e2e.test_video_reception:loopback_app()", start_s=30,
+                    show_log=True, PORTAL_MEDIA_ENGINE="aiortc") as base:
         yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
-        # what the server said but the access log, for a failing run (pytest shows it)
-        lines = (data / "server.log").read_text(errors="replace").splitlines()
-        print("\n".join(line for line in lines if not line.startswith("127.0.0.1 "))[-6000:])
 
 
 @pytest.fixture(scope="module")

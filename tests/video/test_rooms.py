@@ -63,6 +63,19 @@ def hello(sock, device="d1", last=0) -> dict[str, Any]:
     return ack
 
 
+def in_call(app, client, session, clerk, room, **booking) -> tuple[Seat, str, Any, Any]:
+    """A petitioner booked, arrived and admitted by the logged-in clerk: (seat, token,
+    the official's socket, the petitioner's socket)."""
+    seat, token = book(session, clerk, room, **booking)
+    login(client, clerk)
+    staff = staff_socket(app, client, room)
+    hello(staff, "s")
+    guest = guest_socket(app, token)
+    hello(guest, "p")
+    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    return seat, token, staff, guest
+
+
 def received(sock) -> list[dict[str, Any]]:
     """Everything the server sent this client on the namespace so far (kept, so several
     checks can read it; readable after the server disconnected the client)."""
@@ -275,13 +288,7 @@ def test_second_device_takes_the_seat_and_the_first_is_told_why(app, session, cl
 
 def test_reconnect_returns_to_the_room_and_replays_missed_events(app, client, session, clerk,
                                                                   room):
-    seat, token = book(session, clerk, room)
-    login(client, clerk)
-    staff = staff_socket(app, client, room)
-    hello(staff, "s")
-    g = guest_socket(app, token)
-    hello(g, "p")
-    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    seat, token, staff, g = in_call(app, client, session, clerk, room)
     last = max(e["id"] for e in events(g) if e["id"])
     g.disconnect(NAMESPACE)
     staff.emit("chat", {"text": "您好，请稍等"}, namespace=NAMESPACE, callback=True)
@@ -322,13 +329,7 @@ def test_guest_cannot_use_staff_events(app, client, session, clerk, room):
 
 
 def test_removed_guest_is_disconnected_and_the_link_stops(app, client, session, clerk, room):
-    seat, token = book(session, clerk, room)
-    login(client, clerk)
-    staff = staff_socket(app, client, room)
-    hello(staff, "s")
-    g = guest_socket(app, token)
-    hello(g, "p")
-    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    seat, token, staff, g = in_call(app, client, session, clerk, room)
     ack = staff.emit("remove", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
     assert ack["ok"]
     assert events(g, "removed")
@@ -348,13 +349,7 @@ def test_logged_out_official_is_disconnected(app, client, session, clerk, room):
 
 
 def test_end_for_all_closes_every_connection(app, client, session, clerk, room):
-    seat, token = book(session, clerk, room)
-    login(client, clerk)
-    staff = staff_socket(app, client, room)
-    hello(staff, "s")
-    g = guest_socket(app, token)
-    hello(g, "p")
-    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    seat, token, staff, g = in_call(app, client, session, clerk, room)
     assert staff.emit("end", {}, namespace=NAMESPACE, callback=True)["ok"]
     assert events(g, "ended")
     assert not g.is_connected(NAMESPACE)
@@ -362,13 +357,7 @@ def test_end_for_all_closes_every_connection(app, client, session, clerk, room):
 
 
 def test_recording_needs_consent_first(app, client, session, clerk, room):
-    seat, token = book(session, clerk, room)
-    login(client, clerk)
-    staff = staff_socket(app, client, room)
-    hello(staff, "s")
-    g = guest_socket(app, token)
-    hello(g, "p")
-    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    seat, token, staff, g = in_call(app, client, session, clerk, room)
     ack = staff.emit("record", {"on": True}, namespace=NAMESPACE, callback=True)
     assert ack["ok"] is False and "consent" in ack["error"]
     assert session.get(Room, room.id).is_recording is False
@@ -378,13 +367,7 @@ def test_recording_needs_consent_first(app, client, session, clerk, room):
 
 def test_note_confirmed_on_the_petitioners_screen_opens_a_case(app, client, session, clerk,
                                                                 room):
-    seat, token = book(session, clerk, room, phone="13900001111")
-    login(client, clerk)
-    staff = staff_socket(app, client, room)
-    hello(staff, "s")
-    g = guest_socket(app, token)
-    hello(g, "p")
-    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    seat, token, staff, g = in_call(app, client, session, clerk, room, phone="13900001111")
     prefix = f"n{seat.id}-"
     response = client.post(f"/video/seats/{seat.id}/note", data={
         prefix + "facts": "工资被拖欠八个月", prefix + "demands": "要求支付工资",
@@ -409,13 +392,7 @@ def test_note_confirmed_on_the_petitioners_screen_opens_a_case(app, client, sess
 
 def test_note_refused_is_noted_and_stale_save_keeps_the_text(app, client, session, clerk,
                                                               room):
-    seat, token = book(session, clerk, room)
-    login(client, clerk)
-    staff = staff_socket(app, client, room)
-    hello(staff, "s")
-    g = guest_socket(app, token)
-    hello(g, "p")
-    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    seat, token, staff, g = in_call(app, client, session, clerk, room)
     prefix = f"n{seat.id}-"
     client.post(f"/video/seats/{seat.id}/note", data={prefix + "facts": "第一稿",
                                                        prefix + "version": ""})
@@ -508,13 +485,7 @@ def test_a_new_link_closes_a_window_on_the_old_one(app, client, session, clerk, 
 
 
 def test_a_note_created_meanwhile_is_not_overwritten(app, client, session, clerk, room):
-    seat, token = book(session, clerk, room)
-    login(client, clerk)
-    staff = staff_socket(app, client, room)
-    hello(staff, "s")
-    g = guest_socket(app, token)
-    hello(g, "p")
-    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
+    seat, token, staff, g = in_call(app, client, session, clerk, room)
     prefix = f"n{seat.id}-"
     # two officials opened the panel before any note existed (no version)
     first = client.post(f"/video/seats/{seat.id}/note", data={
@@ -553,3 +524,4 @@ def test_a_recording_belongs_to_its_petitioner_and_stops_when_they_leave(
     assert recording.seat_id == seat.id
     assert recording.status == RecordingStatus.PROCESSING and recording.stopped_at
     assert session.get(Room, room.id).is_recording is False
+

@@ -64,7 +64,7 @@ def test_turn_urls_without_secret_are_left_out() -> None:
 
 
 @pytest.mark.parametrize("url", ["http://turn.example.org", "turn:", "turn:host:99999",
-                                 "turn:host:3478?transport=sctp", "stun.l.google.com:19302"])
+                                 "turn:host:3478?transport=sctp", "stun.public.example:3478"])
 def test_malformed_urls_are_refused(url: str) -> None:
     with pytest.raises(TurnConfigError):
         ice_servers_for(FakeSettings("k", (url,)), "x")
@@ -74,11 +74,11 @@ def test_a_host_outside_the_deployment_is_refused() -> None:
     configured = ("turn:turn.portal.example:3478",)
     check_deployment_only([{"urls": ["turn:turn.portal.example:3478?transport=tcp"]}],
                           configured)
-    for foreign in ("stun:stun.l.google.com:19302", "turn:evil.example:3478"):
+    for foreign in ("stun:stun.public.example:3478", "turn:evil.example:3478"):
         with pytest.raises(TurnConfigError, match="not one of the deployment"):
             check_deployment_only([{"urls": [foreign]}], configured)
     with pytest.raises(TurnConfigError):
-        check_deployment_only([{"urls": "stun:stun.l.google.com:19302"}], ())
+        check_deployment_only([{"urls": "stun:stun.public.example:3478"}], ())
     assert turn.parse_url("turn:[::1]:3478") == ("turn", "::1", 3478)
 
 

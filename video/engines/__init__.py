@@ -46,5 +46,12 @@ def get_engine(app: Flask) -> MediaEngine:
     return engine
 
 
+def current_engine() -> MediaEngine:
+    """The engine of the app handling this request or event."""
+    from flask import current_app
+
+    return get_engine(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
 __all__ = ["EXTENSION_KEY", "MediaEngine", "MediaError", "Segment", "build_engine",
-           "get_engine"]
+           "current_engine", "get_engine"]
