@@ -206,7 +206,12 @@ def join_url(token: str) -> str:
 
 
 def sms_text(seat: Seat, token: str) -> str:
-    when = utc_to_local(seat.slot_at or seat.room.starts_at)
+    if seat.slot_at is None:  # a walk-in: the queue is open now, not at the room's start
+        return _("%(name)s: please open this link on your phone now for your video "
+                 "reception “%(title)s”; you will wait your turn in the queue: %(url)s "
+                 "(recorded with your consent).", name=seat.display_name,
+                 title=seat.room.title, url=join_url(token))
+    when = utc_to_local(seat.slot_at)
     return _("%(name)s: your video reception “%(title)s” is on %(when)s. Open this link on "
              "your phone a few minutes before: %(url)s (recorded with your consent).",
              name=seat.display_name, title=seat.room.title,

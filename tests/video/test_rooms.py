@@ -525,3 +525,11 @@ def test_a_recording_belongs_to_its_petitioner_and_stops_when_they_leave(
     assert recording.status == RecordingStatus.PROCESSING and recording.stopped_at
     assert session.get(Room, room.id).is_recording is False
 
+
+def test_a_walk_in_is_told_to_open_the_link_now(client, session, clerk, room):
+    login(client, clerk)
+    response = client.post(f"/video/rooms/{room.id}/book", data={
+        "name": "陈桂兰", "phone": "13800009999", "slot": "", "idempotency_key": "walk"})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "open this link on your phone now" in text and "queue" in text

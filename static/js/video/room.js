@@ -127,7 +127,9 @@ function timeLabel(iso) {
   if (!iso) return "";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return "";
-  return d.toLocaleTimeString(cfg.lang, { hour: "2-digit", minute: "2-digit" });
+  // the portal keeps Beijing time on every page, whatever the device's own clock says
+  return d.toLocaleTimeString(cfg.lang, { hour: "2-digit", minute: "2-digit",
+                                          timeZone: "Asia/Shanghai" });
 }
 
 function el(tag, props = {}, ...children) {
