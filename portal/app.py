@@ -111,6 +111,7 @@ def create_app(
 
     for domain in domains:
         domain.init_app(app)
+    web.wrap_views(app)  # every view, the domains' too: one unit of work per request
     return app
 
 

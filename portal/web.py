@@ -13,6 +13,7 @@ from flask import (
     Flask,
     current_app,
     flash,
+    g,
     has_request_context,
     redirect,
     render_template,
@@ -29,11 +30,15 @@ from htmx_flask import make_response as htmx_response
 from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException
 
-from portal.extensions import babel
+from portal import transaction
+from portal.errors import DomainError, NotAllowed, NotFound, StaleEdit
+from portal.extensions import babel, db
 from portal.i18n import lazy_gettext as _l
 from portal.i18n import request_translations
 
 F = TypeVar("F", bound=Callable[..., Any])
+__all__ = ["DomainError", "NotAllowed", "NotFound", "StaleEdit", "on_error", "public", "render",
+           "require"]
 LOCALES = ("zh_CN", "en")
 
 
@@ -121,22 +126,6 @@ def page_args(default_size: int = 50, max_size: int = 200) -> tuple[int, int]:
     return page, min(max(size, 10), max_size)
 
 
-class DomainError(Exception):
-    """A rule of the domain refused the action; the message is shown to the user."""
-
-    status = 400
-
-    def __init__(self, message: Any, status: int | None = None) -> None:
-        super().__init__(str(message))
-        self.message = message
-        if status is not None:
-            self.status = status
-
-
-class NotAllowed(DomainError):
-    status = 403
-
-
 ERROR_MESSAGES: dict[int, LazyString] = {
     400: _l("The request could not be understood. Please check what you entered and try again."),
     403: _l("You do not have permission to open this page."),
@@ -212,15 +201,68 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain_error(error: DomainError) -> ResponseReturnValue:
-        from portal.extensions import db
-
-        db.session.rollback()
+        # raised outside a view's unit of work (a before_request hook, a converter)
+        transaction.rollback(db.session)
         return _error_page(error.status, error.message)
 
     @app.errorhandler(Exception)
     def _crash(error: Exception) -> ResponseReturnValue:
         app.logger.exception("unhandled error on %s", request.path)
-        from portal.extensions import db
-
-        db.session.rollback()
+        transaction.rollback(db.session)
         return _error_page(500)
+
+
+# --- the request shape -------------------------------------------------------------------
+
+_ON_ERROR = "portal_on_error"
+
+
+def on_error(respond: Callable[[DomainError], ResponseReturnValue]) -> None:
+    """Say how this view answers a domain error raised after this call: `respond(error)`
+    runs after the rollback (typically a flash and a redirect back, or the form again
+    with the user's input and `error.status`). Without it: the message as a 4xx fragment
+    on htmx, the error page otherwise."""
+    setattr(g, _ON_ERROR, respond)
+
+
+def flash_and_redirect(url: str) -> Callable[[DomainError], ResponseReturnValue]:
+    """The usual `on_error` answer of a form posted from a page: back there, with the
+    message on top."""
+
+    def respond(error: DomainError) -> ResponseReturnValue:
+        flash(str(error.message), "error")
+        return redirect(url, code=303)
+
+    return respond
+
+
+def _answer_domain_error(error: DomainError) -> ResponseReturnValue:
+    respond = g.pop(_ON_ERROR, None)
+    if respond is not None and error.status != 403:
+        return respond(error)
+    htmx = getattr(request, "htmx", None)
+    if htmx and not htmx.boosted:
+        return render("components/_error_message.html", block=None, status=error.status,
+                      message=error.message)
+    return _error_page(error.status, error.message)
+
+
+def unit_of_work(view: F) -> F:
+    """load → authorize → one operation → commit once → after-commit callbacks. Every
+    view of the portal is wrapped in it (`wrap_views`), so views hold no commit,
+    rollback or try of their own."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return transaction.run(db.session, lambda: view(*args, **kwargs),
+                               _answer_domain_error)
+
+    wrapper.portal_unit_of_work = True  # type: ignore[attr-defined]
+    return cast(F, wrapper)
+
+
+def wrap_views(app: Flask) -> None:
+    """Put every registered view (the core's and every domain's) in `unit_of_work`."""
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint != "static" and not getattr(view, "portal_unit_of_work", False):
+            app.view_functions[endpoint] = unit_of_work(view)

@@ -1,4 +1,6 @@
-"""Who may do what with accounts. Each function takes the acting user."""
+"""The shared predicates every domain's permissions.py builds on (an active user, an
+admin, a role held, membership of an organisation), and who may do what with accounts.
+Each function takes the acting user; deny by default."""
 
 from __future__ import annotations
 
@@ -10,6 +12,32 @@ from portal.auth.roles import Role
 
 def is_logged_in(user: Any) -> bool:
     return bool(getattr(user, "is_authenticated", False))
+
+
+def is_active_user(user: Any) -> bool:
+    """Logged in with an account that is not switched off."""
+    return (user is not None and is_logged_in(user)
+            and bool(getattr(user, "is_active", False)))
+
+
+def holds(user: Any, *roles: Role) -> bool:
+    """An active user holding at least one of `roles`."""
+    return is_active_user(user) and bool(user.has_role(*roles))
+
+
+def is_admin(user: Any) -> bool:
+    return holds(user, Role.ADMIN)
+
+
+def org_ids(user: Any) -> set[int]:
+    """The organisations the user belongs to."""
+    return {o.id for o in getattr(user, "organisations", None) or []}
+
+
+def member_of(user: Any, organisation_id: int | None) -> bool:
+    """An active user who belongs to the organisation."""
+    return (organisation_id is not None and is_active_user(user)
+            and organisation_id in org_ids(user))
 
 
 def has_any_role(*roles: Role) -> Callable[[Any], bool]:
