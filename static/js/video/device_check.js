@@ -2,12 +2,14 @@
 // preview, microphone level, a test sound for the speaker, and a network check timed
 // against the portal's own ping URL (data-ping-url, answers 204). Each check shows a
 // clear state (works / weak / problem) and what to do when something is wrong. Strings
-// come from the page's #video-strings JSON (translated by the server).
+// come from the page's #video-strings JSON (translated by the server), read and formatted
+// as in the room (room/i18n.js).
+
+import { fmt, readStrings } from "./room/i18n.js";
 
 const root = document.getElementById("device-check");
-const S = JSON.parse(document.getElementById("video-strings")?.textContent || "{}");
+const S = readStrings(document);
 const $ = (id) => document.getElementById(id);
-const fmt = (text, vars = {}) => String(text ?? "").replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
 
 const PINGS = 6;
 const MIC_THRESHOLD = 0.02; // RMS of a speaking voice is well above this; silence is below
