@@ -18,8 +18,6 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal import idempotency, transaction, web
-from portal.auth.models import User, UserRole
-from portal.auth.roles import Role
 from portal.casefiles.models import Case
 from portal.casefiles.permissions import can_view as can_view_case
 from portal.extensions import db
@@ -51,7 +49,6 @@ from video.models import (
     ReceptionNote,
     Recording,
     Room,
-    RoomStatus,
     Seat,
     SeatKind,
 )
@@ -109,14 +106,9 @@ def index() -> ResponseReturnValue:
 
 def _room_form() -> RoomForm:
     form = RoomForm()
-    orgs = (db.session.scalars(select(Organisation).order_by(Organisation.name)).all()
-            if perm.is_admin(current_user) else current_user.organisations)
-    offices = [(o.id, o.name) for o in orgs]
-    hosts = db.session.execute(
-        select(User.id, User.display_name).join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role.in_([Role.LEADER.value, Role.AGENCY.value]), User.is_active)
-        .distinct().order_by(User.display_name)).all()
-    form.fill_choices(offices, [(h.id, h.display_name) for h in hosts])
+    offices = db.session.scalars(select(Organisation).where(
+        perm.offices_to_schedule(current_user)).order_by(Organisation.name))
+    form.fill_choices([(o.id, o.name) for o in offices], ops.host_choices(db.session))
     return form
 
 
@@ -304,10 +296,8 @@ def cancel_seat(seat_id: int) -> ResponseReturnValue:
 @require(perm.can_open_schedule)
 def host(room_id: int) -> ResponseReturnValue:
     room = _room(room_id, perm.can_host)
-    if room.status == RoomStatus.ENDED:
-        flash(_("This reception has ended."), "info")
-        return redirect(url_for("video.room", room_id=room.id), code=303)
-    seat = ops.staff_seat(db.session, current_user, room)
+    web.on_error(web.flash_and_redirect(url_for("video.room", room_id=room.id)))
+    seat = ops.staff_seat(db.session, current_user, room)  # refused once the room ended
     return render("video/room.html", block=None, room=room, seat=seat, is_staff=True,
                   token=None, note_url=url_for("video.notes", room_id=room.id))
 
@@ -317,8 +307,7 @@ def host(room_id: int) -> ResponseReturnValue:
 def notes(room_id: int) -> ResponseReturnValue:
     """The note panel beside the call: one note per petitioner admitted or seen."""
     room = _room(room_id, perm.can_host)
-    seats = [s for s in room.seats if s.kind == SeatKind.PETITIONER
-             and s.state in ("admitted", "done")]
+    seats = ops.note_seats(room)
     forms = {}
     for seat in seats:
         note = ops.note_for(db.session, seat)

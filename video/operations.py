@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal import idempotency
+from portal.auth.models import User, UserRole
 from portal.casefiles import operations as case_ops
 from portal.casefiles.models import Case, Channel
 from portal.casefiles.permissions import can_contribute
@@ -157,6 +158,15 @@ def create_room(session: DbSession, actor: Any, *, kind: str, title: str, office
     session.add(room)
     session.flush()
     return room
+
+
+def host_choices(session: DbSession) -> list[tuple[int, str]]:
+    """The accounts a reception may name as its host (`perm.HOST_ROLES`, active)."""
+    rows = session.execute(
+        select(User.id, User.display_name).join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role.in_([r.value for r in perm.HOST_ROLES]), User.is_active)
+        .distinct().order_by(User.display_name)).all()
+    return [(row.id, row.display_name) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -585,6 +595,12 @@ def stop_recording(session: DbSession, actor: Any | None, room: Room) -> Recordi
 # --- reception note (接谈记录) --------------------------------------------------------------
 
 NOTE_FIELDS = ("facts", "demands", "answer", "next_steps")
+
+
+def note_seats(room: Room) -> list[Seat]:
+    """The petitioners a note is written for: admitted now, or seen already."""
+    return [s for s in room.seats if s.kind == SeatKind.PETITIONER
+            and s.state in (SeatState.ADMITTED, SeatState.DONE)]
 
 
 def note_for(session: DbSession, seat: Seat) -> ReceptionNote | None:

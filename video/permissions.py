@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, false, or_, true
 
 from portal.auth.permissions import holds, is_active_user, is_admin, member_of, org_ids
 from portal.auth.roles import Role
+from portal.orgs.models import Organisation
 from video.models import (
     OPEN_SEAT_STATES,
     NoteStatus,
@@ -34,7 +35,8 @@ from video.models import (
 __all__ = ["SCHEDULER_ROLES", "VIEWER_ROLES", "can_add_companion", "can_book",
            "can_cancel_seat", "can_edit_note", "can_file_note", "can_host", "can_manage_room",
            "can_open_room", "can_open_schedule", "can_reissue_link", "can_schedule",
-           "can_schedule_for", "can_view_room", "is_admin", "visible_rooms"]
+           "can_schedule_for", "can_view_room", "is_admin", "offices_to_schedule",
+           "visible_rooms"]
 
 #: roles that run reception rooms of their office
 SCHEDULER_ROLES = frozenset({Role.CLERK, Role.LEADER})
@@ -42,6 +44,8 @@ SCHEDULER_ROLES = frozenset({Role.CLERK, Role.LEADER})
 VIEWER_ROLES = SCHEDULER_ROLES | {Role.SUPERVISOR}
 #: roles that open the schedule page (its rows: `visible_rooms`)
 SCHEDULE_ROLES = VIEWER_ROLES | {Role.ADMIN, Role.AGENCY}
+#: roles a reception may name as its host (the room form's list)
+HOST_ROLES = frozenset({Role.LEADER, Role.AGENCY})
 #: a booking that has not started can be cancelled
 CANCELLABLE_SEAT_STATES = frozenset({SeatState.BOOKED, SeatState.WAITING})
 #: a note the petitioner has answered no longer changes
@@ -63,6 +67,15 @@ def can_schedule(user: Any) -> bool:
 def can_schedule_for(user: Any, office_id: int | None) -> bool:
     """Schedule a reception run by this office: an admin for any, others their own."""
     return can_schedule(user) and (is_admin(user) or member_of(user, office_id))
+
+
+def offices_to_schedule(user: Any) -> ColumnElement[bool]:
+    """`can_schedule_for` as a condition on Organisation (the room form's offices)."""
+    if not can_schedule(user):
+        return false()
+    if is_admin(user):
+        return true()
+    return Organisation.id.in_(sorted(org_ids(user)))
 
 
 # --- a room --------------------------------------------------------------------------------

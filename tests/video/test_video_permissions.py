@@ -24,6 +24,7 @@ from video.permissions import (
     can_open_schedule,
     can_schedule_for,
     can_view_room,
+    offices_to_schedule,
     visible_rooms,
 )
 
@@ -141,6 +142,18 @@ def test_the_schedule_lists_exactly_the_rooms_the_user_may_view(session, world, 
     assert listed == {r.id for r in every_room if can_view_room(user, r)}
     assert (hosted[who].id in listed) == MATRIX[who]["hosts_by_name"][4]
     assert (rooms["own_office"].id in listed) == MATRIX[who]["own_office"][4]
+
+
+@pytest.mark.parametrize("who", sorted(MATRIX))
+def test_the_room_form_offers_exactly_the_offices_the_user_may_schedule_for(session, world,
+                                                                            who):
+    from portal.orgs.models import Organisation
+
+    people, rooms, _hosted = world
+    user = people[who]
+    offered = set(session.scalars(select(Organisation.id).where(offices_to_schedule(user))))
+    offices = {rooms[name].office_id for name in ("own_office", "other_office")}
+    assert offered & offices == {o for o in offices if can_schedule_for(user, o)}
 
 
 def test_the_schedule_pages_exactly(session, make_user, make_org):
