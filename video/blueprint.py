@@ -1,11 +1,13 @@
 """Reception pages. Staff: the schedule, a room's bookings and queue, join links, the
 host's room and the reception note. Public (no account): the petitioner's join link —
-device check and consent, then the lobby and the call. Each view: load → authorize →
-one operation → commit → emit/notify."""
+device check and consent, then the lobby and the call. Each view: load → authorize
+(video.permissions) → one operation; `web.unit_of_work` commits once, then the room events
+go out (`_emit_after_commit`). A domain error rolls back and is answered as the view said
+with `web.on_error` (the message over the page it came from, or the form again)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import segno
@@ -14,11 +16,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from portal import idempotency
-from portal.auth.models import User, UserRole
-from portal.auth.roles import Role
+from portal import idempotency, transaction, web
 from portal.casefiles.models import Case
 from portal.casefiles.permissions import can_view as can_view_case
 from portal.extensions import db
@@ -28,7 +27,7 @@ from portal.web import DomainError, public, render, require
 from video import filing
 from video import operations as ops
 from video import permissions as perm
-from video.events import close_seat, commit_and_emit
+from video.events import close_seat, emit_events
 from video.forms import (
     BookForm,
     CompanionForm,
@@ -36,6 +35,7 @@ from video.forms import (
     NoteForm,
     RoomForm,
     local_to_utc,
+    parse_day,
     parse_slot,
     slot_choices,
     utc_to_local,
@@ -49,7 +49,6 @@ from video.models import (
     ReceptionNote,
     Recording,
     Room,
-    RoomStatus,
     Seat,
     SeatKind,
 )
@@ -60,6 +59,23 @@ join_bp = Blueprint("join", __name__, url_prefix="/join")
 LABELS: dict[str, Any] = {"kind_labels": ROOM_KIND_LABELS, "status_labels": ROOM_STATUS_LABELS,
           "seat_kind_labels": SEAT_KIND_LABELS, "seat_state_labels": SEAT_STATE_LABELS,
           "note_status_labels": NOTE_STATUS_LABELS, "local": utc_to_local}
+#: the rules the pages ask (`can_cancel_seat(current_user, seat)` in a template)
+RULES: dict[str, Any] = {name: getattr(perm, name) for name in (
+    "can_schedule", "can_book", "can_open_room", "can_manage_room", "can_host",
+    "can_reissue_link", "can_cancel_seat", "can_add_companion", "can_edit_note",
+    "can_file_note")}
+
+
+@bp.context_processor
+def _rules() -> dict[str, Any]:
+    return RULES
+
+
+def _emit_after_commit() -> None:
+    """The room events this request recorded go out once it has committed."""
+    pending = ops.pending_events(db.session)
+    if pending:
+        transaction.after_commit(db.session, lambda: emit_events(pending))
 
 
 def _room(room_id: int, check: Any = perm.can_view_room) -> Room:
@@ -83,27 +99,16 @@ def _seat(seat_id: int, check: Any = perm.can_manage_room) -> Seat:
 @require(perm.can_open_schedule)
 def index() -> ResponseReturnValue:
     show = request.args.get("show", "upcoming")
-    day = None
-    if show == "day":
-        try:
-            day = date.fromisoformat(request.args.get("day", ""))
-        except ValueError:
-            day = utc_to_local(datetime.now().astimezone()).date()
+    day = parse_day(request.args.get("day")) if show == "day" else None
     rooms = ops.rooms_on(db.session, current_user, day, upcoming=day is None)
-    return render("video/index.html", rooms=rooms, day=day,
-                  can_schedule=perm.can_schedule(current_user), **LABELS)
+    return render("video/index.html", rooms=rooms, day=day, **LABELS)
 
 
 def _room_form() -> RoomForm:
     form = RoomForm()
-    orgs = (db.session.scalars(select(Organisation).order_by(Organisation.name)).all()
-            if perm.is_admin(current_user) else current_user.organisations)
-    offices = [(o.id, o.name) for o in orgs]
-    hosts = db.session.execute(
-        select(User.id, User.display_name).join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role.in_([Role.LEADER.value, Role.AGENCY.value]), User.is_active)
-        .distinct().order_by(User.display_name)).all()
-    form.fill_choices(offices, [(h.id, h.display_name) for h in hosts])
+    offices = db.session.scalars(select(Organisation).where(
+        perm.offices_to_schedule(current_user)).order_by(Organisation.name))
+    form.fill_choices([(o.id, o.name) for o in offices], ops.host_choices(db.session))
     return form
 
 
@@ -115,23 +120,23 @@ def new_room() -> ResponseReturnValue:
         form.day.data = form.day.data or utc_to_local(datetime.now().astimezone()).date()
     if form.validate_on_submit():
         assert form.day.data and form.starts.data and form.ends.data
-        try:
-            room = ops.create_room(
-                db.session, current_user, kind=form.kind.data or "",
-                title=form.title.data or "", office_id=form.office_id.data,
-                host_id=form.host_id.data or None,
-                starts_at=local_to_utc(form.day.data, form.starts.data),
-                ends_at=local_to_utc(form.day.data, form.ends.data),
-                slot_minutes=form.slot_minutes.data or 20)
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            flash(_("Reception scheduled."), "success")
-            return redirect(url_for("video.room", room_id=room.id), code=303)
+        web.on_error(lambda error: _form_again(form, error))
+        room = ops.create_room(
+            db.session, current_user, kind=form.kind.data or "",
+            title=form.title.data or "", office_id=form.office_id.data,
+            host_id=form.host_id.data or None,
+            starts_at=local_to_utc(form.day.data, form.starts.data),
+            ends_at=local_to_utc(form.day.data, form.ends.data),
+            slot_minutes=form.slot_minutes.data or 20)
+        flash(_("Reception scheduled."), "success")
+        return redirect(url_for("video.room", room_id=room.id), code=303)
     return render("video/new.html", form=form,
                   status=400 if request.method == "POST" else 200)
+
+
+def _form_again(form: RoomForm, error: DomainError) -> ResponseReturnValue:
+    flash(str(error.message), "error")
+    return render("video/new.html", form=form, status=400)
 
 
 @bp.get("/rooms/<int:room_id>")
@@ -153,8 +158,7 @@ def _room_page(room: Room, form: BookForm, status: int = 200) -> ResponseReturnV
              if s.kind == SeatKind.PETITIONER}
     return render("video/manage.html", room=room, slots=ops.slots(room), queue=queue,
                   form=form, companion_form=CompanionForm(), recordings=recordings,
-                  notes=notes, can_manage=perm.can_manage_room(current_user, room),
-                  can_host=perm.can_host(current_user, room), status=status, **LABELS)
+                  notes=notes, status=status, **LABELS)
 
 
 def _case_id(number: str | None) -> int | None:
@@ -174,31 +178,30 @@ def book(room_id: int) -> ResponseReturnValue:
     form = BookForm()
     free = [s.starts_at for s in ops.slots(room) if s.seat is None]
     form.slot.choices = slot_choices(free)
-    earlier = idempotency.previous_result(db.session, form.idempotency_key.data)
-    if earlier:
-        flash(_("This booking was already made. Issue a new link from the list if the "
-                "first one was lost."), "info")
-        return redirect(earlier, code=303)
+    web.on_error(lambda error: _booking_refused(room, form, error))
+    ops.check_booking_key(db.session, form.idempotency_key.data)
     if not form.validate_on_submit():
         return _room_page(room, form, status=400)
-    try:
-        seat, token = ops.book_seat(
-            db.session, current_user, room, name=form.name.data or "",
-            phone=form.phone.data, email=form.email.data,
-            slot_at=parse_slot(form.slot.data), case_id=_case_id(form.case_number.data))
-        idempotency.remember(db.session, form.idempotency_key.data, "video-seat",
+    seat, token = ops.book_seat(
+        db.session, current_user, room, name=form.name.data or "",
+        phone=form.phone.data, email=form.email.data,
+        slot_at=parse_slot(form.slot.data), case_id=_case_id(form.case_number.data))
+    ops.remember_booking_key(db.session, form.idempotency_key.data,
                              url_for("video.room", room_id=room.id))
-        if seat.email:
-            _email_link(seat, token, seat.email)
-        commit_and_emit()
-    except IntegrityError:
-        db.session.rollback()
-        return redirect(url_for("video.room", room_id=room.id), code=303)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return _room_page(room, form, status=400)
+    if seat.email:
+        _email_link(seat, token, seat.email)
+    _emit_after_commit()
     return _link_page(seat, token, emailed=bool(seat.email))
+
+
+def _booking_refused(room: Room, form: BookForm, error: DomainError) -> ResponseReturnValue:
+    """A replayed form goes to where the first booking led; any other refusal shows the
+    room page again with the form as it was sent."""
+    if isinstance(error, ops.BookingReplayed):
+        flash(str(error.message), "info")
+        return redirect(error.url, code=303)
+    flash(str(error.message), "error")
+    return _room_page(room, form, status=error.status)
 
 
 def join_url(token: str) -> str:
@@ -239,8 +242,9 @@ def _link_page(seat: Seat, token: str, emailed: bool = False) -> ResponseReturnV
 def reissue_link(seat_id: int) -> ResponseReturnValue:
     seat = _seat(seat_id)
     token = ops.reissue_link(db.session, current_user, seat)
-    db.session.commit()
-    close_seat(seat.id, "expired")  # a window still open on the old link closes
+    seat_id = seat.id
+    # a window still open on the old link closes
+    transaction.after_commit(db.session, lambda: close_seat(seat_id, "expired"))
     flash(_("A new link was made; the old one no longer works."), "success")
     return _link_page(seat, token)
 
@@ -257,7 +261,6 @@ def email_link(seat_id: int) -> ResponseReturnValue:
         flash(_("Enter a valid e-mail address."), "error")
         return _link_page(seat, token)
     _email_link(seat, token, form.email.data or "")
-    db.session.commit()
     flash(_("The link was queued for e-mail to %(to)s.", to=form.email.data), "success")
     return _link_page(seat, token, emailed=True)
 
@@ -270,9 +273,9 @@ def add_companion(seat_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         flash(_("Write the companion's name."), "error")
         return redirect(url_for("video.room", room_id=seat.room_id), code=303)
+    web.on_error(web.flash_and_redirect(url_for("video.room", room_id=seat.room_id)))
     other, token = ops.add_companion(db.session, current_user, seat, name=form.name.data or "",
                                      kind=form.kind.data or SeatKind.COMPANION)
-    db.session.commit()
     return _link_page(other, token)
 
 
@@ -280,8 +283,9 @@ def add_companion(seat_id: int) -> ResponseReturnValue:
 @require(perm.can_open_schedule)
 def cancel_seat(seat_id: int) -> ResponseReturnValue:
     seat = _seat(seat_id)
+    web.on_error(web.flash_and_redirect(url_for("video.room", room_id=seat.room_id)))
     ops.cancel_seat(db.session, current_user, seat)
-    commit_and_emit()
+    _emit_after_commit()
     flash(_("Booking for %(name)s cancelled.", name=seat.display_name), "success")
     return redirect(url_for("video.room", room_id=seat.room_id), code=303)
 
@@ -292,11 +296,8 @@ def cancel_seat(seat_id: int) -> ResponseReturnValue:
 @require(perm.can_open_schedule)
 def host(room_id: int) -> ResponseReturnValue:
     room = _room(room_id, perm.can_host)
-    if room.status == RoomStatus.ENDED:
-        flash(_("This reception has ended."), "info")
-        return redirect(url_for("video.room", room_id=room.id), code=303)
-    seat = ops.staff_seat(db.session, current_user, room)
-    db.session.commit()
+    web.on_error(web.flash_and_redirect(url_for("video.room", room_id=room.id)))
+    seat = ops.staff_seat(db.session, current_user, room)  # refused once the room ended
     return render("video/room.html", block=None, room=room, seat=seat, is_staff=True,
                   token=None, note_url=url_for("video.notes", room_id=room.id))
 
@@ -306,8 +307,7 @@ def host(room_id: int) -> ResponseReturnValue:
 def notes(room_id: int) -> ResponseReturnValue:
     """The note panel beside the call: one note per petitioner admitted or seen."""
     room = _room(room_id, perm.can_host)
-    seats = [s for s in room.seats if s.kind == SeatKind.PETITIONER
-             and s.state in ("admitted", "done")]
+    seats = ops.note_seats(room)
     forms = {}
     for seat in seats:
         note = ops.note_for(db.session, seat)
@@ -326,32 +326,35 @@ def save_note(seat_id: int) -> ResponseReturnValue:
     form = NoteForm(prefix=f"n{seat.id}")
     form.fill_choices()
     action = request.form.get("action", "save")
-    status = 200
-    note: ReceptionNote | None
-    try:
-        if not form.validate():
-            raise DomainError(_("Check the note: a field is too long."))
-        expected = int(form.version.data) if (form.version.data or "").isdigit() else None
-        note = ops.save_note(db.session, current_user, seat, {
-            "facts": form.facts.data or "", "demands": form.demands.data or "",
-            "answer": form.answer.data or "", "next_steps": form.next_steps.data or ""},
-            expected)
-        if action == "show":
-            ops.show_note(db.session, current_user, note)
-        commit_and_emit()
-        flash(_("Note shown to %(name)s to confirm.", name=seat.display_name)
-              if action == "show" else _("Note saved."), "success")
-    except ops.StaleNote as stale:
-        db.session.rollback()
-        flash(stale.message, "error")
-        note, status = stale.note, 409
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        note, status = ops.note_for(db.session, seat), 400
+    web.on_error(lambda error: _note_again(seat, form, error))
+    if not form.validate():
+        raise DomainError(_("Check the note: a field is too long."))
+    expected = int(form.version.data) if (form.version.data or "").isdigit() else None
+    note = ops.save_note(db.session, current_user, seat, {
+        "facts": form.facts.data or "", "demands": form.demands.data or "",
+        "answer": form.answer.data or "", "next_steps": form.next_steps.data or ""},
+        expected)
+    if action == "show":
+        ops.show_note(db.session, current_user, note)
+    _emit_after_commit()
+    flash(_("Note shown to %(name)s to confirm.", name=seat.display_name)
+          if action == "show" else _("Note saved."), "success")
+    return _note_form(seat, form, note)
+
+
+def _note_form(seat: Seat, form: NoteForm, note: ReceptionNote | None,
+               status: int = 200) -> ResponseReturnValue:
     form.version.data = str(note.version) if note else ""
     return render("video/_note.html", block=None, seat=seat, form=form, note=note,
                   status=status, **LABELS)
+
+
+def _note_again(seat: Seat, form: NoteForm, error: DomainError) -> ResponseReturnValue:
+    """The form again with the official's text kept, over the note as it is saved now
+    (a stale save: 409, the version of the other official's save)."""
+    flash(str(error.message), "error")
+    note = error.note if isinstance(error, ops.StaleNote) else ops.note_for(db.session, seat)
+    return _note_form(seat, form, note, status=error.status)
 
 
 @bp.post("/seats/<int:seat_id>/note/file")
@@ -361,8 +364,8 @@ def file_note(seat_id: int) -> ResponseReturnValue:
     note = ops.note_for(db.session, seat)
     if note is None:
         raise DomainError(_("Write the note first."))
+    web.on_error(web.flash_and_redirect(url_for("video.room", room_id=seat.room_id)))
     case = filing.file_note(current_user, note, kind=request.form.get("kind") or "other")
-    db.session.commit()
     flash(_("The note is in case %(number)s.", number=case.number), "success")
     return redirect(url_for("video.room", room_id=seat.room_id), code=303)
 
@@ -388,7 +391,7 @@ def check(token: str) -> ResponseReturnValue:
 def consent(token: str) -> ResponseReturnValue:
     seat = _guest(token)
     ops.give_consent(db.session, seat)
-    commit_and_emit()
+    _emit_after_commit()
     return redirect(url_for("join.call", token=token), code=303)
 
 

@@ -105,3 +105,10 @@ def parse_slot(value: str | None) -> datetime | None:
     except ValueError:
         return None
 
+
+def parse_day(value: str | None) -> date:
+    """The day a schedule shows: the one asked for, today (Beijing time) otherwise."""
+    try:
+        return date.fromisoformat(value or "")
+    except ValueError:
+        return utc_to_local(datetime.now().astimezone()).date()

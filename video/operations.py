@@ -11,17 +11,20 @@ from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from portal import idempotency
+from portal.auth.models import User, UserRole
 from portal.casefiles import operations as case_ops
 from portal.casefiles.models import Case, Channel
 from portal.casefiles.permissions import can_contribute
 from portal.crypto import lookup_hash
+from portal.errors import DomainError, NotAllowed, StaleEdit
 from portal.extensions import DbSession
 from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation
 from portal.timeutil import utcnow
-from portal.web import DomainError, NotAllowed
 from video import permissions as perm
 from video.models import (
     OPEN_SEAT_STATES,
@@ -45,18 +48,34 @@ MAX_LOBBY_MESSAGE = 500
 
 
 class LinkRefused(DomainError):
-    """A join link that does not open (unknown, expired, the session over)."""
+    """A join link that does not open (unknown, expired, the session over): 404, or 410
+    when it did work once."""
 
     def __init__(self, message: Any, reason: str) -> None:
         super().__init__(message, 410 if reason in ("expired", "ended") else 404)
         self.reason = reason
 
 
-class StaleNote(DomainError):
+class StaleNote(StaleEdit):
+    """The note changed since the form was loaded (409); `note` is the saved one."""
+
     def __init__(self, note: ReceptionNote) -> None:
         super().__init__(_l("Someone else saved this note in the meantime. Your text is kept "
-                            "below: check the current note and save again."), 409)
+                            "below: check the current note and save again."))
         self.note = note
+
+
+class BookingReplayed(DomainError):
+    """The booking form was sent again with the key of a booking already made (a double
+    click, a retry, two requests racing): nothing new is booked; `url` is where the
+    first one led."""
+
+    status = 409
+
+    def __init__(self, url: str) -> None:
+        super().__init__(_l("This booking was already made. Issue a new link from the list "
+                            "if the first one was lost."))
+        self.url = url
 
 
 def _deny(message: Any = None) -> NotAllowed:
@@ -131,7 +150,7 @@ def create_room(session: DbSession, actor: Any, *, kind: str, title: str, office
     office = session.get(Organisation, office_id)
     if office is None:
         raise DomainError(_l("Choose the office that runs the reception."))
-    if not perm.is_admin(actor) and office_id not in {o.id for o in actor.organisations}:
+    if not perm.can_schedule_for(actor, office_id):
         raise _deny(_l("You can only schedule receptions for your own office."))
     room = Room(kind=kind, title=title[:200], office_id=office_id, host_id=host_id,
                 starts_at=starts_at, ends_at=ends_at, slot_minutes=slot_minutes,
@@ -139,6 +158,15 @@ def create_room(session: DbSession, actor: Any, *, kind: str, title: str, office
     session.add(room)
     session.flush()
     return room
+
+
+def host_choices(session: DbSession) -> list[tuple[int, str]]:
+    """The accounts a reception may name as its host (`perm.HOST_ROLES`, active)."""
+    rows = session.execute(
+        select(User.id, User.display_name).join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role.in_([r.value for r in perm.HOST_ROLES]), User.is_active)
+        .distinct().order_by(User.display_name)).all()
+    return [(row.id, row.display_name) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -226,6 +254,25 @@ def book_seat(session: DbSession, actor: Any, room: Room, *, name: str,
     return seat, token
 
 
+def check_booking_key(session: DbSession, key: str | None) -> None:
+    """BookingReplayed when a booking was already made with this form's key."""
+    earlier = idempotency.previous_result(session, key)
+    if earlier:
+        raise BookingReplayed(earlier)
+
+
+def remember_booking_key(session: DbSession, key: str | None, url: str) -> None:
+    """Keep the form's key with where the booking led; a request that made the same
+    booking meanwhile (the key already stored) turns this one into BookingReplayed, so
+    the unit of work rolls its seat back."""
+    try:
+        idempotency.remember(session, key, "video-seat", url)
+    except IntegrityError as error:
+        if not idempotency.is_duplicate_key_error(error):
+            raise
+        raise BookingReplayed(url) from None
+
+
 def add_companion(session: DbSession, actor: Any, seat: Seat, *, name: str,
                   kind: str = SeatKind.COMPANION) -> tuple[Seat, str]:
     """A companion or an interpreter joining with a petitioner, on a link of their own."""
@@ -258,7 +305,7 @@ def reissue_link(session: DbSession, actor: Any, seat: Seat) -> str:
 def cancel_seat(session: DbSession, actor: Any, seat: Seat) -> None:
     if not perm.can_manage_room(actor, seat.room) or seat.is_staff:
         raise _deny()
-    if seat.state not in (SeatState.BOOKED, SeatState.WAITING):
+    if seat.state not in perm.CANCELLABLE_SEAT_STATES:
         raise DomainError(_l("Only a booking that has not started can be cancelled."))
     seat.state = SeatState.CANCELLED
     seat.token_hash = None
@@ -550,6 +597,12 @@ def stop_recording(session: DbSession, actor: Any | None, room: Room) -> Recordi
 NOTE_FIELDS = ("facts", "demands", "answer", "next_steps")
 
 
+def note_seats(room: Room) -> list[Seat]:
+    """The petitioners a note is written for: admitted now, or seen already."""
+    return [s for s in room.seats if s.kind == SeatKind.PETITIONER
+            and s.state in (SeatState.ADMITTED, SeatState.DONE)]
+
+
 def note_for(session: DbSession, seat: Seat) -> ReceptionNote | None:
     return session.scalar(select(ReceptionNote).where(ReceptionNote.seat_id == seat.id))
 
@@ -561,7 +614,7 @@ def save_note(session: DbSession, actor: Any, seat: Seat, fields: dict[str, str]
     if seat.kind != SeatKind.PETITIONER:
         raise DomainError(_l("A reception note is written for a petitioner."))
     note = note_for(session, seat)
-    if note is not None and note.status in (NoteStatus.CONFIRMED, NoteStatus.REFUSED):
+    if note is not None and note.status in perm.ANSWERED_NOTE_STATES:
         raise DomainError(_l("The petitioner has answered this note; it can no longer "
                              "change."))
     if note is not None and note.version != expected_version:
@@ -586,7 +639,7 @@ def show_note(session: DbSession, actor: Any, note: ReceptionNote) -> None:
         raise _deny()
     if not any(getattr(note, n) for n in NOTE_FIELDS):
         raise DomainError(_l("Write the note before showing it."))
-    if note.status in (NoteStatus.CONFIRMED, NoteStatus.REFUSED):
+    if note.status in perm.ANSWERED_NOTE_STATES:
         raise DomainError(_l("The petitioner has already answered this note."))
     note.status = NoteStatus.SHOWN
     add_event(session, seat.room, "note", {"note_id": note.id, "version": note.version,
@@ -654,12 +707,11 @@ def file_note(session: DbSession, actor: Any, note: ReceptionNote, *, kind: str 
 def rooms_on(session: DbSession, user: Any, day: date | None, *, upcoming: bool = False,
              limit: int = 100) -> list[Room]:
     """Rooms the user may see: on `day`, or from today on when `upcoming`."""
-    query = select(Room).order_by(Room.starts_at)
+    query = select(Room).where(perm.visible_rooms(user)).order_by(Room.starts_at, Room.id)
     if day is not None and not upcoming:
         start = datetime.combine(day, datetime.min.time()).replace(tzinfo=utcnow().tzinfo)
         query = query.where(Room.starts_at >= start - timedelta(hours=8),
                             Room.starts_at < start + timedelta(days=1))
     elif upcoming:
         query = query.where(Room.ends_at >= utcnow() - timedelta(hours=12))
-    rooms = session.scalars(query.limit(limit * 3)).all()
-    return [r for r in rooms if perm.can_view_room(user, r)][:limit]
+    return list(session.scalars(query.limit(limit)))

@@ -1,59 +1,160 @@
-"""Who may do what with reception rooms. Deny by default.
+"""Who may do what with reception rooms. Deny by default; built on the core predicates
+(`portal.auth.permissions`: an active user, a role held, membership of an office).
 
 - admin: everything;
 - clerks and leaders of the room's office: schedule, book, host, write notes;
 - the room's named host (a leader, an agency officer, a judge with an account): host;
-- supervisors of the office: see the schedule (not host);
+- supervisors of the office: see the room (not host);
+- agency officers: open the schedule, where they see the rooms they host;
 - a petitioner, companion or interpreter: only their own seat, through their join link
-  (checked in `operations.seat_for_token`), never another room."""
+  (checked in `operations.seat_for_token`), never another room.
+
+`visible_rooms(user)` is `can_view_room` as a SQL condition, for lists that page exactly.
+The templates ask these functions (passed in their context), never a rule of their own."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import ColumnElement, false, or_, true
+
+from portal.auth.permissions import holds, is_active_user, is_admin, member_of, org_ids
 from portal.auth.roles import Role
-from video.models import Room
+from portal.orgs.models import Organisation
+from video.models import (
+    OPEN_SEAT_STATES,
+    NoteStatus,
+    ReceptionNote,
+    Room,
+    RoomStatus,
+    Seat,
+    SeatKind,
+    SeatState,
+)
 
-#: roles that run reception rooms
+__all__ = ["SCHEDULER_ROLES", "VIEWER_ROLES", "can_add_companion", "can_book",
+           "can_cancel_seat", "can_edit_note", "can_file_note", "can_host", "can_manage_room",
+           "can_open_room", "can_open_schedule", "can_reissue_link", "can_schedule",
+           "can_schedule_for", "can_view_room", "is_admin", "offices_to_schedule",
+           "visible_rooms"]
+
+#: roles that run reception rooms of their office
 SCHEDULER_ROLES = frozenset({Role.CLERK, Role.LEADER})
+#: roles that see every room of their office
 VIEWER_ROLES = SCHEDULER_ROLES | {Role.SUPERVISOR}
+#: roles that open the schedule page (its rows: `visible_rooms`)
+SCHEDULE_ROLES = VIEWER_ROLES | {Role.ADMIN, Role.AGENCY}
+#: roles a reception may name as its host (the room form's list)
+HOST_ROLES = frozenset({Role.LEADER, Role.AGENCY})
+#: a booking that has not started can be cancelled
+CANCELLABLE_SEAT_STATES = frozenset({SeatState.BOOKED, SeatState.WAITING})
+#: a note the petitioner has answered no longer changes
+ANSWERED_NOTE_STATES = frozenset({NoteStatus.CONFIRMED, NoteStatus.REFUSED})
 
 
-def _user_ok(user: Any) -> bool:
-    return (user is not None and getattr(user, "is_authenticated", False)
-            and getattr(user, "is_active", False))
-
-
-def _in_office(user: Any, room: Room) -> bool:
-    return room.office_id in {o.id for o in getattr(user, "organisations", [])}
-
-
-def is_admin(user: Any) -> bool:
-    return _user_ok(user) and user.has_role(Role.ADMIN)
-
+# --- the schedule --------------------------------------------------------------------------
 
 def can_open_schedule(user: Any) -> bool:
-    """The reception schedule page (its rows are then filtered by `can_view_room`)."""
-    return _user_ok(user) and (user.has_role(Role.ADMIN, *VIEWER_ROLES)
-                               or user.has_role(Role.AGENCY))
+    """The reception schedule page (its rows are `visible_rooms(user)`)."""
+    return holds(user, *SCHEDULE_ROLES)
 
 
 def can_schedule(user: Any) -> bool:
-    """Create reception days and appointment blocks."""
-    return _user_ok(user) and user.has_role(Role.ADMIN, *SCHEDULER_ROLES)
+    """Create reception days and appointment blocks (for an office: `can_schedule_for`)."""
+    return holds(user, Role.ADMIN, *SCHEDULER_ROLES)
 
+
+def can_schedule_for(user: Any, office_id: int | None) -> bool:
+    """Schedule a reception run by this office: an admin for any, others their own."""
+    return can_schedule(user) and (is_admin(user) or member_of(user, office_id))
+
+
+def offices_to_schedule(user: Any) -> ColumnElement[bool]:
+    """`can_schedule_for` as a condition on Organisation (the room form's offices)."""
+    if not can_schedule(user):
+        return false()
+    if is_admin(user):
+        return true()
+    return Organisation.id.in_(sorted(org_ids(user)))
+
+
+# --- a room --------------------------------------------------------------------------------
 
 def can_manage_room(user: Any, room: Room) -> bool:
     """Book seats, add walk-ins, hand out links, change the room."""
-    return is_admin(user) or (_user_ok(user) and user.has_role(*SCHEDULER_ROLES)
-                              and _in_office(user, room))
+    return is_admin(user) or (holds(user, *SCHEDULER_ROLES)
+                              and member_of(user, room.office_id))
+
+
+def _hosts_by_name(user: Any, room: Room) -> bool:
+    return is_active_user(user) and room.host_id is not None and room.host_id == user.id
 
 
 def can_host(user: Any, room: Room) -> bool:
     """Join as an official: see the lobby, admit, record, end, write the note."""
-    return can_manage_room(user, room) or (_user_ok(user) and room.host_id == user.id)
+    return can_manage_room(user, room) or _hosts_by_name(user, room)
 
 
 def can_view_room(user: Any, room: Room) -> bool:
-    return can_host(user, room) or (_user_ok(user) and user.has_role(Role.SUPERVISOR)
-                                    and _in_office(user, room))
+    """See the room's page: who is booked, the queue, the recordings."""
+    return can_host(user, room) or (holds(user, Role.SUPERVISOR)
+                                    and member_of(user, room.office_id))
+
+
+def visible_rooms(user: Any) -> ColumnElement[bool]:
+    """`can_view_room` as a condition on Room, for `select(Room).where(...)`."""
+    if not is_active_user(user):
+        return false()
+    if is_admin(user):
+        return true()
+    condition: ColumnElement[bool] = Room.host_id == user.id
+    offices = org_ids(user)
+    if offices and holds(user, *VIEWER_ROLES):
+        condition = or_(condition, Room.office_id.in_(sorted(offices)))
+    return condition
+
+
+# --- seats and notes (what the room page offers) -------------------------------------------
+
+def _room_open(room: Room) -> bool:
+    return room.status != RoomStatus.ENDED
+
+
+def can_book(user: Any, room: Room) -> bool:
+    """Book a petitioner or add a walk-in (the room not ended)."""
+    return can_manage_room(user, room) and _room_open(room)
+
+
+def can_open_room(user: Any, room: Room) -> bool:
+    """Enter the call as an official (the room not ended)."""
+    return can_host(user, room) and _room_open(room)
+
+
+def can_reissue_link(user: Any, seat: Seat) -> bool:
+    """A new join link for a guest whose seat is still in use."""
+    return (can_manage_room(user, seat.room) and not seat.is_staff
+            and _room_open(seat.room) and seat.state in OPEN_SEAT_STATES)
+
+
+def can_cancel_seat(user: Any, seat: Seat) -> bool:
+    """Cancel a guest's booking that has not started."""
+    return (can_manage_room(user, seat.room) and not seat.is_staff
+            and seat.state in CANCELLABLE_SEAT_STATES)
+
+
+def can_add_companion(user: Any, seat: Seat) -> bool:
+    """A companion or an interpreter for a petitioner whose seat is still in use."""
+    return (can_manage_room(user, seat.room) and _room_open(seat.room)
+            and seat.kind == SeatKind.PETITIONER and seat.state in OPEN_SEAT_STATES)
+
+
+def can_edit_note(user: Any, seat: Seat, note: ReceptionNote | None) -> bool:
+    """Write the petitioner's reception note, until they have answered it."""
+    return (can_host(user, seat.room) and seat.kind == SeatKind.PETITIONER
+            and (note is None or note.status not in ANSWERED_NOTE_STATES))
+
+
+def can_file_note(user: Any, note: ReceptionNote | None) -> bool:
+    """Put a note the petitioner was shown into the case file, once."""
+    return (note is not None and can_host(user, note.seat.room)
+            and note.status != NoteStatus.DRAFT and note.filed_at is None)

@@ -1,0 +1,136 @@
+"""The reception pages in the request shape: views hold no commit, rollback or try; the
+unit of work commits once and only then do room events and closed links go out; a domain
+error rolls back and is answered as the view said (`web.on_error`)."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.auth.roles import Role
+from portal.extensions import socketio
+from portal.timeutil import utcnow
+from tests.conftest import login
+from video import blueprint
+from video import operations as ops
+from video.events import NAMESPACE
+from video.models import Room, Seat, SeatState
+
+
+@pytest.fixture()
+def office(make_org):
+    return make_org("县信访局", kind="agency")
+
+
+@pytest.fixture()
+def clerk(make_user, office):
+    return make_user(Role.CLERK, organisations=[office])
+
+
+@pytest.fixture()
+def room(session, clerk, office) -> Room:
+    now = utcnow()
+    room = ops.create_room(session, clerk, kind="leader_day", title="县领导接待日",
+                           office_id=office.id, starts_at=now - timedelta(minutes=10),
+                           ends_at=now + timedelta(hours=2), slot_minutes=20)
+    session.commit()
+    return room
+
+
+def _booked(session, clerk, room, name="王秀英") -> tuple[Seat, str]:
+    seat, token = ops.book_seat(session, clerk, room, name=name)
+    ops.pending_events(session)
+    session.commit()
+    return seat, token
+
+
+def test_the_views_hold_no_commit_rollback_or_try():
+    tree = ast.parse(inspect.getsource(blueprint))
+    tries = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Try)]
+    calls = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call)
+             and isinstance(n.func, ast.Attribute) and n.func.attr in ("commit", "rollback")]
+    assert not tries and not calls, (tries, calls)
+
+
+def test_a_booking_sent_twice_at_once_is_made_once(client, session, clerk, room,
+                                                   monkeypatch):
+    """The second request did not see the first one's key (both read before either
+    committed): storing the key fails, its seat is rolled back, it leads where the first
+    did."""
+    login(client, clerk)
+    form = {"name": "李大爷", "slot": "", "idempotency_key": "race-1"}
+    first = client.post(f"/video/rooms/{room.id}/book", data=form)
+    assert first.status_code == 200
+    monkeypatch.setattr(ops.idempotency, "previous_result", lambda *a, **k: None)
+    second = client.post(f"/video/rooms/{room.id}/book", data=form)
+    assert second.status_code == 303
+    assert second.headers["Location"].endswith(f"/video/rooms/{room.id}")
+    count = session.scalar(select(func.count()).select_from(Seat).where(
+        Seat.room_id == room.id, Seat.display_name == "李大爷"))
+    assert count == 1
+    page = client.get(second.headers["Location"]).get_data(as_text=True)
+    assert "This booking was already made" in page
+
+
+def test_a_refused_booking_shows_the_form_again_and_books_nothing(client, session, clerk,
+                                                                  room):
+    login(client, clerk)
+    response = client.post(f"/video/rooms/{room.id}/book", data={
+        "name": "李大爷", "slot": "", "case_number": "XF-NOPE", "idempotency_key": "k"})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400 and "XF-NOPE" in text
+    assert 'value="李大爷"' in text  # what the clerk typed is kept
+    assert session.scalar(select(Seat).where(Seat.display_name == "李大爷")) is None
+
+
+def test_a_refused_cancel_goes_back_to_the_room_with_the_message(client, session, clerk,
+                                                                 room):
+    seat, _token = _booked(session, clerk, room)
+    ops.cancel_seat(session, clerk, seat)
+    ops.pending_events(session)
+    session.commit()
+    login(client, clerk)
+    response = client.post(f"/video/seats/{seat.id}/cancel")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/video/rooms/{room.id}")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Only a booking that has not started can be cancelled." in page
+
+
+def test_a_new_link_from_the_page_closes_the_old_window_after_the_commit(app, client,
+                                                                          session, clerk,
+                                                                          room):
+    seat, token = _booked(session, clerk, room)
+    guest = socketio.test_client(app, namespace=NAMESPACE, auth={"token": token},
+                                 flask_test_client=app.test_client())
+    guest.emit("hello", {"device": "p", "last_event_id": 0}, namespace=NAMESPACE,
+               callback=True)
+    login(client, clerk)
+    response = client.post(f"/video/seats/{seat.id}/link")
+    assert response.status_code == 200
+    closed = [p["args"][0] for p in guest.queue
+              if p["namespace"] == NAMESPACE and p["name"] == "seat_closed"]
+    assert closed and closed[-1]["reason"] == "expired"
+    assert not guest.is_connected(NAMESPACE)
+    session.refresh(seat)
+    assert seat.token_hash != ops.token_hash(token)
+
+
+def test_cancelling_from_the_page_tells_the_guest_once_committed(app, client, session,
+                                                                 clerk, room):
+    seat, token = _booked(session, clerk, room)
+    guest = socketio.test_client(app, namespace=NAMESPACE, auth={"token": token},
+                                 flask_test_client=app.test_client())
+    guest.emit("hello", {"device": "p", "last_event_id": 0}, namespace=NAMESPACE,
+               callback=True)
+    login(client, clerk)
+    assert client.post(f"/video/seats/{seat.id}/cancel").status_code == 303
+    session.refresh(seat)
+    assert seat.state == SeatState.CANCELLED
+    closed = [p["args"][0] for p in guest.queue
+              if p["namespace"] == NAMESPACE and p["name"] == "seat_closed"]
+    assert closed and closed[-1]["reason"] == "cancelled"
