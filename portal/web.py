@@ -28,7 +28,9 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from htmx_flask import make_response as htmx_response
 from jinja2_fragments.flask import render_block
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from portal import transaction
 from portal.errors import DomainError, NotAllowed, NotFound, StaleEdit
@@ -113,10 +115,28 @@ def select_locale() -> str:
     return str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
+#: the largest id a database column holds (BIGINT); a larger one in a URL names nothing
+MAX_ID = 2**63 - 1
+#: pages beyond this are not asked for by people; the offset stays far from any overflow
+MAX_PAGE = 100_000
+
+
+class BoundedInt(IntegerConverter):
+    """`<int:...>` in every route: digits beyond a BIGINT answer 404 at routing, instead
+    of an OverflowError from the database driver; only ASCII digits (\\d would take
+    full-width ones too)."""
+
+    regex = r"[0-9]+"
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = None, signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, MAX_ID if max is None else max, signed)
+
+
 def page_args(default_size: int = 50, max_size: int = 200) -> tuple[int, int]:
     """page and per_page from the query string, clamped to sane values."""
     try:
-        page = max(1, int(request.args.get("page", "1")))
+        page = min(max(1, int(request.args.get("page", "1"))), MAX_PAGE)
     except ValueError:
         page = 1
     try:
@@ -162,6 +182,7 @@ def _require_login() -> ResponseReturnValue | None:
 
 
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = BoundedInt  # before any blueprint adds its rules
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=lambda s: request_translations().ugettext(s),
@@ -204,6 +225,14 @@ def init_app(app: Flask) -> None:
         # raised outside a view's unit of work (a before_request hook, a converter)
         transaction.rollback(db.session)
         return _error_page(error.status, error.message)
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(DataError)
+    def _out_of_range(error: Exception) -> ResponseReturnValue:
+        # a number too large for the database (an id or a field typed by hand): the
+        # request is wrong, not the server
+        transaction.rollback(db.session)
+        return _error_page(400)
 
     @app.errorhandler(Exception)
     def _crash(error: Exception) -> ResponseReturnValue:

@@ -226,6 +226,9 @@ def test_documents_open_only_for_their_own_case(qapp, client):
         response = client.post("/query/document", data={"token": token,
                                                         "document_id": forbidden})
         assert response.status_code == 404
+    for bad in ("99999999999999999999999", str(2**63), "-1"):  # beyond BIGINT: not a 500
+        response = client.post("/query/document", data={"token": token, "document_id": bad})
+        assert response.status_code in (400, 404), bad
     forged = client.post("/query/document", data={"token": token[:-3] + "abc",
                                                   "document_id": ids[0]})
     assert "This page has expired" in _text(forged)
