@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 from htmx_flask import Htmx
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import web
 from portal.config import Settings
@@ -79,6 +80,12 @@ def create_app(
     )
     app.config.update(_flask_config(settings))
     app.config.update(flask_overrides)
+    if settings.trusted_proxies:
+        # the client's address (rate limits, access logs) from the proxies' headers, and
+        # only as many hops as there are proxies we run: the rest is the client's to forge
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n,  # type: ignore[method-assign]
+                                x_host=n)
     app.extensions["portal.settings"] = settings
 
     db.init_app(app)

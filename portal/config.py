@@ -21,6 +21,13 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _count(env: dict[str, str], name: str) -> int:
+    raw = env.get(name, "").strip() or "0"
+    if not raw.isdigit() or int(raw) > 10:
+        raise ConfigError(f"{name}={raw!r} must be a whole number from 0 to 10.")
+    return int(raw)
+
+
 def _dev_secret(data_dir: Path) -> str:
     """A random key kept in the data folder, so dev sessions survive a restart."""
     path = data_dir / "secret_key"
@@ -62,6 +69,10 @@ class Settings:
     outbox_lease_seconds: int = 120
     outbox_max_attempts: int = 8
     default_locale: str = "zh_CN"
+    #: reverse proxies in front of the portal (nginx in deploy/: 1). Only then is the
+    #: client's address taken from X-Forwarded-For (rate limits are keyed on it); 0 trusts
+    #: no header, since anyone can send one
+    trusted_proxies: int = 0
     page_size: int = 50
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -125,6 +136,7 @@ class Settings:
                             if u.strip()),
             session_idle_minutes=int(env.get("PORTAL_SESSION_IDLE_MINUTES", "120")),
             outbox_lease_seconds=int(env.get("PORTAL_OUTBOX_LEASE_SECONDS", "120")),
+            trusted_proxies=_count(env, "PORTAL_TRUSTED_PROXIES"),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
