@@ -35,6 +35,8 @@ accesslog = "-"  # stdout
 errorlog = "-"  # stderr
 loglevel = os.environ.get("PORTAL_LOG_LEVEL", "info")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+# join links, RSVP links and query codes travel in URLs: masked before they are written
+logger_class = "portal.access_log.RedactingLogger"
 proc_name = "portal"
 
 # gunicorn >= 24 opens a control socket at ~/.gunicorn/gunicorn.ctl by default; two servers

@@ -211,3 +211,24 @@ def test_print_startup_measurements(server: Server, capsys: Any) -> None:
     with capsys.disabled():
         print("\n" + "\n".join(lines))
     assert len(workers) == 1, f"expected one gunicorn worker, found {workers}"
+
+
+def test_secrets_in_urls_never_reach_the_access_log(server: Server) -> None:
+    token = "Zq3" + "x" * 24  # the shape of a join link's token (27 URL-safe characters)
+    request = urllib.request.Request(
+        f"{server.base_url}/join/{token}?lang=zh", headers={
+            "Referer": f"{server.base_url}/join/{token}", "User-Agent": "probe"})
+    try:
+        urllib.request.urlopen(request, timeout=5).read()
+    except urllib.error.HTTPError:
+        pass  # an unknown link: 404 or 410, what matters is the log
+    _get(f"{server.base_url}/query?code=123456789012&page=2")
+    deadline = time.monotonic() + 10
+    log = ""
+    while time.monotonic() < deadline:
+        log = server.log_path.read_text(errors="replace")
+        if "/query?" in log and "/join/" in log:
+            break
+        time.sleep(0.1)
+    assert "/join/[redacted]" in log and "code=[redacted]&page=2" in log, log[-2000:]
+    assert token not in log and "123456789012" not in log
