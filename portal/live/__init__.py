@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 from collections.abc import Callable
@@ -95,6 +96,13 @@ def coalesce(key: str, delay_s: float, job: Callable[[], None]) -> None:
     timer.start()
 
 
+def _stop(reg: Registry) -> None:
+    try:
+        reg.stop()  # a clean exit: this node's connections go at once
+    except Exception:
+        log.warning("live registry: could not drop this node's entries at exit")
+
+
 def _on_connect(auth: Any = None) -> bool:
     if not current_user.is_authenticated:
         return False  # refused: the client gets a connect_error
@@ -111,6 +119,7 @@ def init_app(app: Flask) -> None:
     app.extensions[_REGISTRY] = reg
     try:
         reg.start()
+        atexit.register(_stop, reg)
     except Exception:  # Redis down at start: the node serves pages; sockets retry on use
         log.exception("live registry: could not start")
     socketio.on_event("connect", _on_connect)
