@@ -108,3 +108,55 @@ def test_a_dead_nodes_connections_are_dropped_and_a_restart_drops_its_own() -> N
         keys = list(a.redis.scan_iter(prefix + "*"))
         if keys:
             a.redis.delete(*keys)
+
+
+@pytest.mark.parametrize("shared", ["memory", "redis"])
+def test_a_batched_job_runs_once_per_interval_whichever_node_asks(shared: str) -> None:
+    """`live.coalesce`: calls on two nodes within the interval make one run; a call after
+    the run has started its read schedules the next one."""
+    import threading
+    import time
+
+    from flask import Flask
+
+    from portal import live
+
+    if shared == "redis" and not REDIS_URL:
+        pytest.skip("PORTAL_TEST_REDIS_URL is not set")
+    prefix = f"test:live:{uuid.uuid4().hex}:"
+    if shared == "memory":
+        one = MemoryRegistry("node-a")
+        registries: list[Registry] = [one, one]  # one process: both "nodes" share it
+    else:
+        registries = [_redis("node-a", prefix), _redis("node-b", prefix)]
+    nodes = []
+    for registry in registries:
+        node = Flask(__name__)
+        node.extensions["portal.live.registry"] = registry
+        nodes.append(node)
+    runs: list[float] = []
+    ran = threading.Event()
+
+    def job() -> None:
+        runs.append(time.monotonic())
+        ran.set()
+
+    try:
+        for _ in range(5):
+            for node in nodes:
+                with node.app_context():
+                    live.coalesce("room:1", 0.3, job)
+        assert ran.wait(5)
+        time.sleep(0.5)
+        assert len(runs) == 1
+        ran.clear()
+        with nodes[1].app_context():
+            live.coalesce("room:1", 0.3, job)
+        assert ran.wait(5)
+        assert len(runs) == 2 and runs[1] - runs[0] >= 0.3
+    finally:
+        if shared == "redis":
+            redis = registries[0].redis  # type: ignore[attr-defined]
+            keys = list(redis.scan_iter(prefix + "*"))
+            if keys:
+                redis.delete(*keys)

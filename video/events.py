@@ -13,14 +13,15 @@ memory, or Redis shared by every socket node). Socket.IO rooms:
 
 Each event is one unit of work (`portal.live.socket_event`): the handlers change the
 database through `video.operations` and commit nothing themselves. The room events the
-operations log are sent once the transaction has committed (`_queue_room_events`, for
-every commit of a session: socket events, pages, background threads alike)."""
+operations log are queued at every commit of a session (`_queue_room_events`) and sent
+once it has committed, by `portal.transaction.commit` (the request and socket-event
+wrappers, background threads); a rollback drops them."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import current_app, request
 from flask_login import current_user, user_logged_out
@@ -314,10 +315,11 @@ def nodes_lost(app: Any, conns: list[Connection]) -> None:
 
 # --- connecting ------------------------------------------------------------------------------
 
-def _refuse(message: Any) -> None:
+def _refuse(error: DomainError) -> NoReturn:
+    """A refused connection: the client gets a connect_error with the message."""
     from flask_socketio import ConnectionRefusedError
 
-    raise ConnectionRefusedError(str(message))
+    raise ConnectionRefusedError(str(error.message))
 
 
 def _bind(auth: dict[str, Any]) -> tuple[Seat, int | None, str | None]:
@@ -347,11 +349,8 @@ def on_connect(auth: Any = None) -> bool:
         seat, user_id, token_hash = _bind(auth)
         return seat.room_id, seat.id, user_id, token_hash
 
-    def refused(error: DomainError) -> tuple[int, int, int | None, str | None]:
-        _refuse(error.message)
-        raise AssertionError("unreachable")
-
-    room_id, seat_id, user_id, token_hash = transaction.run(db.session, bind, refused)
+    # one unit of work (an official's seat may be made); then the registry knows it
+    room_id, seat_id, user_id, token_hash = transaction.run(db.session, bind, _refuse)
     live.registry().connect(NAMESPACE, sid, str(room_id), str(seat_id), user_id,
                             {"token_hash": token_hash} if token_hash else {})
     if user_id is not None:
