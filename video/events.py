@@ -470,7 +470,9 @@ def on_hello(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[str, An
 
     def take_seat() -> None:
         registry = live.registry()
-        _conn, old_sid = registry.claim(NAMESPACE, sid, {"device": device})
+        conn, old_sid = registry.claim(NAMESPACE, sid, {"device": device})
+        if conn is None:
+            return  # closed meanwhile (the seat was removed, the room ended)
         if other_device:
             # one person, one seat: the other device is told why and closed
             socketio.emit("seat_closed", _message("opened_elsewhere"), to=seat_room(seat_id),
