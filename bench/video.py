@@ -14,12 +14,14 @@ Prints JSON lines with keys engine, participants, cpu_s_per_s, rss_mb (and more)
 2. janus: `bench/_video_janus.py` `run(args) -> dict` (one publisher to 8 subscribers
    with recording; target under 0.1 CPU-s/s for Janus and the portal together).
 3. lobby: `bench/_video_lobby.py` `run(args) -> dict` (500 waiting clients; admit →
-   event p99 under 100 ms).
+   event p99 under 100 ms). With `--nodes 2`: the 500 spread over two gunicorn
+   processes sharing Redis (`--redis-url`, or PORTAL_REDIS_URL / PORTAL_TEST_REDIS_URL),
+   the official on one of them; JSON engine "lobby-2nodes".
 
 With no option every part runs (a part whose module is missing prints a note);
 `--aiortc`, `--janus`, `--lobby` pick parts.
 
-    .venv/bin/python bench/video.py [--aiortc] [--janus] [--lobby] [--seconds 20]
+    .venv/bin/python bench/video.py [--aiortc] [--janus] [--lobby [--nodes 2]] [--seconds 20]
 """
 
 from __future__ import annotations

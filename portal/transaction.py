@@ -19,31 +19,37 @@ T = TypeVar("T")
 
 _PENDING = "portal.after_commit.pending"
 _READY = "portal.after_commit.ready"
+_PENDING_LAST = "portal.after_commit.pending_last"
+_READY_LAST = "portal.after_commit.ready_last"
 
 
-def after_commit(session: Any, callback: Callable[[], None]) -> None:
+def after_commit(session: Any, callback: Callable[[], None], *, last: bool = False) -> None:
     """Run `callback` once the session's current transaction has committed (in
-    `commit()`); a rollback drops it."""
-    session.info.setdefault(_PENDING, []).append(callback)
+    `commit()`); a rollback drops it. Callbacks run in the order queued; those queued
+    with `last` (slow work: a media engine, files) run after all the others, so the
+    socket emits queued meanwhile go out first."""
+    session.info.setdefault(_PENDING_LAST if last else _PENDING, []).append(callback)
 
 
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if pending:
-        session.info.setdefault(_READY, []).extend(pending)
+    for pending_key, ready_key in ((_PENDING, _READY), (_PENDING_LAST, _READY_LAST)):
+        pending = session.info.pop(pending_key, None)
+        if pending:
+            session.info.setdefault(ready_key, []).extend(pending)
 
 
 @event.listens_for(Session, "after_rollback")
 def _rolled_back(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_PENDING_LAST, None)
 
 
 def run_after_commit(session: Any) -> None:
     """Run the callbacks of committed transactions, each once; one failing does not stop
     the others (the data is saved by then)."""
     while True:
-        ready = session.info.pop(_READY, None)
+        ready = session.info.pop(_READY, None) or session.info.pop(_READY_LAST, None)
         if not ready:
             return
         for callback in ready:
@@ -62,6 +68,7 @@ def commit(session: Any) -> None:
 def rollback(session: Any) -> None:
     session.rollback()
     session.info.pop(_READY, None)
+    session.info.pop(_READY_LAST, None)
 
 
 def run(session: Any, work: Callable[[], T], on_error: Callable[[DomainError], T]) -> T:

@@ -11,6 +11,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from functools import partial
+
+    from portal import live
     from portal.hooks import register_seeder, register_tick
     from portal.i18n import lazy_gettext as _l
     from portal.web import add_nav
@@ -26,6 +29,8 @@ def init_app(app: Flask) -> None:
     add_nav(app, _l("Video reception"), "video.index", can_open_schedule, order=20)
     register_seeder(app, "video", seed_rooms)
     register_tick(app, "unfinished recordings", filing.recovery_tick)
+    # a socket node died: its people show offline in their rooms
+    live.registry(app).on_dropped(partial(events.nodes_lost, app))
     if not app.extensions.get("video.events"):
         events.register()
         app.extensions["video.events"] = True

@@ -3,32 +3,42 @@
 Every connection is bound to one seat at connect time (a guest's join link, or a logged-in
 official allowed to host the room); every event re-checks that seat's right to act. Room
 state lives in the database (the queue, who is admitted, the event log); which socket
-holds which seat is kept here, per process. Socket.IO rooms:
+holds which seat, on which node, is in the core's connection registry (`portal.live`:
+memory, or Redis shared by every socket node). Socket.IO rooms:
   v<room>          everyone connected to the room (waiting people included)
   v<room>:in       admitted people and officials
   v<room>:staff    officials
   vs<seat>         every connection of one seat (the takeover notice goes here)
-  vu<user>         an official's connections (closed at logout)"""
+  vu<user>         an official's connections (closed at logout)
+
+Each event is one unit of work (`portal.live.socket_event`): the handlers change the
+database through `video.operations` and commit nothing themselves. The room events the
+operations log are queued at every commit of a session (`_queue_room_events`) and sent
+once it has committed, by `portal.transaction.commit` (the request and socket-event
+wrappers, background threads); a rollback drops them."""
 
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import current_app, request
 from flask_login import current_user, user_logged_out
 from flask_socketio import join_room
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
 
+from portal import live, transaction
+from portal.errors import DomainError
 from portal.extensions import db, socketio
 from portal.i18n import lazy_gettext as _l
+from portal.live.registry import Connection
 from portal.timeutil import utcnow
-from portal.web import DomainError
 from video import operations as ops
 from video import permissions as perm
 from video.engines import current_engine
-from video.models import Room, RoomEvent, RoomStatus, Seat, SeatState
+from video.models import Room, RoomStatus, Seat, SeatState
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +59,10 @@ CLOSE_MESSAGES = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Binding:
+    """A connection of this namespace as the registry holds it (on any node)."""
+
     sid: str
     room_id: int
     seat_id: int
@@ -59,16 +71,26 @@ class Binding:
     #: a guest's link at connect time: a link made anew since closes this connection
     token_hash: str | None = None
 
+    @classmethod
+    def of(cls, conn: Connection) -> Binding:
+        return cls(conn.sid, int(conn.room), int(conn.seat), conn.user_id,
+                   conn.data.get("device", ""), conn.data.get("token_hash"))
 
-_lock = threading.Lock()
-_by_sid: dict[str, Binding] = {}
-_by_seat: dict[int, str] = {}
-#: SFU rooms: the seats that publish (room id → seat ids)
-_published: dict[int, set[int]] = {}
-#: the last position each waiting seat was told (or is about to be)
-_positions: dict[int, int] = {}
-_pending_positions: dict[int, dict[int, int]] = {}
-_position_timers: dict[int, threading.Timer] = {}
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """A committed room event, as sent (read before the commit expired the row)."""
+
+    id: int
+    room_id: int
+    kind: str
+    audience: str
+    data: dict[str, Any]
+
+
+def _binding(sid: str) -> Binding | None:
+    conn = live.registry().get(NAMESPACE, sid)
+    return Binding.of(conn) if conn is not None else None
 
 
 def room_all(room_id: int) -> str:
@@ -87,12 +109,22 @@ def seat_room(seat_id: int) -> str:
     return f"vs{seat_id}"
 
 
-def connected_seat_ids() -> set[int]:
-    with _lock:
-        return set(_by_seat)
+def _published_key(room_id: int) -> str:
+    """SFU rooms: the seats that publish a feed."""
+    return f"video:published:{room_id}"
 
 
-def _target(event: RoomEvent) -> str:
+def _positions_key(room_id: int) -> str:
+    """The last position each waiting seat of the room was told."""
+    return f"video:positions:{room_id}"
+
+
+def connected_seat_ids(room_id: int) -> set[int]:
+    """The room's seats online now, on any node."""
+    return {int(seat) for seat in live.registry().current_seats(NAMESPACE, str(room_id))}
+
+
+def _target(event: LoggedEvent) -> str:
     audience = event.audience
     if audience == "room":
         return room_all(event.room_id)
@@ -103,13 +135,34 @@ def _target(event: RoomEvent) -> str:
     return seat_room(int(audience.split(":", 1)[1]))
 
 
-def event_payload(event: RoomEvent) -> dict[str, Any]:
+def event_payload(event: Any) -> dict[str, Any]:
     return {"id": event.id, "kind": event.kind, "data": event.data}
 
 
 # --- emitting (after commit) -----------------------------------------------------------------
 
-def emit_events(events: list[RoomEvent]) -> None:
+@sa_event.listens_for(Session, "before_commit")
+def _queue_room_events(session: Session) -> None:
+    """The room events logged in this transaction go out once it has committed."""
+    if not session.info.get("video.events"):
+        return
+    logged = [LoggedEvent(e.id, e.room_id, e.kind, e.audience, dict(e.data or {}))
+              for e in ops.pending_events(session)]
+    transaction.after_commit(session, lambda: emit_events(logged))
+
+
+def _logging(kind: str) -> bool:
+    """An event of `kind` is logged in the current transaction (not yet sent)."""
+    return any(e.kind == kind for e in db.session.info.get("video.events", []))
+
+
+def commit_and_emit() -> None:
+    """Commit and run the after-commit work (the room events go out). For the pages
+    until they leave committing to the request wrapper; socket handlers never call it."""
+    transaction.commit(db.session)
+
+
+def emit_events(events: list[LoggedEvent]) -> None:
     """Send committed room events to their audiences, and act on the ones that change
     who is connected where."""
     rooms_touched: set[int] = set()
@@ -137,7 +190,7 @@ def emit_lobby(room_id: int) -> None:
     room = db.session.get(Room, room_id)
     if room is None:
         return
-    online = connected_seat_ids()
+    online = connected_seat_ids(room_id)
     queue = ops.waiting(db.session, room)
     waiting = [{"seat_id": s.id, "name": s.display_name, "kind": s.kind,
                 "companion_of": s.companion_of_id, "online": s.id in online,
@@ -145,47 +198,41 @@ def emit_lobby(room_id: int) -> None:
                 "position": n} for n, s in enumerate(queue, start=1)]
     socketio.emit("room_event", {"id": None, "kind": "lobby", "data": {"waiting": waiting}},
                   to=room_staff(room_id), namespace=NAMESPACE)
-    with _lock:
-        # only to those whose place changed: an arrival moves nobody, an admission moves
-        # everyone behind
-        changed = {seat.id: n for n, seat in enumerate(queue, start=1)
-                   if seat.id in online and _positions.get(seat.id) != n}
-        _positions.update(changed)
-    if not changed:
-        return
-    delay = float(current_app.config.get("VIDEO_POSITION_DELAY_S", 1.0))
-    if delay <= 0:
-        _send_positions(changed)
+    # only to those whose place changed: an arrival moves nobody, an admission moves
+    # everyone behind
+    told = live.registry().map_get(_positions_key(room_id))
+    if not any(told.get(str(s.id)) != str(n)
+               for n, s in enumerate(queue, start=1) if s.id in online):
         return
     # a busy official admits every few seconds; hundreds waiting need not hear about each
-    # step at once: positions go out at most once per `delay`, the latest ones, off the
-    # path of the admission itself (which the admitted person must hear about at once)
-    with _lock:
-        _pending_positions.setdefault(room_id, {}).update(changed)
-        if room_id in _position_timers:
-            return
-        timer = threading.Timer(delay, _flush_positions, args=(room_id,))
-        timer.daemon = True
-        _position_timers[room_id] = timer
-    timer.start()
+    # step at once: positions go out at most once per `delay` per room (from one node,
+    # whichever node the admissions came through), the latest ones, off the path of the
+    # admission itself (which the admitted person must hear about at once)
+    delay = float(current_app.config.get("VIDEO_POSITION_DELAY_S", 1.0))
+    live.coalesce(_positions_key(room_id), delay, lambda: send_positions(room_id))
 
 
-def _flush_positions(room_id: int) -> None:
-    with _lock:
-        pending = _pending_positions.pop(room_id, {})
-        _position_timers.pop(room_id, None)
-        pending = {seat: n for seat, n in pending.items() if _positions.get(seat) == n}
-    _send_positions(pending)
-
-
-def _send_positions(positions: dict[int, int]) -> None:
-    for seat_id, n in positions.items():
-        socketio.emit("room_event", {"id": None, "kind": "position", "data": {"position": n}},
-                      to=seat_room(seat_id), namespace=NAMESPACE)
+def send_positions(room_id: int) -> None:
+    """Tell each waiting seat online its place, where it changed since it was told."""
+    room = db.session.get(Room, room_id)
+    if room is None:
+        return
+    registry = live.registry()
+    online = connected_seat_ids(room_id)
+    now = {str(s.id): str(n) for n, s in enumerate(ops.waiting(db.session, room), start=1)
+           if s.id in online}
+    told = registry.map_get(_positions_key(room_id))
+    changed = {seat: n for seat, n in now.items() if told.get(seat) != n}
+    registry.map_update(_positions_key(room_id), changed,
+                        remove=[seat for seat in told if seat not in now])
+    for seat, n in changed.items():
+        socketio.emit("room_event", {"id": None, "kind": "position",
+                                     "data": {"position": int(n)}},
+                      to=seat_room(int(seat)), namespace=NAMESPACE)
 
 
 def _participants(room: Room) -> list[dict[str, Any]]:
-    online = connected_seat_ids()
+    online = connected_seat_ids(room.id)
     return [{"seat_id": s.id, "name": s.display_name, "kind": s.kind,
              "is_staff": s.is_staff, "audio_only": s.is_audio_only}
             for s in ops.admitted(db.session, room) if s.id in online]
@@ -204,7 +251,7 @@ def _media_state(seat_id: int) -> dict[str, Any]:
     seat = db.session.get(Seat, seat_id)
     if seat is None:
         return {}
-    online = connected_seat_ids()
+    online = connected_seat_ids(seat.room_id)
     peers = [s.id for s in ops.admitted(db.session, seat.room)
              if s.id != seat.id and s.id in online]
     engine = current_engine()
@@ -213,126 +260,124 @@ def _media_state(seat_id: int) -> dict[str, Any]:
 
 
 def _move_in(room_id: int, seat_id: int) -> None:
-    with _lock:
-        sid = _by_seat.get(seat_id)
+    """The seat's connection joins the inner room, on whichever node it is."""
+    sid = live.registry().current_sid(NAMESPACE, str(seat_id))
     if sid is not None:
-        socketio.server.enter_room(sid, room_in(room_id), namespace=NAMESPACE)
+        live.enter_room(sid, room_in(room_id), NAMESPACE)
+
+
+def _message(reason: str) -> dict[str, str]:
+    return {"reason": reason, "message": str(CLOSE_MESSAGES.get(reason, ""))}
 
 
 def close_seat(seat_id: int, reason: str) -> None:
-    """Tell every connection of the seat why it closes, then drop the local ones."""
-    socketio.emit("seat_closed", {"reason": reason,
-                                  "message": str(CLOSE_MESSAGES.get(reason, ""))},
-                  to=seat_room(seat_id), namespace=NAMESPACE)
-    with _lock:
-        sids = [b.sid for b in _by_sid.values() if b.seat_id == seat_id]
-        for sid in sids:
-            _by_sid.pop(sid, None)
-        _by_seat.pop(seat_id, None)
-    for sid in sids:  # every connection of the seat, not only the one that said hello
-        disconnect(sid)
+    """Tell every connection of the seat why it closes, then drop them all (any node)."""
+    socketio.emit("seat_closed", _message(reason), to=seat_room(seat_id),
+                  namespace=NAMESPACE)
+    registry = live.registry()
+    # every connection of the seat, not only the one that said hello
+    for conn in registry.connections(NAMESPACE, seat=str(seat_id)):
+        registry.remove(NAMESPACE, conn.sid)
+        disconnect(conn.sid)
 
 
 def close_connection(sid: str, reason: str) -> None:
     """Close one connection (a window whose seat went to another device)."""
-    socketio.emit("seat_closed", {"reason": reason,
-                                  "message": str(CLOSE_MESSAGES.get(reason, ""))},
-                  to=sid, namespace=NAMESPACE)
-    with _lock:
-        binding = _by_sid.pop(sid, None)
-        if binding is not None and _by_seat.get(binding.seat_id) == sid:
-            _by_seat.pop(binding.seat_id, None)
+    socketio.emit("seat_closed", _message(reason), to=sid, namespace=NAMESPACE)
+    live.registry().remove(NAMESPACE, sid)
     disconnect(sid)
 
 
 def disconnect(sid: str) -> None:
-    """Drop a connection from anywhere (a handler for another sid, a page, a thread)."""
-    socketio.server.disconnect(sid, namespace=NAMESPACE)
+    """Drop a connection from anywhere (a handler for another sid, a page, a thread,
+    another node)."""
+    live.disconnect(sid, NAMESPACE)
 
 
 def _close_room(room_id: int) -> None:
-    with _lock:
-        sids = [b.sid for b in _by_sid.values() if b.room_id == room_id]
-        for sid in sids:
-            binding = _by_sid.pop(sid)
-            _by_seat.pop(binding.seat_id, None)
-    for sid in sids:
-        disconnect(sid)
+    registry = live.registry()
+    for conn in registry.connections(NAMESPACE, room=str(room_id)):
+        registry.remove(NAMESPACE, conn.sid)
+        disconnect(conn.sid)
+    registry.delete(_published_key(room_id), _positions_key(room_id))
 
 
-def commit_and_emit() -> None:
-    events = ops.pending_events(db.session)
-    db.session.commit()
-    emit_events(events)
+def nodes_lost(app: Any, conns: list[Connection]) -> None:
+    """A socket node died: the rooms its people were in see them offline."""
+    rooms = {int(c.room) for c in conns if c.namespace == NAMESPACE}
+    if not rooms:
+        return
+    with app.app_context():
+        for room_id in rooms:
+            emit_lobby(room_id)
+            emit_participants(room_id)
 
 
 # --- connecting ------------------------------------------------------------------------------
 
-def _refuse(message: Any) -> None:
+def _refuse(error: DomainError) -> NoReturn:
+    """A refused connection: the client gets a connect_error with the message."""
     from flask_socketio import ConnectionRefusedError
 
-    raise ConnectionRefusedError(str(message))
+    raise ConnectionRefusedError(str(error.message))
+
+
+def _bind(auth: dict[str, Any]) -> tuple[Seat, int | None, str | None]:
+    """The seat a new connection takes: (seat, the official's user id, the link's hash);
+    a DomainError refuses the connection."""
+    if auth.get("token"):
+        seat = ops.seat_for_token(db.session, str(auth["token"]))
+        if seat.is_staff:
+            raise DomainError(_l("This link is not valid."))
+        return seat, None, seat.token_hash
+    if not current_user.is_authenticated:
+        raise DomainError(_l("Log in, or open the link you were sent."))
+    try:
+        room = db.session.get(Room, int(auth.get("room") or 0))
+    except (TypeError, ValueError):
+        room = None
+    if room is None or not perm.can_host(current_user, room):
+        raise DomainError(_l("You may not host this reception."))
+    return ops.staff_seat(db.session, current_user, room), current_user.id, None
 
 
 def on_connect(auth: Any = None) -> bool:
     auth = auth if isinstance(auth, dict) else {}
     sid = request.sid  # type: ignore[attr-defined]
-    if auth.get("token"):
-        try:
-            seat = ops.seat_for_token(db.session, str(auth["token"]))
-        except ops.LinkRefused as refused:
-            _refuse(refused.message)
-        if seat.is_staff:
-            _refuse(_l("This link is not valid."))
-        binding = Binding(sid, seat.room_id, seat.id, None, token_hash=seat.token_hash)
-    else:
-        if not current_user.is_authenticated:
-            _refuse(_l("Log in, or open the link you were sent."))
-        try:
-            room = db.session.get(Room, int(auth.get("room") or 0))
-        except (TypeError, ValueError):
-            room = None
-        if room is None or not perm.can_host(current_user, room):
-            _refuse(_l("You may not host this reception."))
-        assert room is not None
-        try:
-            seat = ops.staff_seat(db.session, current_user, room)
-        except DomainError as error:
-            _refuse(error.message)
-        db.session.commit()
-        binding = Binding(sid, room.id, seat.id, current_user.id)
-        join_room(room_staff(room.id))
-        join_room(room_in(room.id))
-        join_room(f"vu{current_user.id}")
-    with _lock:
-        _by_sid[sid] = binding
-    join_room(room_all(binding.room_id))
-    join_room(seat_room(binding.seat_id))
+
+    def bind() -> tuple[int, int, int | None, str | None]:
+        seat, user_id, token_hash = _bind(auth)
+        return seat.room_id, seat.id, user_id, token_hash
+
+    # one unit of work (an official's seat may be made); then the registry knows it
+    room_id, seat_id, user_id, token_hash = transaction.run(db.session, bind, _refuse)
+    live.registry().connect(NAMESPACE, sid, str(room_id), str(seat_id), user_id,
+                            {"token_hash": token_hash} if token_hash else {})
+    if user_id is not None:
+        join_room(room_staff(room_id))
+        join_room(room_in(room_id))
+        join_room(f"vu{user_id}")
+    join_room(room_all(room_id))
+    join_room(seat_room(seat_id))
     return True  # a guest joins the room's inner circle in `hello`, once it is checked
 
 
 def on_disconnect(*_args: Any) -> None:
     sid = request.sid  # type: ignore[attr-defined]
-    with _lock:
-        binding = _by_sid.pop(sid, None)
-        if binding is not None and _by_seat.get(binding.seat_id) == sid:
-            _by_seat.pop(binding.seat_id, None)
-        else:
-            binding = None  # replaced by a newer connection: nothing changed for the others
-    if binding is not None:
-        emit_lobby(binding.room_id)
-        emit_participants(binding.room_id)
-        db.session.rollback()
+    conn, was_current = live.registry().remove(NAMESPACE, sid)
+    # replaced by a newer connection (or closed by the server): nothing changed for others
+    if conn is not None and was_current:
+        emit_lobby(int(conn.room))
+        emit_participants(int(conn.room))
 
 
-class Refused(Exception):
+class Refused(DomainError):
     """The sender may not do this; with `close`, its connection (or, unless `only_this`,
     every connection of its seat) is closed with that reason."""
 
     def __init__(self, message: Any, close: str | None = None, only_this: bool = False
                  ) -> None:
-        super().__init__(str(message))
-        self.message = message
+        super().__init__(message)
         self.close = close
         self.only_this = only_this
 
@@ -340,9 +385,7 @@ class Refused(Exception):
 def _current() -> tuple[Binding, Seat]:
     """The sender's binding and seat, re-checked: a removed guest or a logged-out official
     is closed here."""
-    sid = request.sid  # type: ignore[attr-defined]
-    with _lock:
-        binding = _by_sid.get(sid)
+    binding = _binding(request.sid)  # type: ignore[attr-defined]
     if binding is None:
         raise Refused(_l("This window is no longer in the reception."))
     seat = db.session.get(Seat, binding.seat_id)
@@ -367,48 +410,34 @@ def _current() -> tuple[Binding, Seat]:
     return binding, seat
 
 
+def _close_refused(error: DomainError) -> None:
+    """A refusal with `close`: the sender's window (or every window of its seat) closes."""
+    if not isinstance(error, Refused) or not error.close:
+        return
+    sid = request.sid  # type: ignore[attr-defined]
+    if not error.only_this:
+        binding = _binding(sid)
+        if binding is not None:
+            close_seat(binding.seat_id, error.close)
+    close_connection(sid, error.close)
+
+
 def _handler(staff_only: bool = False) -> Any:
-    """Wrap an event handler: check the sender, turn refusals into `{ok: false, error}`
-    acks, roll back on any error."""
+    """An event handler `fn(binding, seat, data)` of the namespace: the sender is checked
+    first, then `fn` runs as one unit of work (`live.socket_event`); a refusal with
+    `close` closes connections."""
 
     def wrap(fn: Any) -> Any:
-        def handle(data: Any = None) -> dict[str, Any]:
-            data = data if isinstance(data, dict) else {}
-            try:
-                binding, seat = _current()
-                if staff_only and not seat.is_staff:
-                    raise Refused(_l("Only the official can do that."))
-                result = fn(binding, seat, data) or {}
-                return {"ok": True, **result}
-            except Refused as refused:
-                db.session.rollback()
-                if refused.close and refused.only_this:
-                    close_connection(request.sid, refused.close)  # type: ignore[attr-defined]
-                elif refused.close:
-                    seat_id = _binding_seat()
-                    if seat_id > 0:
-                        close_seat(seat_id, refused.close)
-                    close_connection(request.sid, refused.close)  # type: ignore[attr-defined]
-                return {"ok": False, "error": str(refused.message)}
-            except DomainError as error:
-                db.session.rollback()
-                return {"ok": False, "error": str(error.message)}
-            except Exception:
-                db.session.rollback()
-                log.exception("video event %s failed", fn.__name__)
-                return {"ok": False, "error": str(_l("Something went wrong; try again."))}
+        def handler(data: dict[str, Any]) -> Any:
+            binding, seat = _current()
+            if staff_only and not seat.is_staff:
+                raise Refused(_l("Only the official can do that."))
+            return fn(binding, seat, data)
 
-        handle.__name__ = fn.__name__
-        return handle
+        handler.__name__ = fn.__name__
+        return live.socket_event(handler, on_refused=_close_refused)
 
     return wrap
-
-
-def _binding_seat() -> int:
-    sid = request.sid  # type: ignore[attr-defined]
-    with _lock:
-        binding = _by_sid.get(sid)
-    return binding.seat_id if binding else -1
 
 
 def _seat_info(seat: Seat) -> dict[str, Any]:
@@ -433,36 +462,37 @@ def on_hello(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[str, An
         ops.arrive(db.session, seat, device)
     else:
         seat.device_id = device or None
-    with _lock:
-        old_sid = _by_seat.get(seat.id)
-        _by_seat[seat.id] = binding.sid
-        binding.device = device
-        if old_sid is not None and old_sid != binding.sid:
-            _by_sid.pop(old_sid, None)
-    hello_events = ops.pending_events(db.session)
-    db.session.commit()
-    if other_device:
-        # one person, one seat: the other device is told why and closed
-        reason = "opened_elsewhere"
-        socketio.emit("seat_closed", {"reason": reason,
-                                      "message": str(CLOSE_MESSAGES[reason])},
-                      to=seat_room(seat.id), skip_sid=binding.sid, namespace=NAMESPACE)
-    if old_sid is not None and old_sid != binding.sid:
-        disconnect(old_sid)  # the same device's earlier connection goes silently
-    emit_events(hello_events)
+    arrived = _logging("arrived")
     room = seat.room
+    room_id, seat_id, sid = room.id, seat.id, binding.sid
     admitted = seat.is_staff or seat.state == SeatState.ADMITTED
     position = ops.position(db.session, seat)
-    with _lock:
-        if position is not None:
-            _positions[seat.id] = position  # the ack tells it
+
+    def take_seat() -> None:
+        registry = live.registry()
+        conn, old_sid = registry.claim(NAMESPACE, sid, {"device": device})
+        if conn is None:
+            return  # closed meanwhile (the seat was removed, the room ended)
+        if other_device:
+            # one person, one seat: the other device is told why and closed
+            socketio.emit("seat_closed", _message("opened_elsewhere"), to=seat_room(seat_id),
+                          skip_sid=sid, namespace=NAMESPACE)
+        if old_sid is not None:
+            # the earlier connection (the same device's: silently), on whichever node
+            registry.remove(NAMESPACE, old_sid)
+            disconnect(old_sid)
+        if position is not None:  # the ack tells it
+            registry.map_update(_positions_key(room_id), {str(seat_id): str(position)})
         else:
-            _positions.pop(seat.id, None)
-    if admitted:
-        join_room(room_in(room.id))
-        emit_participants(room.id)
-    if not any(e.kind == "arrived" for e in hello_events):
-        emit_lobby(room.id)  # a reconnect: the officials see them online again
+            registry.map_update(_positions_key(room_id), {}, remove=[str(seat_id)])
+        if admitted:
+            live.enter_room(sid, room_in(room_id), NAMESPACE)
+            emit_participants(room_id)
+        if not arrived:
+            emit_lobby(room_id)  # a reconnect: the officials see them online again
+
+    # after the commit, before the room events of this transaction go out
+    transaction.after_commit(db.session, take_seat)
     media = _media_state(seat.id) if admitted else {"ice_servers": [], "peers": [],
                                                     "topology": current_engine().topology}
     return {"seat": _seat_info(seat), "room": _room_info(room),
@@ -489,12 +519,12 @@ def on_signal(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
     if (other is None or other.room_id != seat.room_id or other.id == seat.id
             or not (other.is_staff or other.state == SeatState.ADMITTED)):
         raise Refused(_l("That person is not in the room."))
-    socketio.emit("signal", {"from": seat.id, "kind": kind, "data": data.get("data")},
-                  to=seat_room(other.id), namespace=NAMESPACE)
+    live.emit_after_commit("signal", {"from": seat.id, "kind": kind, "data": data.get("data")},
+                           to=seat_room(other.id), namespace=NAMESPACE)
 
 
 @_handler()
-def on_media_offer(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[str, Any]:
+def on_media_offer(binding: Binding, seat: Seat, data: dict[str, Any]) -> Any:
     _admitted_only(seat)
     sdp = data.get("sdp")
     if not isinstance(sdp, str) or not sdp.startswith("v=0") or len(sdp) > 100_000:
@@ -503,31 +533,32 @@ def on_media_offer(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[s
     room = seat.room
     if engine.topology == "mesh" and not room.is_recording:
         raise Refused(_l("The session is not being recorded."))
-    room_key, seat_key, room_id = room.room_key, seat.seat_key, room.id
+    room_key, seat_key, room_id, seat_id = room.room_key, seat.seat_key, room.id, seat.id
     others = [(s.id, s.seat_key) for s in ops.admitted(db.session, room) if s.id != seat.id]
-    db.session.rollback()  # no transaction held while the engine works
-    from video.engines.base import MediaError
 
-    try:
-        answer = engine.publish(room_key, seat_key, sdp)
-    except MediaError as error:
-        raise Refused(str(error)) from None
-    if engine.topology == "sfu":
-        _offer_feeds(engine, room_key, room_id, seat.id, seat_key, others)
-    return {"sdp": answer}
+    def publish() -> dict[str, Any]:
+        """No transaction is held while the engine works."""
+        from video.engines.base import MediaError
+
+        try:
+            answer = engine.publish(room_key, seat_key, sdp)
+        except MediaError as error:
+            raise Refused(str(error)) from None
+        if engine.topology == "sfu":
+            _offer_feeds(engine, room_key, room_id, seat_id, seat_key, others)
+        return {"sdp": answer}
+
+    return live.after_commit_reply(publish)
 
 
 def _offer_feeds(engine: Any, room_key: str, room_id: int, seat_id: int, seat_key: str,
                  others: list[tuple[int, str]]) -> None:
-    """SFU: everyone connected receives the new publisher's feed, and the newcomer the
-    feeds already published."""
+    """SFU: everyone connected (on any node) receives the new publisher's feed, and the
+    newcomer the feeds already published."""
     from video.engines.base import MediaError
 
-    online = connected_seat_ids()
-    with _lock:
-        published = _published.setdefault(room_id, set())
-        earlier = set(published)
-        published.add(seat_id)
+    online = connected_seat_ids(room_id)
+    earlier = {int(s) for s in live.registry().set_add(_published_key(room_id), str(seat_id))}
     for other_id, other_key in others:
         if other_id not in online:
             continue
@@ -545,7 +576,7 @@ def _offer_feeds(engine: Any, room_key: str, room_id: int, seat_id: int, seat_ke
 
 
 @_handler()
-def on_subscribe_answer(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
+def on_subscribe_answer(binding: Binding, seat: Seat, data: dict[str, Any]) -> Any:
     _admitted_only(seat)
     sdp = data.get("sdp")
     try:
@@ -554,31 +585,36 @@ def on_subscribe_answer(binding: Binding, seat: Seat, data: dict[str, Any]) -> N
         feed = None
     if feed is None or feed.room_id != seat.room_id or not isinstance(sdp, str):
         raise Refused(_l("That person is not in the room."))
-    current_engine().subscribe_answer(seat.room.room_key, seat.seat_key, feed.seat_key, sdp)
+    room_key, seat_key, feed_key = seat.room.room_key, seat.seat_key, feed.seat_key
+
+    def answer() -> None:
+        current_engine().subscribe_answer(room_key, seat_key, feed_key, sdp)
+
+    return live.after_commit_reply(answer)
 
 
 @_handler()
 def on_chat(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
     ops.chat(db.session, seat, str(data.get("text") or ""))
-    commit_and_emit()
 
 
 @_handler()
 def on_audio_only(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
     _admitted_only(seat)
     seat.is_audio_only = bool(data.get("on"))
-    db.session.commit()
-    emit_participants(seat.room_id)
+    room_id = seat.room_id
+    transaction.after_commit(db.session, lambda: emit_participants(room_id))
 
 
 @_handler()
 def on_consent(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
     ops.give_consent(db.session, seat)
-    commit_and_emit()
 
 
 @_handler()
 def on_note_reply(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
+    from video import filing
+
     try:
         note_id = int(data.get("note_id") or 0)
     except (TypeError, ValueError):
@@ -587,18 +623,7 @@ def on_note_reply(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
     note = ops.answer_note(db.session, seat, note_id, bool(data.get("confirm")),
                            str(data.get("reason") or ""),
                            version if isinstance(version, int) else None)
-    commit_and_emit()
-    from video.filing import file_note_as_author
-
-    file_note_as_author(note.id)
-
-
-def _reload(binding: Binding) -> Seat:
-    """The sender's seat again, after a step that committed (and maybe ended the
-    session's objects)."""
-    seat = db.session.get(Seat, binding.seat_id)
-    assert seat is not None
-    return seat
+    filing.file_answer_after_commit(note.id)  # the answer stands even if filing fails
 
 
 def _seat_id(data: dict[str, Any]) -> int:
@@ -608,64 +633,54 @@ def _seat_id(data: dict[str, Any]) -> int:
         return 0
 
 
-def _unpublish(room_id: int, room_key: str, seat_key: str) -> None:
-    with _lock:
-        _published.get(room_id, set()).discard(int(seat_key.split("-")[1]))
+def _unpublish(room_id: int, room_key: str, seat_id: int, seat_key: str) -> None:
+    live.registry().set_discard(_published_key(room_id), str(seat_id))
     current_engine().unpublish(room_key, seat_key)
 
 
 @_handler(staff_only=True)
 def on_admit(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[str, Any]:
     let_in = ops.admit(db.session, current_user, seat.room, _seat_id(data))
-    commit_and_emit()
     return {"admitted": [s.id for s in let_in]}
 
 
 @_handler(staff_only=True)
 def on_deny(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
     ops.deny(db.session, current_user, seat.room, _seat_id(data))
-    commit_and_emit()
 
 
-def _stop_recording_of(seat_id: int, room: Room) -> None:
-    """A recording belongs to one petitioner: it stops when they leave the room."""
+def _take_out(room: Room, seat_id: int, operation: Any) -> None:
+    """Remove or finish a seat: a recording of that petitioner stops (a recording belongs
+    to one petitioner), and once committed, their media leaves the engine."""
     from video import filing
 
     recording = ops.current_recording(db.session, room)
     if recording is not None and recording.seat_id == seat_id:
         filing.stop(current_user, room)
+    out = operation(db.session, current_user, room, seat_id)
+    room_id, room_key, out_id, out_key = room.id, room.room_key, out.id, out.seat_key
+    transaction.after_commit(db.session, lambda: _unpublish(room_id, room_key, out_id, out_key),
+                             last=True)
 
 
 @_handler(staff_only=True)
 def on_remove(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
-    _stop_recording_of(_seat_id(data), seat.room)
-    seat = _reload(binding)
-    removed = ops.remove(db.session, current_user, seat.room, _seat_id(data))
-    room_key, seat_key = seat.room.room_key, removed.seat_key
-    commit_and_emit()
-    _unpublish(seat.room_id, room_key, seat_key)
+    _take_out(seat.room, _seat_id(data), ops.remove)
 
 
 @_handler(staff_only=True)
 def on_finish(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
-    _stop_recording_of(_seat_id(data), seat.room)
-    seat = _reload(binding)
-    done = ops.finish_seat(db.session, current_user, seat.room, _seat_id(data))
-    room_key, seat_key = seat.room.room_key, done.seat_key
-    commit_and_emit()
-    _unpublish(seat.room_id, room_key, seat_key)
+    _take_out(seat.room, _seat_id(data), ops.finish_seat)
 
 
 @_handler(staff_only=True)
 def on_mute(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
     ops.mute(db.session, current_user, seat.room, _seat_id(data))
-    commit_and_emit()
 
 
 @_handler(staff_only=True)
 def on_lobby_message(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
     ops.set_lobby_message(db.session, current_user, seat.room, str(data.get("text") or ""))
-    commit_and_emit()
 
 
 @_handler(staff_only=True)
@@ -674,10 +689,8 @@ def on_record(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[str, A
 
     room = seat.room
     if data.get("on"):
-        recording = filing.start(current_user, room)
-        return {"recording_id": recording}
-    stopped = filing.stop(current_user, room)
-    return {"recording_id": stopped}
+        return {"recording_id": filing.start(current_user, room)}
+    return {"recording_id": filing.stop(current_user, room)}
 
 
 @_handler(staff_only=True)
@@ -687,13 +700,13 @@ def on_end(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
     room = seat.room
     if room.is_recording:
         filing.stop(current_user, room)
-        reloaded = db.session.get(Room, binding.room_id)
-        assert reloaded is not None
-        room = reloaded
     ops.end_room(db.session, current_user, room)
     room_key = room.room_key
-    commit_and_emit()
-    current_engine().close_room(room_key)
+
+    def close_media() -> None:
+        current_engine().close_room(room_key)
+
+    transaction.after_commit(db.session, close_media, last=True)
 
 
 HANDLERS = {
@@ -706,21 +719,18 @@ HANDLERS = {
 
 
 def _on_logout(_app: Any, user: Any) -> None:
-    """A logged-out official's room windows close at once."""
+    """A logged-out official's room windows close at once (on every node)."""
     user_id = getattr(user, "id", None)
     if user_id is None:
         return
-    with _lock:
-        mine = [b for b in _by_sid.values() if b.user_id == user_id]
-        for b in mine:
-            _by_sid.pop(b.sid, None)
-            if _by_seat.get(b.seat_id) == b.sid:
-                _by_seat.pop(b.seat_id, None)
-    socketio.emit("seat_closed", {"reason": "logged_out",
-                                  "message": str(CLOSE_MESSAGES["logged_out"])},
-                  to=f"vu{user_id}", namespace=NAMESPACE)
-    for b in mine:
-        disconnect(b.sid)
+    registry = live.registry()
+    mine = registry.connections(NAMESPACE, user_id=user_id)
+    for conn in mine:
+        registry.remove(NAMESPACE, conn.sid)
+    socketio.emit("seat_closed", _message("logged_out"), to=f"vu{user_id}",
+                  namespace=NAMESPACE)
+    for conn in mine:
+        disconnect(conn.sid)
 
 
 def register() -> None:

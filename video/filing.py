@@ -19,14 +19,15 @@ from flask import Flask, current_app
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from portal import transaction
 from portal.app import settings_of
 from portal.auth.models import User
 from portal.casefiles import operations as case_ops
 from portal.casefiles.models import Case
+from portal.errors import DomainError
 from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
 from portal.timeutil import utcnow
-from portal.web import DomainError
 from video import operations as ops
 from video.engines import current_engine
 from video.engines.base import MediaError, Segment
@@ -48,49 +49,59 @@ def kept_path(app: Flask, room_id: int, recording_id: int) -> Path:
 
 
 def start(actor: Any, room: Room) -> int:
-    """Start recording (consent checked), tell everyone; returns the recording's id."""
-    from video.events import commit_and_emit
-
+    """Start recording (consent checked) in the caller's unit of work; everyone is told
+    once it commits. Returns the recording's id."""
     recording = ops.start_recording(db.session, actor, room)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     directory = recording_dir(app, room.id, recording.id)
     directory.mkdir(parents=True, exist_ok=True)
     try:
         current_engine().start_recording(room.room_key, directory)
-    except MediaError as error:
-        db.session.rollback()
+    except MediaError as error:  # the caller's unit of work rolls back
         raise DomainError(_l("Recording could not start: %(error)s", error=str(error))
                           ) from None
-    recording_id = recording.id
-    commit_and_emit()
-    return recording_id
+    return recording.id
 
 
 def stop(actor: Any, room: Room) -> int | None:
-    """Stop recording, tell everyone, and process the file in the background."""
-    from video.events import commit_and_emit
-
+    """Stop recording in the caller's unit of work; once it commits, everyone is told,
+    then (no transaction held) the engine stops and the file is processed in the
+    background."""
     recording = ops.stop_recording(db.session, actor, room)
-    room_key = room.room_key
     if recording is None:
-        commit_and_emit()
         return None
-    recording_id = recording.id
-    commit_and_emit()  # everyone is told at once; no lock held while the engine stops
+    recording_id, room_key = recording.id, room.room_key
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    transaction.after_commit(db.session, lambda: _collect(app, recording_id, room_key),
+                             last=True)
+    return recording_id
+
+
+def _collect(app: Flask, recording_id: int, room_key: str) -> None:
+    """After the stop is committed: the engine hands over the segments (outside any
+    transaction), they are noted on the recording, and the processing starts."""
     error = None
     try:
         segments = current_engine().stop_recording(room_key)
     except MediaError as failure:
         segments, error = [], str(failure)
-    recording = db.session.get(Recording, recording_id)
-    assert recording is not None
-    recording.error = error
-    recording.segments = [{"seat_key": s.seat_key, "path": str(s.path),
-                           "started_at": s.started_at.isoformat(),
-                           "ended_at": s.ended_at.isoformat()} for s in segments]
-    db.session.commit()
-    spawn(current_app._get_current_object(), recording_id)  # type: ignore[attr-defined]
-    return recording_id
+
+    def note_segments() -> None:
+        recording = db.session.get(Recording, recording_id)
+        assert recording is not None
+        recording.error = error
+        recording.segments = [{"seat_key": s.seat_key, "path": str(s.path),
+                               "started_at": s.started_at.isoformat(),
+                               "ended_at": s.ended_at.isoformat()} for s in segments]
+
+    transaction.run(db.session, note_segments, _log_refusal(f"recording {recording_id}"))
+    spawn(app, recording_id)
+
+
+def _log_refusal(what: str) -> Any:
+    def log_it(error: DomainError) -> None:
+        log.warning("%s: %s", what, error.message)
+    return log_it
 
 
 def spawn(app: Flask, recording_id: int) -> None:
@@ -244,17 +255,14 @@ def attach_pending(app: Flask, seat_id: int, case: Case) -> None:
 
 
 def _notify(recording: Recording) -> None:
-    from video.events import emit_events
-
+    """The officials are told (the room event goes out once committed)."""
     room = db.session.get(Room, recording.room_id)
     if room is None:
         return
-    event = ops.add_event(db.session, room, "recording_filed", {
+    ops.add_event(db.session, room, "recording_filed", {
         "recording_id": recording.id, "status": recording.status,
         "error": recording.error, "duration_s": recording.duration_s}, audience="staff")
-    ops.pending_events(db.session)
-    db.session.commit()
-    emit_events([event])
+    transaction.commit(db.session)
 
 
 def file_note(actor: Any, note: ReceptionNote, kind: str = "other") -> Case:
@@ -267,20 +275,27 @@ def file_note(actor: Any, note: ReceptionNote, kind: str = "other") -> Case:
 
 
 def file_note_as_author(note_id: int) -> None:
-    """After the petitioner answers, the note goes into the case as its author."""
+    """After the petitioner answers, the note goes into the case as its author (in the
+    caller's unit of work)."""
     note = db.session.get(ReceptionNote, note_id)
     if note is None or note.status not in (NoteStatus.CONFIRMED, NoteStatus.REFUSED):
         return
     author = db.session.get(User, note.author_id)
-    try:
-        if note.filed_at is None:
-            file_note(author, note)
-        elif note.seat.case is not None:  # filed before the answer: the answer follows
-            case_ops.record_event(cast(Session, db.session), author, note.seat.case,
-                                  "reception.note.answered", {
-                                      "seat_id": note.seat_id, "status": note.status,
-                                      "refusal_reason": note.refusal_reason})
-        db.session.commit()
-    except DomainError as error:  # e.g. the author may no longer add to the case
-        db.session.rollback()
-        log.warning("note %s not filed: %s", note_id, error.message)
+    if note.filed_at is None:
+        file_note(author, note)
+    elif note.seat.case is not None:  # filed before the answer: the answer follows
+        case_ops.record_event(cast(Session, db.session), author, note.seat.case,
+                              "reception.note.answered", {
+                                  "seat_id": note.seat_id, "status": note.status,
+                                  "refusal_reason": note.refusal_reason})
+
+
+def file_answer_after_commit(note_id: int) -> None:
+    """Once the petitioner's answer is committed, file the note as its author in a unit
+    of work of its own: a refusal there (the author may no longer add to the case) is
+    logged and leaves the answer standing."""
+    def file_it() -> None:
+        transaction.run(db.session, lambda: file_note_as_author(note_id),
+                        _log_refusal(f"note {note_id} not filed"))
+
+    transaction.after_commit(db.session, file_it, last=True)

@@ -1,7 +1,12 @@
 """The socket-event wrapper every namespace uses: the same request shape as a view (check
 the sender → one operation → commit once → after-commit emits), answering the client's
 ack with `{"ok": true, ...}` or `{"ok": false, "error": message}`. Handlers hold no
-commit, rollback or try of their own."""
+commit, rollback or try of their own: each event is one unit of work.
+
+A handler whose answer needs slow work outside any transaction (a media engine answering
+an SDP offer) returns `after_commit_reply(fn)`: the event's transaction commits (or ends,
+if there was nothing to write), then `fn()` runs and its dict becomes the ack; a
+DomainError from `fn` is refused like one from the handler."""
 
 from __future__ import annotations
 
@@ -25,14 +30,25 @@ def emit_after_commit(event: str, payload: Any, *, to: str, namespace: str) -> N
         db.session, lambda: socketio.emit(event, payload, to=to, namespace=namespace))
 
 
+class after_commit_reply:  # noqa: N801 (read as a function by handlers)
+    """Returned by a handler: the ack is `work()`'s dict, computed after the commit."""
+
+    def __init__(self, work: Callable[[], dict[str, Any] | None]) -> None:
+        self.work = work
+
+
+Reply = dict[str, Any] | after_commit_reply | None
+
+
 def _refusal(error: DomainError) -> dict[str, Any]:
     return {"ok": False, "error": str(error.message)}
 
 
-def socket_event(handler: Callable[..., dict[str, Any] | None],
+def socket_event(handler: Callable[..., Reply],
                  on_refused: Callable[[DomainError], None] | None = None
                  ) -> Callable[..., dict[str, Any]]:
-    """Wrap `handler(data)`: its dict (or nothing) becomes the ack `{"ok": true, ...}`; a
+    """Wrap `handler(data)`: its dict (or nothing, or an `after_commit_reply`) becomes
+    the ack `{"ok": true, ...}`; a
     DomainError rolls back, calls `on_refused(error)` (closing connections, say) and acks
     `{"ok": false, "error": message}`; any other error rolls back, is logged and acks a
     plain message (never a stack trace to the client)."""
@@ -41,16 +57,25 @@ def socket_event(handler: Callable[..., dict[str, Any] | None],
     def handle(data: Any = None) -> dict[str, Any]:
         data = data if isinstance(data, dict) else {}
 
-        def work() -> dict[str, Any]:
-            return {"ok": True, **(handler(data) or {})}
+        def work() -> Reply:
+            return handler(data)
 
-        def refused(error: DomainError) -> dict[str, Any]:
+        refusals: list[dict[str, Any]] = []
+
+        def refused(error: DomainError) -> None:
             if on_refused is not None:
                 on_refused(error)
-            return _refusal(error)
+            refusals.append(_refusal(error))
 
         try:
-            return transaction.run(db.session, work, refused)
+            reply = transaction.run(db.session, work, refused)
+            if isinstance(reply, after_commit_reply):
+                # the event's own transaction has ended: the slow part runs outside it
+                reply = transaction.run(db.session, reply.work, refused)
+            if refusals:
+                return refusals[0]
+            assert not isinstance(reply, after_commit_reply)
+            return {"ok": True, **(reply or {})}
         except Exception:
             log.exception("socket event %s failed", handler.__name__)
             return {"ok": False, "error": str(_l("Something went wrong; try again."))}
