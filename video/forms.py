@@ -17,9 +17,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
-from portal.casefiles.forms import KIND_LABELS
+from portal.casefiles.models import CaseKind
+from portal.enums import choices
 from portal.i18n import lazy_gettext as _l
-from video.models import ROOM_KIND_LABELS, SeatKind
+from video.models import RoomKind, SeatKind
 
 #: the portal's offices keep Beijing time; storage is UTC
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -48,7 +49,7 @@ class RoomForm(FlaskForm):
 
     def fill_choices(self, offices: list[tuple[int, str]], hosts: list[tuple[int, str]]
                      ) -> None:
-        self.kind.choices = [(str(k), str(v)) for k, v in ROOM_KIND_LABELS.items()]
+        self.kind.choices = choices(RoomKind)
         self.office_id.choices = offices
         self.host_id.choices = [(0, "—"), *hosts]
 
@@ -84,7 +85,7 @@ class NoteForm(FlaskForm):
     version = HiddenField()
 
     def fill_choices(self) -> None:
-        self.kind.choices = [(k, str(v)) for k, v in KIND_LABELS.items()]
+        self.kind.choices = choices(CaseKind)
 
 
 class EmailLinkForm(FlaskForm):

@@ -22,71 +22,51 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.crypto import EncryptedText
+from portal.enums import LabelledStrEnum, labels
 from portal.extensions import Model
 from portal.i18n import lazy_gettext as _l
 from portal.timeutil import UTCDateTime, utcnow
 
 
-class RoomKind(StrEnum):
-    LEADER_DAY = "leader_day"    # 领导接待日
-    APPOINTMENT = "appointment"  # 约访
-    WALK_IN = "walk_in"          # 当日排队
+class RoomKind(LabelledStrEnum):
+    LEADER_DAY = "leader_day", _l("Leader's reception day")  # 领导接待日
+    APPOINTMENT = "appointment", _l("Appointment")  # 约访
+    WALK_IN = "walk_in", _l("Same-day queue")  # 当日排队
 
 
-ROOM_KIND_LABELS = {
-    RoomKind.LEADER_DAY: _l("Leader's reception day"),
-    RoomKind.APPOINTMENT: _l("Appointment"),
-    RoomKind.WALK_IN: _l("Same-day queue"),
-}
+ROOM_KIND_LABELS = labels(RoomKind)
 
 
-class RoomStatus(StrEnum):
-    SCHEDULED = "scheduled"
-    LIVE = "live"
-    ENDED = "ended"
+class RoomStatus(LabelledStrEnum):
+    SCHEDULED = "scheduled", _l("Scheduled")
+    LIVE = "live", _l("In progress")
+    ENDED = "ended", _l("Ended")
 
 
-ROOM_STATUS_LABELS = {
-    RoomStatus.SCHEDULED: _l("Scheduled"),
-    RoomStatus.LIVE: _l("In progress"),
-    RoomStatus.ENDED: _l("Ended"),
-}
+ROOM_STATUS_LABELS = labels(RoomStatus)
 
 
-class SeatKind(StrEnum):
-    PETITIONER = "petitioner"
-    COMPANION = "companion"
-    INTERPRETER = "interpreter"
-    STAFF = "staff"
+class SeatKind(LabelledStrEnum):
+    PETITIONER = "petitioner", _l("Petitioner")
+    COMPANION = "companion", _l("Companion")
+    INTERPRETER = "interpreter", _l("Interpreter")
+    STAFF = "staff", _l("Official")
 
 
-SEAT_KIND_LABELS = {
-    SeatKind.PETITIONER: _l("Petitioner"),
-    SeatKind.COMPANION: _l("Companion"),
-    SeatKind.INTERPRETER: _l("Interpreter"),
-    SeatKind.STAFF: _l("Official"),
-}
+SEAT_KIND_LABELS = labels(SeatKind)
 
 
-class SeatState(StrEnum):
-    BOOKED = "booked"      # has a link, not arrived
-    WAITING = "waiting"    # in the lobby
-    ADMITTED = "admitted"  # in the room (stays so across reconnects)
-    DONE = "done"          # seen, or left after being seen
-    DENIED = "denied"
-    REMOVED = "removed"
-    CANCELLED = "cancelled"
+class SeatState(LabelledStrEnum):
+    BOOKED = "booked", _l("Booked")  # has a link, not arrived
+    WAITING = "waiting", _l("Waiting")  # in the lobby
+    ADMITTED = "admitted", _l("In the room")  # in the room (stays so across reconnects)
+    DONE = "done", _l("Seen")  # seen, or left after being seen
+    DENIED = "denied", _l("Not admitted")
+    REMOVED = "removed", _l("Removed")
+    CANCELLED = "cancelled", _l("Cancelled")
 
 
-SEAT_STATE_LABELS = {
-    SeatState.BOOKED: _l("Booked"),
-    SeatState.WAITING: _l("Waiting"),
-    SeatState.ADMITTED: _l("In the room"),
-    SeatState.DONE: _l("Seen"),
-    SeatState.DENIED: _l("Not admitted"),
-    SeatState.REMOVED: _l("Removed"),
-    SeatState.CANCELLED: _l("Cancelled"),
-}
+SEAT_STATE_LABELS = labels(SeatState)
 
 #: seats whose link still opens the room
 OPEN_SEAT_STATES = frozenset({SeatState.BOOKED, SeatState.WAITING, SeatState.ADMITTED})
@@ -228,19 +208,15 @@ class Recording(Model):
     room: Mapped[Room] = relationship()
 
 
-class NoteStatus(StrEnum):
-    DRAFT = "draft"
-    SHOWN = "shown"          # on the petitioner's screen, waiting for an answer
-    CONFIRMED = "confirmed"
-    REFUSED = "refused"
+class NoteStatus(LabelledStrEnum):
+    DRAFT = "draft", _l("Draft")
+    # on the petitioner's screen, waiting for an answer
+    SHOWN = "shown", _l("Shown to the petitioner")
+    CONFIRMED = "confirmed", _l("Confirmed by the petitioner")
+    REFUSED = "refused", _l("Refused by the petitioner")
 
 
-NOTE_STATUS_LABELS = {
-    NoteStatus.DRAFT: _l("Draft"),
-    NoteStatus.SHOWN: _l("Shown to the petitioner"),
-    NoteStatus.CONFIRMED: _l("Confirmed by the petitioner"),
-    NoteStatus.REFUSED: _l("Refused by the petitioner"),
-}
+NOTE_STATUS_LABELS = labels(NoteStatus)
 
 
 class ReceptionNote(Model):

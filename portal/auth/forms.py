@@ -12,7 +12,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.auth.roles import ROLE_LABELS
+from portal.auth.roles import Role
+from portal.enums import choices
 from portal.i18n import lazy_gettext as _l
 
 
@@ -54,7 +55,7 @@ class ChangePasswordForm(FlaskForm):
 
 
 def role_choices() -> list[tuple[str, str]]:
-    return [(str(r), str(label)) for r, label in ROLE_LABELS.items()]
+    return choices(Role)
 
 
 class UserForm(FlaskForm):

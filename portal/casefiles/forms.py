@@ -22,25 +22,13 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from portal.casefiles.models import CHANNEL_LABELS, GRANT_LABELS
+from portal.casefiles.models import CaseKind, Channel, DocumentKind, GrantLevel
+from portal.enums import choices, labels
 from portal.i18n import lazy_gettext as _l
 from portal.web import DomainError
 
-#: kinds of matter offered at registration (stored as the key; free text is allowed)
-KIND_LABELS: dict[str, Any] = {
-    "land": _l("Land and contracted land"),
-    "demolition": _l("Requisition and demolition"),
-    "labour": _l("Labour and wages"),
-    "social_security": _l("Social security"),
-    "housing": _l("Housing and property"),
-    "environment": _l("Environment"),
-    "law_litigation": _l("Law and litigation"),
-    "public_security": _l("Public security"),
-    "village_affairs": _l("Village affairs"),
-    "health": _l("Health"),
-    "education": _l("Education"),
-    "other": _l("Other"),
-}
+#: kinds of matter offered at registration (the labels live on CaseKind)
+KIND_LABELS = labels(CaseKind)
 
 #: petitioner rows in the registration form, and rows for other parties
 PETITIONER_ROWS = 3
@@ -55,15 +43,8 @@ INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/g
 #: played in the page itself, streamed with HTTP ranges (reception recordings)
 PLAYABLE_TYPES = frozenset({"video/mp4"})
 
-DOCUMENT_KINDS: dict[str, Any] = {
-    "letter": _l("Letter or petition"),
-    "evidence": _l("Evidence"),
-    "reply": _l("Reply"),
-    "notice": _l("Written notice"),
-    "record": _l("Record"),
-    "recording": _l("Recording"),
-    "other": _l("Other"),
-}
+#: the kinds of document (the labels live on DocumentKind)
+DOCUMENT_KINDS = labels(DocumentKind)
 
 
 class UploadRefused(DomainError):
@@ -177,8 +158,8 @@ class RegisterForm(FlaskForm):
 
     def fill_choices(self, townships: list[tuple[int, str]],
                      villages: list[tuple[int, str]]) -> None:
-        self.channel.choices = [(str(k), str(v)) for k, v in CHANNEL_LABELS.items()]
-        self.kind.choices = [("", "—")] + [(k, str(v)) for k, v in KIND_LABELS.items()]
+        self.channel.choices = choices(Channel)
+        self.kind.choices = [("", "—"), *choices(CaseKind)]
         self.township_id.choices = [(0, "—"), *townships]
         self.village_id.choices = [(0, "—"), *villages]
 
@@ -206,7 +187,7 @@ class DocumentForm(FlaskForm):
     idempotency_key = HiddenField()
 
     def fill_choices(self) -> None:
-        self.kind.choices = [(k, str(v)) for k, v in DOCUMENT_KINDS.items()]
+        self.kind.choices = choices(DocumentKind)
 
 
 class AssignForm(FlaskForm):
@@ -230,7 +211,7 @@ class GrantForm(FlaskForm):
 
     def fill_choices(self, agencies: list[tuple[int, str]]) -> None:
         self.organisation_id.choices = [(0, "—"), *agencies]
-        self.level.choices = [(str(k), str(v)) for k, v in GRANT_LABELS.items()]
+        self.level.choices = choices(GrantLevel)
 
 
 class LeaderForm(FlaskForm):

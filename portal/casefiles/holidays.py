@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from flask import g, has_app_context
@@ -16,6 +15,7 @@ from sqlalchemy import Date, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.casefiles import deadlines as dl
+from portal.enums import LabelledStrEnum, labels
 from portal.extensions import DbSession, Model
 from portal.i18n import lazy_gettext as _l
 from portal.timeutil import UTCDateTime, utcnow
@@ -26,15 +26,12 @@ MAX_RANGE_DAYS = 31
 _CACHE = "_portal_holiday_calendar"
 
 
-class DayKind(StrEnum):
-    HOLIDAY = "holiday"  # 法定节假日: not a working day, even on a weekday
-    WORKDAY = "workday"  # 调休: a working day, even on a weekend
+class DayKind(LabelledStrEnum):
+    HOLIDAY = "holiday", _l("Public holiday")  # 法定节假日: not a working day, even on a weekday
+    WORKDAY = "workday", _l("Make-up working day")  # 调休: a working day, even on a weekend
 
 
-DAY_KIND_LABELS = {
-    DayKind.HOLIDAY: _l("Public holiday"),
-    DayKind.WORKDAY: _l("Make-up working day"),
-}
+DAY_KIND_LABELS = labels(DayKind)
 
 
 class HolidayRefused(DomainError):

@@ -22,57 +22,67 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.crypto import EncryptedText
+from portal.enums import LabelledStrEnum, labels
 from portal.extensions import Model
 from portal.i18n import lazy_gettext as _l
 from portal.timeutil import UTCDateTime, utcnow
 
 
-class Status(StrEnum):
-    REGISTERED = "registered"                    # 登记
-    ACCEPTED = "accepted"                        # 受理
-    NOT_ACCEPTED = "not_accepted"                # 不予受理
-    ASSIGNED = "assigned"                        # 交办/转办
-    INVESTIGATING = "investigating"              # 调查
-    REPLIED = "replied"                          # 答复
-    REVIEW_REQUESTED = "review_requested"        # 申请复查
-    REVIEWED = "reviewed"                        # 复查
-    RE_REVIEW_REQUESTED = "re_review_requested"  # 申请复核
-    RE_REVIEWED = "re_reviewed"                  # 复核 (三级终结)
-    CLOSED = "closed"                            # 终结/结案
-    ARCHIVED = "archived"                        # 归档
+class Status(LabelledStrEnum):
+    REGISTERED = "registered", _l("Registered")  # 登记
+    ACCEPTED = "accepted", _l("Accepted")  # 受理
+    NOT_ACCEPTED = "not_accepted", _l("Not accepted")  # 不予受理
+    ASSIGNED = "assigned", _l("Assigned")  # 交办/转办
+    INVESTIGATING = "investigating", _l("Under investigation")  # 调查
+    REPLIED = "replied", _l("Replied")  # 答复
+    REVIEW_REQUESTED = "review_requested", _l("Review requested")  # 申请复查
+    REVIEWED = "reviewed", _l("Reviewed")  # 复查
+    RE_REVIEW_REQUESTED = "re_review_requested", _l("Re-review requested")  # 申请复核
+    RE_REVIEWED = "re_reviewed", _l("Re-reviewed")  # 复核 (三级终结)
+    CLOSED = "closed", _l("Closed")  # 终结/结案
+    ARCHIVED = "archived", _l("Archived")  # 归档
 
 
-STATUS_LABELS = {
-    Status.REGISTERED: _l("Registered"),
-    Status.ACCEPTED: _l("Accepted"),
-    Status.NOT_ACCEPTED: _l("Not accepted"),
-    Status.ASSIGNED: _l("Assigned"),
-    Status.INVESTIGATING: _l("Under investigation"),
-    Status.REPLIED: _l("Replied"),
-    Status.REVIEW_REQUESTED: _l("Review requested"),
-    Status.REVIEWED: _l("Reviewed"),
-    Status.RE_REVIEW_REQUESTED: _l("Re-review requested"),
-    Status.RE_REVIEWED: _l("Re-reviewed"),
-    Status.CLOSED: _l("Closed"),
-    Status.ARCHIVED: _l("Archived"),
-}
+STATUS_LABELS = labels(Status)
 
 
-class Channel(StrEnum):
-    WALK_IN = "walk_in"  # 来访
-    LETTER = "letter"    # 来信
-    PHONE = "phone"      # 来电
-    ONLINE = "online"    # 网上信访
-    VIDEO = "video"      # 视频接访
+class Channel(LabelledStrEnum):
+    WALK_IN = "walk_in", _l("Walk-in visit")  # 来访
+    LETTER = "letter", _l("Letter")  # 来信
+    PHONE = "phone", _l("Phone call")  # 来电
+    ONLINE = "online", _l("Online")  # 网上信访
+    VIDEO = "video", _l("Video reception")  # 视频接访
 
 
-CHANNEL_LABELS = {
-    Channel.WALK_IN: _l("Walk-in visit"),
-    Channel.LETTER: _l("Letter"),
-    Channel.PHONE: _l("Phone call"),
-    Channel.ONLINE: _l("Online"),
-    Channel.VIDEO: _l("Video reception"),
-}
+CHANNEL_LABELS = labels(Channel)
+
+
+class CaseKind(LabelledStrEnum):
+    """Kinds of matter offered at registration (stored as the value; free text is allowed,
+    so `Case.kind` is not always one of these)."""
+
+    LAND = "land", _l("Land and contracted land")
+    DEMOLITION = "demolition", _l("Requisition and demolition")
+    LABOUR = "labour", _l("Labour and wages")
+    SOCIAL_SECURITY = "social_security", _l("Social security")
+    HOUSING = "housing", _l("Housing and property")
+    ENVIRONMENT = "environment", _l("Environment")
+    LAW_LITIGATION = "law_litigation", _l("Law and litigation")
+    PUBLIC_SECURITY = "public_security", _l("Public security")
+    VILLAGE_AFFAIRS = "village_affairs", _l("Village affairs")
+    HEALTH = "health", _l("Health")
+    EDUCATION = "education", _l("Education")
+    OTHER = "other", _l("Other")
+
+
+class DocumentKind(LabelledStrEnum):
+    LETTER = "letter", _l("Letter or petition")
+    EVIDENCE = "evidence", _l("Evidence")
+    REPLY = "reply", _l("Reply")
+    NOTICE = "notice", _l("Written notice")
+    RECORD = "record", _l("Record")
+    RECORDING = "recording", _l("Recording")
+    OTHER = "other", _l("Other")
 
 
 class PartyRole(StrEnum):
@@ -80,20 +90,13 @@ class PartyRole(StrEnum):
     OTHER = "other"            # 其他当事人
 
 
-class GrantLevel(StrEnum):
-    VIEW = "view"
-    CONTRIBUTE = "contribute"
-    MANAGE = "manage"
-
-
-#: grant levels in increasing order of power
+class GrantLevel(LabelledStrEnum):
+    VIEW = "view", _l("View")
+    CONTRIBUTE = "contribute", _l("Contribute")
+    MANAGE = "manage", _l("Manage")  #: grant levels in increasing order of power
 GRANT_RANK = {GrantLevel.VIEW: 1, GrantLevel.CONTRIBUTE: 2, GrantLevel.MANAGE: 3}
 
-GRANT_LABELS = {
-    GrantLevel.VIEW: _l("View"),
-    GrantLevel.CONTRIBUTE: _l("Contribute"),
-    GrantLevel.MANAGE: _l("Manage"),
-}
+GRANT_LABELS = labels(GrantLevel)
 
 
 class AssignmentStatus(StrEnum):

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from flask_babel import LazyString
@@ -48,50 +47,33 @@ from portal.casefiles.models import (
     Status,
 )
 from portal.casefiles.timeline import append_event
+from portal.enums import LabelledStrEnum, labels
 from portal.i18n import lazy_gettext as _l
 from portal.timeutil import utcnow
 from portal.web import DomainError
 
 
-class Action(StrEnum):
-    ACCEPT = "accept"                            # 受理
-    NOT_ACCEPT = "not_accept"                    # 不予受理
-    ASSIGN = "assign"                            # 交办/转办 (through operations.assign)
-    DECLINE = "decline"                          # 承办单位异议: not our matter
-    START_INVESTIGATION = "start_investigation"  # 调查
-    REPLY = "reply"                              # 答复
-    RETURN_REPLY = "return_reply"                # 退回
-    REQUEST_REVIEW = "request_review"            # 申请复查
-    DECIDE_REVIEW = "decide_review"              # 复查意见
-    REQUEST_RE_REVIEW = "request_re_review"      # 申请复核
-    DECIDE_RE_REVIEW = "decide_re_review"        # 复核意见
-    CLOSE = "close"                              # 终结/结案
-    ARCHIVE = "archive"                          # 归档
-    REQUEST_INSTRUCTIONS = "request_instructions"  # 请示
-    GIVE_INSTRUCTIONS = "give_instructions"      # 批示
-    EXTEND = "extend"                            # 延期 (approved by the leader)
-    SUPERVISE = "supervise"                      # 督办
+class Action(LabelledStrEnum):
+    ACCEPT = "accept", _l("Accept")  # 受理
+    NOT_ACCEPT = "not_accept", _l("Do not accept")  # 不予受理
+    ASSIGN = "assign", _l("Assign to agencies")  # 交办/转办 (through operations.assign)
+    DECLINE = "decline", _l("Decline the assignment")  # 承办单位异议: not our matter
+    START_INVESTIGATION = "start_investigation", _l("Start investigating")  # 调查
+    REPLY = "reply", _l("Reply")  # 答复
+    RETURN_REPLY = "return_reply", _l("Return the reply")  # 退回
+    REQUEST_REVIEW = "request_review", _l("Record a request for review")  # 申请复查
+    DECIDE_REVIEW = "decide_review", _l("Record the review decision")  # 复查意见
+    REQUEST_RE_REVIEW = "request_re_review", _l("Record a request for re-review")  # 申请复核
+    DECIDE_RE_REVIEW = "decide_re_review", _l("Record the re-review decision")  # 复核意见
+    CLOSE = "close", _l("Close")  # 终结/结案
+    ARCHIVE = "archive", _l("Archive")  # 归档
+    REQUEST_INSTRUCTIONS = "request_instructions", _l("Ask for instructions")  # 请示
+    GIVE_INSTRUCTIONS = "give_instructions", _l("Give instructions")  # 批示
+    EXTEND = "extend", _l("Approve an extension")  # 延期 (approved by the leader)
+    SUPERVISE = "supervise", _l("Issue a supervision notice")  # 督办
 
 
-ACTION_LABELS: dict[Action, LazyString] = {
-    Action.ACCEPT: _l("Accept"),
-    Action.NOT_ACCEPT: _l("Do not accept"),
-    Action.ASSIGN: _l("Assign to agencies"),
-    Action.DECLINE: _l("Decline the assignment"),
-    Action.START_INVESTIGATION: _l("Start investigating"),
-    Action.REPLY: _l("Reply"),
-    Action.RETURN_REPLY: _l("Return the reply"),
-    Action.REQUEST_REVIEW: _l("Record a request for review"),
-    Action.DECIDE_REVIEW: _l("Record the review decision"),
-    Action.REQUEST_RE_REVIEW: _l("Record a request for re-review"),
-    Action.DECIDE_RE_REVIEW: _l("Record the re-review decision"),
-    Action.CLOSE: _l("Close"),
-    Action.ARCHIVE: _l("Archive"),
-    Action.REQUEST_INSTRUCTIONS: _l("Ask for instructions"),
-    Action.GIVE_INSTRUCTIONS: _l("Give instructions"),
-    Action.EXTEND: _l("Approve an extension"),
-    Action.SUPERVISE: _l("Issue a supervision notice"),
-}
+ACTION_LABELS: dict[Action, LazyString] = labels(Action)
 
 
 class TransitionRefused(DomainError):

@@ -4,8 +4,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal.enums import choices
 from portal.i18n import lazy_gettext as _l
-from portal.orgs.models import ORG_KIND_LABELS, SECTOR_LABELS
+from portal.orgs.models import OrgKind, Sector
 
 
 class OrganisationForm(FlaskForm):
@@ -22,6 +23,6 @@ class OrganisationForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
     def fill_choices(self, parents: list[tuple[int, str]]) -> None:
-        self.kind.choices = [(str(k), str(v)) for k, v in ORG_KIND_LABELS.items()]
-        self.sector.choices = [("", "—")] + [(str(k), str(v)) for k, v in SECTOR_LABELS.items()]
+        self.kind.choices = choices(OrgKind)
+        self.sector.choices = [("", "—"), *choices(Sector)]
         self.parent_id.choices = [(0, "—")] + parents

@@ -3,65 +3,45 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.enums import LabelledStrEnum, labels
 from portal.extensions import Model
 from portal.i18n import lazy_gettext as _l
 from portal.timeutil import UTCDateTime, utcnow
 
 
-class OrgKind(StrEnum):
-    COUNTY = "county"
-    TOWNSHIP = "township"
-    VILLAGE = "village"
-    AGENCY = "agency"
-    COMMITTEE = "committee"  # 人民调解委员会
+class OrgKind(LabelledStrEnum):
+    COUNTY = "county", _l("County")
+    TOWNSHIP = "township", _l("Township")
+    VILLAGE = "village", _l("Village")
+    AGENCY = "agency", _l("Agency")
+    COMMITTEE = "committee", _l("Mediation committee")  # 人民调解委员会
 
 
-class Sector(StrEnum):
+class Sector(LabelledStrEnum):
     """What an agency does; used to route cases and to pick experts' fields."""
 
-    PETITION = "petition"          # 信访局
-    POLICE = "police"              # 公安
-    PROCURATORATE = "procuratorate"
-    COURT = "court"
-    JUSTICE = "justice"            # 司法局
-    LAND = "land"                  # 自然资源
-    LABOUR = "labour"              # 人社
-    HOUSING = "housing"
-    CIVIL_AFFAIRS = "civil_affairs"
-    ENVIRONMENT = "environment"
-    HEALTH = "health"
-    EDUCATION = "education"
-    OTHER = "other"
+    PETITION = "petition", _l("Petition bureau")  # 信访局
+    POLICE = "police", _l("Police")  # 公安
+    PROCURATORATE = "procuratorate", _l("Procuratorate")
+    COURT = "court", _l("Court")
+    JUSTICE = "justice", _l("Justice bureau")  # 司法局
+    LAND = "land", _l("Land and resources")  # 自然资源
+    LABOUR = "labour", _l("Human resources and social security")  # 人社
+    HOUSING = "housing", _l("Housing and construction")
+    CIVIL_AFFAIRS = "civil_affairs", _l("Civil affairs")
+    ENVIRONMENT = "environment", _l("Ecology and environment")
+    HEALTH = "health", _l("Health")
+    EDUCATION = "education", _l("Education")
+    OTHER = "other", _l("Other")
 
 
-ORG_KIND_LABELS = {
-    OrgKind.COUNTY: _l("County"),
-    OrgKind.TOWNSHIP: _l("Township"),
-    OrgKind.VILLAGE: _l("Village"),
-    OrgKind.AGENCY: _l("Agency"),
-    OrgKind.COMMITTEE: _l("Mediation committee"),
-}
+ORG_KIND_LABELS = labels(OrgKind)
 
-SECTOR_LABELS = {
-    Sector.PETITION: _l("Petition bureau"),
-    Sector.POLICE: _l("Police"),
-    Sector.PROCURATORATE: _l("Procuratorate"),
-    Sector.COURT: _l("Court"),
-    Sector.JUSTICE: _l("Justice bureau"),
-    Sector.LAND: _l("Land and resources"),
-    Sector.LABOUR: _l("Human resources and social security"),
-    Sector.HOUSING: _l("Housing and construction"),
-    Sector.CIVIL_AFFAIRS: _l("Civil affairs"),
-    Sector.ENVIRONMENT: _l("Ecology and environment"),
-    Sector.HEALTH: _l("Health"),
-    Sector.EDUCATION: _l("Education"),
-    Sector.OTHER: _l("Other"),
-}
+SECTOR_LABELS = labels(Sector)
 
 #: which kinds may sit under which parent kind
 ALLOWED_PARENTS = {

@@ -7,14 +7,10 @@ from flask_wtf.file import FileField
 from wtforms import HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Length, Optional
 
+from portal.enums import choices
 from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation
-from portal.people.models import (
-    FIELD_LABELS,
-    KIND_LABELS,
-    MEDIATOR_KIND_LABELS,
-    PersonKind,
-)
+from portal.people.models import ExpertField, MediatorKind, PersonKind
 from portal.people.operations import GENDER_LABELS, KIND_FIELDS
 
 #: the label of the organisation field, by kind
@@ -53,12 +49,10 @@ class PersonForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
     def fill_choices(self, organisations: list[Organisation]) -> None:
-        self.kind.choices = [(str(k), str(v)) for k, v in KIND_LABELS.items()]
+        self.kind.choices = choices(PersonKind)
         self.gender.choices = [("", "—")] + [(k, str(v)) for k, v in GENDER_LABELS.items()]
-        self.expert_field.choices = [("", "—")] + [(str(k), str(v))
-                                                   for k, v in FIELD_LABELS.items()]
-        self.mediator_kind.choices = [("", "—")] + [(str(k), str(v))
-                                                    for k, v in MEDIATOR_KIND_LABELS.items()]
+        self.expert_field.choices = [("", "—"), *choices(ExpertField)]
+        self.mediator_kind.choices = [("", "—"), *choices(MediatorKind)]
         self.organisation_id.choices = [(0, "—")] + [(o.id, o.full_name) for o in organisations]
         self.organisation_id.label.text = str(ORG_LABELS.get(self.kind.data or "",
                                                              _l("Organisation")))

@@ -4,75 +4,52 @@ village representatives, the expert pool, lawyers and mediators."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.crypto import EncryptedText
+from portal.enums import LabelledStrEnum, labels
 from portal.extensions import Model
 from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation
 from portal.timeutil import UTCDateTime, utcnow
 
 
-class PersonKind(StrEnum):
-    DEPUTY = "deputy"            # 人大代表
-    CPPCC = "cppcc"              # 政协委员
-    VILLAGE_REP = "village_rep"  # 村民代表
-    EXPERT = "expert"            # 专家库成员
-    LAWYER = "lawyer"            # 律师
-    MEDIATOR = "mediator"        # 人民调解员
+class PersonKind(LabelledStrEnum):
+    DEPUTY = "deputy", _l("Deputy to the People's Congress")  # 人大代表
+    CPPCC = "cppcc", _l("CPPCC member")  # 政协委员
+    VILLAGE_REP = "village_rep", _l("Village representative")  # 村民代表
+    EXPERT = "expert", _l("Expert")  # 专家库成员
+    LAWYER = "lawyer", _l("Lawyer")  # 律师
+    MEDIATOR = "mediator", _l("Mediator")  # 人民调解员
 
 
-class ExpertField(StrEnum):
-    EDUCATION = "education"
-    JUDICIAL = "judicial"
-    ENVIRONMENT = "environment"
-    MEDICAL = "medical"
-    LAND = "land"
-    LABOUR = "labour"
-    CONSTRUCTION = "construction"
-    FINANCE = "finance"
-    PSYCHOLOGY = "psychology"
-    AGRICULTURE = "agriculture"
+class ExpertField(LabelledStrEnum):
+    EDUCATION = "education", _l("Education")
+    JUDICIAL = "judicial", _l("Judicial")
+    ENVIRONMENT = "environment", _l("Environment")
+    MEDICAL = "medical", _l("Medical")
+    LAND = "land", _l("Land")
+    LABOUR = "labour", _l("Labour")
+    CONSTRUCTION = "construction", _l("Construction")
+    FINANCE = "finance", _l("Finance")
+    PSYCHOLOGY = "psychology", _l("Psychology")
+    AGRICULTURE = "agriculture", _l("Agriculture")
 
 
-class MediatorKind(StrEnum):
-    COMMITTEE_MEMBER = "committee_member"  # 调委会委员
-    GRID_WORKER = "grid_worker"            # 网格员
-    ELDER = "elder"                        # 五老
-    VOLUNTEER = "volunteer"                # 志愿者
+class MediatorKind(LabelledStrEnum):
+    COMMITTEE_MEMBER = "committee_member", _l("Committee member")  # 调委会委员
+    GRID_WORKER = "grid_worker", _l("Grid worker")  # 网格员
+    ELDER = "elder", _l("Respected elder (五老)")  # 五老
+    VOLUNTEER = "volunteer", _l("Volunteer")  # 志愿者
 
 
-KIND_LABELS = {
-    PersonKind.DEPUTY: _l("Deputy to the People's Congress"),
-    PersonKind.CPPCC: _l("CPPCC member"),
-    PersonKind.VILLAGE_REP: _l("Village representative"),
-    PersonKind.EXPERT: _l("Expert"),
-    PersonKind.LAWYER: _l("Lawyer"),
-    PersonKind.MEDIATOR: _l("Mediator"),
-}
+KIND_LABELS = labels(PersonKind)
 
-FIELD_LABELS = {
-    ExpertField.EDUCATION: _l("Education"),
-    ExpertField.JUDICIAL: _l("Judicial"),
-    ExpertField.ENVIRONMENT: _l("Environment"),
-    ExpertField.MEDICAL: _l("Medical"),
-    ExpertField.LAND: _l("Land"),
-    ExpertField.LABOUR: _l("Labour"),
-    ExpertField.CONSTRUCTION: _l("Construction"),
-    ExpertField.FINANCE: _l("Finance"),
-    ExpertField.PSYCHOLOGY: _l("Psychology"),
-    ExpertField.AGRICULTURE: _l("Agriculture"),
-}
+FIELD_LABELS = labels(ExpertField)
 
-MEDIATOR_KIND_LABELS = {
-    MediatorKind.COMMITTEE_MEMBER: _l("Committee member"),
-    MediatorKind.GRID_WORKER: _l("Grid worker"),
-    MediatorKind.ELDER: _l("Respected elder (五老)"),
-    MediatorKind.VOLUNTEER: _l("Volunteer"),
-}
+MEDIATOR_KIND_LABELS = labels(MediatorKind)
 
 
 class Person(Model):
