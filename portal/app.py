@@ -3,6 +3,7 @@ it never names a domain itself (wsgi.py does)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
@@ -96,10 +97,16 @@ def create_app(
     csrf.init_app(app)
     limiter.init_app(app)
     Htmx(app)
+    # Flask-SocketIO keeps the message queue of an earlier init_app (a second app in the
+    # same process: tests, benches); each app starts from its own settings
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         async_mode="threading",
         message_queue=settings.redis_url or None,
+        # one channel per deployment (its database), like the live registry's keys: two
+        # portals or test runs on one Redis never hear each other's room events
+        channel="portal-" + hashlib.sha256(settings.database_url.encode()).hexdigest()[:12],
         cors_allowed_origins=[],
         manage_session=False,
     )
