@@ -6,12 +6,12 @@ import time
 from datetime import timedelta
 
 import pyotp
-from conftest import PASSWORD, login, totp_now
 from sqlalchemy import select
 
 from portal.auth import operations as ops
 from portal.auth.models import RolePolicy, User
 from portal.auth.roles import Role
+from tests.fixtures.core import PASSWORD, login, totp_now
 
 
 def test_login_with_wrong_password_says_so_and_stays_out(client, make_user):

@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from casefile_factories import cheap_passwords
-from conftest import BACKENDS, PG_URL, build_app, create_pg_database
 from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import select
@@ -26,6 +24,8 @@ from portal.casefiles.public_blueprint import bp, make_token
 from portal.casefiles.workflow import transition
 from portal.extensions import db, limiter
 from portal.orgs.models import Organisation
+from tests.fixtures.casefiles import cheap_passwords
+from tests.fixtures.core import BACKENDS, PG_URL, build_app, create_pg_database
 
 _n = itertools.count(1)
 _ips = itertools.count(1)

@@ -19,7 +19,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCRtpSender
 
 from portal.config import Settings
-from tests.video.conftest import (
+from tests.fixtures.video import (
     SyntheticPeer,
     publish,
     run_isolated,

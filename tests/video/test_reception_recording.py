@@ -23,8 +23,8 @@ from portal.casefiles import blobs
 from portal.casefiles import operations as case_ops
 from portal.casefiles.models import CaseEvent, Document
 from portal.timeutil import utcnow
-from tests.conftest import login
-from tests.video.conftest import SyntheticPeer, make_media, synthetic_peer, wait_connected
+from tests.fixtures.core import login
+from tests.fixtures.video import SyntheticPeer, make_media, synthetic_peer, wait_connected
 from tests.video.test_rooms import book, events, guest_socket, hello, staff_socket
 from video import filing
 from video import operations as ops

@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.video.conftest import make_media
+from tests.fixtures.video import make_media
 from video.engines.base import Segment
 from video.recording import RecordingRejected, compose, verify
 

@@ -15,7 +15,7 @@ from portal.auth.roles import Role
 from portal.casefiles.models import Case, CaseEvent, Channel
 from portal.extensions import socketio
 from portal.timeutil import utcnow
-from tests.conftest import login
+from tests.fixtures.core import login
 from video import operations as ops
 from video.events import NAMESPACE
 from video.models import NoteStatus, ReceptionNote, Room, Seat, SeatState

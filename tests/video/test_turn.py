@@ -13,7 +13,7 @@ import pytest
 from aioice.stun import TransactionFailed
 from aioice.turn import create_turn_endpoint
 
-from tests.video.conftest import run_isolated
+from tests.fixtures.video import run_isolated
 from video import turn
 from video.turn import TurnConfigError, check_deployment_only, credentials, ice_servers_for
 
