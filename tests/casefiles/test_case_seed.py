@@ -19,7 +19,6 @@ from portal.casefiles.demo import PLANS, demo_pdf, demo_png, seed_cases
 from portal.casefiles.models import Case, CaseEvent, Document, DocumentVersion, Status
 from portal.casefiles.search import CaseFilters, matching_case_ids, search_cases
 from portal.extensions import db
-from tests.fixtures.casefiles import cheap_passwords
 from tests.fixtures.core import BACKENDS, PG_URL, build_app, create_pg_database
 
 
@@ -38,8 +37,6 @@ def _app(tmp: Any, backend: str) -> tuple[Flask, Any]:
 @pytest.fixture(scope="module", params=BACKENDS)
 def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[tuple[Flask, list[str]]]:
-    monkeypatch = pytest.MonkeyPatch()
-    cheap_passwords(monkeypatch)
     app, drop = _app(tmp_path_factory.mktemp(f"seed-{request.param}"), request.param)
     said: list[str] = []
     with app.app_context():
@@ -47,7 +44,6 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         seed_cases(db.session, said.append)
         db.session.commit()
     yield app, said
-    monkeypatch.undo()
     with app.app_context():
         db.engine.dispose()
     if drop:

@@ -34,16 +34,10 @@ from portal.casefiles.timeline import (
 )
 from portal.extensions import db
 from portal.orgs.models import Organisation
-from tests.fixtures.casefiles import cheap_passwords
 from tests.fixtures.core import BACKENDS, PG_URL, build_app, create_pg_database
 
 CASEFILE_TABLES = {"case_number_counters", "cases", "case_parties", "case_events", "documents",
                    "document_versions", "access_grants", "assignments", "access_logs"}
-
-
-@pytest.fixture(autouse=True)
-def _fast(monkeypatch):
-    cheap_passwords(monkeypatch)
 
 
 # ---------------------------------------------------------------- on the shared test database

@@ -23,14 +23,9 @@ from portal.casefiles.models import (
 )
 from portal.casefiles.timeline import payload_of, verify_case
 from portal.web import DomainError, NotAllowed
-from tests.fixtures.casefiles import cheap_passwords, new_case
+from tests.fixtures.casefiles import new_case
 
 NUMBER = re.compile(r"^\d{4}-XF-\d{6}$")
-
-
-@pytest.fixture(autouse=True)
-def _fast(monkeypatch):
-    cheap_passwords(monkeypatch)
 
 
 def test_registration_opens_a_file_with_a_readable_number_and_an_event(session, world):

@@ -32,7 +32,7 @@ from portal.casefiles.workflow import (
     check,
     transition,
 )
-from tests.fixtures.casefiles import cheap_passwords, new_case
+from tests.fixtures.casefiles import new_case
 
 S, A = Status, Action
 OFFICE_CLERK = {"clerk", "admin"}
@@ -86,11 +86,6 @@ IMPOSSIBLE = [(s, a) for s, a in itertools.product(Status, Action) if (s, a) not
 
 def _id(rule) -> str:
     return f"{rule.source}-{rule.action}"
-
-
-@pytest.fixture(autouse=True)
-def _fast(monkeypatch):
-    cheap_passwords(monkeypatch)
 
 
 @pytest.fixture()

@@ -24,7 +24,6 @@ from portal.casefiles.public_blueprint import bp, make_token
 from portal.casefiles.workflow import transition
 from portal.extensions import db, limiter
 from portal.orgs.models import Organisation
-from tests.fixtures.casefiles import cheap_passwords
 from tests.fixtures.core import BACKENDS, PG_URL, build_app, create_pg_database
 
 _n = itertools.count(1)
@@ -54,8 +53,7 @@ def qapp(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.fixture()
-def client(qapp: Flask, monkeypatch: Any) -> Any:
-    cheap_passwords(monkeypatch)
+def client(qapp: Flask) -> Any:
     limiter.reset()
     # each test from an address of its own, so the rate limits do not meet
     client = qapp.test_client()
