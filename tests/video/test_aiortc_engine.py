@@ -79,6 +79,7 @@ async def close_all(peers: list[SyntheticPeer]) -> None:
         await peer.close()
 
 
+@pytest.mark.media
 def test_records_each_seat_and_the_result_composes(engine: AiortcEngine,
                                                    tmp_path: Path) -> None:
     directory = tmp_path / "rec"
@@ -132,6 +133,7 @@ def test_records_each_seat_and_the_result_composes(engine: AiortcEngine,
     assert (info.width, info.height) == (1280, 480)
 
 
+@pytest.mark.media
 def test_a_reconnect_makes_a_second_segment(engine: AiortcEngine, tmp_path: Path) -> None:
     directory = tmp_path / "rec"
 
@@ -162,6 +164,7 @@ def test_a_reconnect_makes_a_second_segment(engine: AiortcEngine, tmp_path: Path
     assert (info.width, info.height) == (640, 480)
 
 
+@pytest.mark.media
 def test_a_closed_connection_ends_its_segment(engine: AiortcEngine, tmp_path: Path) -> None:
     async def scenario() -> list[Segment]:
         peer = await synthetic_peer()
@@ -180,6 +183,7 @@ def test_a_closed_connection_ends_its_segment(engine: AiortcEngine, tmp_path: Pa
     assert len(segments) == 1 and streams_of(segments[0].path)["video"] > 20
 
 
+@pytest.mark.media
 def test_unpublish_and_close_room(engine: AiortcEngine, tmp_path: Path) -> None:
     async def scenario() -> tuple[list[Segment], list[Segment]]:
         peers = [await synthetic_peer(), await synthetic_peer()]
@@ -205,6 +209,7 @@ def test_unpublish_and_close_room(engine: AiortcEngine, tmp_path: Path) -> None:
     assert not engine.is_recording(ROOM)
 
 
+@pytest.mark.media
 def test_publish_before_recording_starts_a_segment_when_it_starts(
         engine: AiortcEngine, tmp_path: Path) -> None:
     async def scenario() -> tuple[list[Segment], list[Segment]]:
@@ -233,6 +238,7 @@ def test_publish_before_recording_starts_a_segment_when_it_starts(
         assert streams_of(segment.path)["video"] > 20
 
 
+@pytest.mark.media
 def test_keyframes_are_requested_while_recording(loopback: None, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """PLI on a timer while recording (the browser's sender gets them and sends a
@@ -282,6 +288,7 @@ def _tone(pts: int, samples: int = 960) -> av.AudioFrame:
     return frame
 
 
+@pytest.mark.media
 def test_segment_writer_fills_lost_sound_and_keeps_the_picture_size(tmp_path: Path) -> None:
     path = tmp_path / "seg.mkv"
     writer = aiortc_engine.SegmentWriter("seat-1", path, {"audio", "video"})
@@ -330,6 +337,7 @@ def test_bad_offers_and_sfu_calls_are_refused(engine: AiortcEngine) -> None:
     assert engine.close_room("room-unknown") == []
 
 
+@pytest.mark.media
 def test_ice_stays_inside_the_deployment(loopback: None, coturn: Any, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Every server peer gets an explicit list naming only the configured TURN host; the

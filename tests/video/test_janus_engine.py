@@ -150,6 +150,7 @@ def _addresses(sdp: str) -> set[str]:
     return found
 
 
+@pytest.mark.media
 def test_janus_candidates_name_loopback_only(scenario: dict[str, Any]) -> None:
     sdps = scenario["sdps"]
     assert set(sdps) == {"publish_offer", "publish_answer", "subscribe_offer",
@@ -161,6 +162,7 @@ def test_janus_candidates_name_loopback_only(scenario: dict[str, Any]) -> None:
         assert addresses <= {"127.0.0.1"}, f"{name} names {addresses - {'127.0.0.1'}}"
 
 
+@pytest.mark.media
 def test_subscriber_receives_the_publishers_audio_and_video(scenario: dict[str, Any]) -> None:
     assert scenario["publisher_state"] == "connected"
     assert scenario["subscriber_state"] == "connected"
@@ -169,16 +171,19 @@ def test_subscriber_receives_the_publishers_audio_and_video(scenario: dict[str, 
     assert scenario["received_size"] == [320, 240]
 
 
+@pytest.mark.media
 def test_another_process_subscribes_to_a_feed_it_did_not_publish(
         scenario: dict[str, Any]) -> None:
     """Socket nodes behind ip_hash: the subscriber's node is not the publisher's."""
     assert scenario["other_process_subscriber"] == {"state": "connected", "video": True}
 
 
+@pytest.mark.media
 def test_nothing_is_written_before_recording(scenario: dict[str, Any]) -> None:
     assert scenario["files_before_recording"] == []
 
 
+@pytest.mark.media
 def test_recording_is_one_playable_segment_per_connection(scenario: dict[str, Any]) -> None:
     recording = scenario["recording"]
     [segment] = recording["segments"]
@@ -193,6 +198,7 @@ def test_recording_is_one_playable_segment_per_connection(scenario: dict[str, An
     assert recording["files_after"] == [Path(segment["path"]).name]
 
 
+@pytest.mark.media
 def test_reconnect_while_recording_starts_a_new_segment(scenario: dict[str, Any]) -> None:
     reconnect = scenario["reconnect"]
     segments = reconnect["segments"]
@@ -209,6 +215,7 @@ def test_reconnect_while_recording_starts_a_new_segment(scenario: dict[str, Any]
     assert reconnect["seat_1_publishers"] == 1
 
 
+@pytest.mark.media
 def test_session_outlives_janus_session_timeout_with_keepalives(
         scenario: dict[str, Any]) -> None:
     keepalive = scenario["keepalive"]
@@ -217,10 +224,12 @@ def test_session_outlives_janus_session_timeout_with_keepalives(
     assert keepalive["subscribe_after_idle"] is True
 
 
+@pytest.mark.media
 def test_subscribing_to_an_absent_seat_is_a_media_error(scenario: dict[str, Any]) -> None:
     assert scenario["absent_feed_error"] == "seat-9 is not sending media in this room."
 
 
+@pytest.mark.media
 def test_close_room_destroys_it_in_janus(scenario: dict[str, Any]) -> None:
     assert scenario["close_room_segments"] == []
     assert scenario["rooms_after_close"] == []

@@ -31,6 +31,8 @@ from video import operations as ops
 from video.events import NAMESPACE
 from video.models import Recording, RecordingStatus
 
+pytestmark = pytest.mark.media  # aiortc peers send real media to the engine, which records it
+
 
 @pytest.fixture()
 def peer_loop() -> Iterator[asyncio.AbstractEventLoop]:

@@ -96,6 +96,7 @@ def _allocate(port: int, username: str, password: str) -> bool:
     return run_isolated(attempt())
 
 
+@pytest.mark.media
 def test_coturn_accepts_fresh_credentials_and_refuses_expired_ones(coturn) -> None:  # type: ignore[no-untyped-def]
     settings = FakeSettings(coturn.secret, (coturn.url,))
     server = ice_servers_for(settings, "seat-1")[0]
