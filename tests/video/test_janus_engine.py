@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the child process
     sys.path.insert(0, str(ROOT))
 
+from tests.fixtures.video import wait_media_sent  # noqa: E402
 from video.engines.base import MediaError  # noqa: E402
 from video.engines.janus_engine import (  # noqa: E402
     NETNS_INTERFACE,
@@ -359,7 +360,7 @@ async def _scenario(janus: LocalJanus, work: Path) -> dict[str, Any]:
         rec = work / "rec1"
         started = time.monotonic()
         await call(engine.start_recording, ROOM, rec)
-        await asyncio.sleep(RECORD_S)
+        await wait_media_sent([pub], RECORD_S)
         wall_s = time.monotonic() - started
         segments = await call(other.stop_recording, ROOM)
         facts["recording"] = {
@@ -371,6 +372,7 @@ async def _scenario(janus: LocalJanus, work: Path) -> dict[str, Any]:
         # 5. idle longer than Janus's session_timeout: keepalives keep the session
         session_before = engine._session
         idle_started = time.monotonic()
+        # the idle time itself is under test here: a sleep, not a wait on a condition
         await asyncio.sleep(SESSION_TIMEOUT_S + 2.5)
         facts["keepalive"] = {"idle_s": time.monotonic() - idle_started,
                               "session_before": session_before,
@@ -382,7 +384,7 @@ async def _scenario(janus: LocalJanus, work: Path) -> dict[str, Any]:
         rec2 = work / "rec2"
         started = time.monotonic()
         await call(engine.start_recording, ROOM, rec2)
-        await asyncio.sleep(2.0)
+        await wait_media_sent([pub], 2.0)
         pub2 = await publisher()
         answer2 = await call(other.publish, ROOM, "seat-1", pub2.localDescription.sdp)
         sdps["republish_answer"] = answer2
@@ -391,7 +393,7 @@ async def _scenario(janus: LocalJanus, work: Path) -> dict[str, Any]:
         participants = await call(_participants, engine)
         await pub.close()
         await call(other.request_keyframes, ROOM)
-        await asyncio.sleep(2.5)
+        await wait_media_sent([pub2], 2.5)
         wall_s = time.monotonic() - started
         segments = await call(engine.stop_recording, ROOM)
         facts["reconnect"] = {
