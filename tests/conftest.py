@@ -13,7 +13,8 @@ test folder as pytest plugins and imported by their real names, e.g.
 - tests.fixtures.browser    the demo served by gunicorn, Chromium through Playwright
 
 A folder's own conftest.py holds only what is autouse or a hook for that folder.
-`pytest_plugins` may only be declared here, in the root conftest."""
+`pytest_plugins` may only be declared here, in the root conftest. How a new domain's
+tests look: tests/README.md."""
 
 pytest_plugins = [
     "tests.fixtures.core",
