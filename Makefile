@@ -23,12 +23,13 @@ PO := $(wildcard translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: help install install-test vendor compile-translations migrate seed run test e2e \
+.PHONY: help install install-test vendor compile-translations migrate seed run test test-fast e2e \
         system-deps bench lint translations lock clean
 
 help:
 	@echo "make run           install, migrate, seed demo data, serve on http://127.0.0.1:$(PORT)"
 	@echo "make test          install test tools (and system packages as root), run all tests"
+	@echo "make test-fast     the edit-test loop: all tests but browser and media ones"
 	@echo "make install       Python venv ($(VENV)), npm ci, static/vendor/, compiled translations"
 	@echo "make migrate       flask --app wsgi db upgrade"
 	@echo "make seed          flask --app wsgi seed-demo"
@@ -116,6 +117,13 @@ system-deps:
 test: install-test system-deps
 	@rc=0; $(BIN)/python -m pytest -ra $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure"; fi; \
+	exit $$rc
+
+# The edit-test loop: everything but the tests that drive Chromium (browser) or send real
+# audio and video (media: aiortc, Janus, coturn, recordings); `make test` still runs them.
+test-fast: install-test
+	@rc=0; $(BIN)/python -m pytest -ra -m "not browser and not media" $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test-fast: pytest collected no tests; that is a failure"; fi; \
 	exit $$rc
 
 e2e: install-test system-deps

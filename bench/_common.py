@@ -14,16 +14,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 
 @contextmanager
 def bench_app(backend: str, **overrides: Any) -> Iterator[Any]:
     """A migrated app in a temporary folder; on PostgreSQL a database of its own."""
-    from conftest import build_app, create_pg_database
     from flask_migrate import upgrade
 
     from portal.extensions import db
+    from tests.fixtures.core import build_app, create_pg_database
 
     with tempfile.TemporaryDirectory() as tmp:
         drop = None

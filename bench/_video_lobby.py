@@ -50,7 +50,6 @@ def _seed(data_dir: Path, url: str, clients: int) -> tuple[int, list[tuple[int, 
     """A clerk, an office, a live room and `clients` booked seats; returns the room id and
     (seat id, join token) pairs."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import build_app  # type: ignore[import-not-found]
     from flask_migrate import upgrade
 
     from portal.auth import operations as auth_ops
@@ -58,6 +57,7 @@ def _seed(data_dir: Path, url: str, clients: int) -> tuple[int, list[tuple[int, 
     from portal.extensions import db
     from portal.orgs.models import Organisation
     from portal.timeutil import utcnow
+    from tests.fixtures.core import build_app
     from video import operations as ops
 
     app = build_app(data_dir, url)

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 ENVIRONMENTS = ("dev", "test", "production")
+#: Settings.password_hasher's choices (portal/auth/operations.py)
+PASSWORD_HASHERS = ("argon2", "argon2-cheap")
 
 
 class ConfigError(RuntimeError):
@@ -68,6 +70,10 @@ class Settings:
     #: seconds a worker may hold an outbox message before another may take it
     outbox_lease_seconds: int = 120
     outbox_max_attempts: int = 8
+    #: "argon2": argon2id with argon2-cffi's defaults (RFC 9106 low-memory: t=3, 64 MiB,
+    #: p=4); "argon2-cheap": argon2id at the lowest cost, for tests only (refused outside
+    #: dev and test), so that tests making many accounts take milliseconds
+    password_hasher: str = "argon2"
     default_locale: str = "zh_CN"
     #: reverse proxies in front of the portal (nginx in deploy/: 1). Only then is the
     #: client's address taken from X-Forwarded-For (rate limits are keyed on it); 0 trusts
@@ -120,6 +126,13 @@ class Settings:
         engine = env.get("PORTAL_MEDIA_ENGINE", "aiortc").strip() or "aiortc"
         if engine not in ("aiortc", "janus"):
             raise ConfigError(f"PORTAL_MEDIA_ENGINE={engine!r} must be aiortc or janus.")
+        hasher = env.get("PORTAL_PASSWORD_HASHER", "argon2").strip() or "argon2"
+        if hasher not in PASSWORD_HASHERS:
+            raise ConfigError(f"PORTAL_PASSWORD_HASHER={hasher!r} must be one of "
+                              f"{', '.join(PASSWORD_HASHERS)}.")
+        if hasher != "argon2" and mode not in ("dev", "test"):
+            raise ConfigError(f"PORTAL_PASSWORD_HASHER={hasher!r} is for tests only; "
+                              "unset it (argon2) outside dev and test.")
         return cls(
             env=mode,
             secret_key=secret,
@@ -137,6 +150,7 @@ class Settings:
             session_idle_minutes=int(env.get("PORTAL_SESSION_IDLE_MINUTES", "120")),
             outbox_lease_seconds=int(env.get("PORTAL_OUTBOX_LEASE_SECONDS", "120")),
             trusted_proxies=_count(env, "PORTAL_TRUSTED_PROXIES"),
+            password_hasher=hasher,
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

@@ -6,12 +6,14 @@ import time
 from datetime import timedelta
 
 import pyotp
-from conftest import PASSWORD, login, totp_now
+import pytest
 from sqlalchemy import select
 
 from portal.auth import operations as ops
 from portal.auth.models import RolePolicy, User
 from portal.auth.roles import Role
+from portal.config import ConfigError, Settings
+from tests.fixtures.core import PASSWORD, login, totp_now
 
 
 def test_login_with_wrong_password_says_so_and_stays_out(client, make_user):
@@ -22,10 +24,60 @@ def test_login_with_wrong_password_says_so_and_stays_out(client, make_user):
     assert client.get("/").status_code == 302
 
 
-def test_password_is_stored_as_argon2_hash(session, make_user):
+#: argon2-cffi's defaults (RFC 9106's low-memory profile): argon2id, 64 MiB, 3 passes, 4 lanes
+REAL_ARGON2 = "$argon2id$v=19$m=65536,t=3,p=4$"
+#: what the test app uses (Settings.password_hasher = "argon2-cheap", tests.fixtures.core)
+CHEAP_ARGON2 = "$argon2id$v=19$m=8,t=1,p=1$"
+
+
+@pytest.fixture()
+def real_argon2(app):
+    """The production hasher for one test; every other test hashes with argon2-cheap."""
+    settings = app.extensions["portal.settings"]
+    app.extensions["portal.settings"] = settings.with_overrides(password_hasher="argon2")
+    yield
+    app.extensions["portal.settings"] = settings
+
+
+def test_password_is_stored_as_argon2_hash(session, make_user, real_argon2):
     user = make_user(Role.CLERK, password="a long secret")
     assert user.password_hash.startswith("$argon2id$")
     assert "a long secret" not in user.password_hash
+
+
+def test_the_real_hasher_is_argon2id_with_the_rfc9106_parameters(client, make_user,
+                                                                  real_argon2):
+    user = make_user(Role.CLERK)
+    assert user.password_hash.startswith(REAL_ARGON2)
+    login(client, user)
+    assert client.get("/").status_code == 200
+
+
+def test_tests_hash_cheaply_and_a_cheap_hash_is_upgraded_at_login(app, session, make_user):
+    user = make_user(Role.CLERK)
+    assert user.password_hash.startswith(CHEAP_ARGON2)
+    assert ops.authenticate(session, user.username, PASSWORD) is user
+    assert user.password_hash.startswith(CHEAP_ARGON2)  # the app's own cost: kept
+    settings = app.extensions["portal.settings"]
+    app.extensions["portal.settings"] = settings.with_overrides(password_hasher="argon2")
+    try:
+        assert ops.authenticate(session, user.username, PASSWORD) is user
+        assert ops.authenticate(session, "nobody-here", PASSWORD) is None
+    finally:
+        app.extensions["portal.settings"] = settings
+    assert user.password_hash.startswith(REAL_ARGON2)  # rehashed at the real cost
+
+
+def test_the_cheap_hasher_is_refused_outside_dev_and_test():
+    assert Settings.from_env({"PORTAL_ENV": "test"}).password_hasher == "argon2"
+    assert Settings.from_env({"PORTAL_ENV": "test", "PORTAL_PASSWORD_HASHER": "argon2-cheap"}
+                             ).password_hasher == "argon2-cheap"
+    production = {"PORTAL_ENV": "production", "PORTAL_SECRET_KEY": "s", "PORTAL_DATA_KEY": "k"}
+    assert Settings.from_env(production).password_hasher == "argon2"
+    with pytest.raises(ConfigError, match="PORTAL_PASSWORD_HASHER"):
+        Settings.from_env({**production, "PORTAL_PASSWORD_HASHER": "argon2-cheap"})
+    with pytest.raises(ConfigError, match="PORTAL_PASSWORD_HASHER"):
+        Settings.from_env({"PORTAL_ENV": "test", "PORTAL_PASSWORD_HASHER": "md5"})
 
 
 def test_unknown_user_and_inactive_user_cannot_log_in(client, make_user):

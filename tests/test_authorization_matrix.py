@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import login
 
 from portal.auth.roles import Role
+from tests.fixtures.core import login
 
 PUBLIC = "public"
 ANY_USER = "any logged-in user"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from conftest import PASSWORD, build_app, login
 from flask_migrate import upgrade
 from sqlalchemy import select
 
 from portal.auth.models import User
 from portal.auth.roles import Role
+from tests.fixtures.core import PASSWORD, build_app, login
 
 
 def test_create_user_makes_an_account_that_can_log_in(app, client, session):

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, build_app
 
 from portal.config import ConfigError, Settings
+from tests.fixtures.core import ROOT, build_app
 
 
 def test_healthz_is_public_and_reports_ok(client):

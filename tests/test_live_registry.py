@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from conftest import REDIS_URL
 
 from portal.live.registry import MemoryRegistry, RedisRegistry, Registry
+from tests.fixtures.core import REDIS_URL
 
 NS = "/test"
 

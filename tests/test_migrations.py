@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from conftest import PG_URL, build_app, create_pg_database
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
 from portal.casefiles.search import alembic_include_name
 from portal.extensions import db
+from tests.fixtures.core import PG_URL, build_app, create_pg_database
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 

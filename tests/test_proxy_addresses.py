@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import build_app
 from flask_migrate import upgrade
 
 from portal.config import ConfigError, Settings
 from portal.extensions import db, limiter
+from tests.fixtures.core import build_app
 
 WRONG = {"code": "000000000000"}
 

@@ -7,19 +7,18 @@ import subprocess
 import sys
 
 import pytest
-from conftest import PASSWORD, REDIS_URL, ROOT, build_app
 from flask_migrate import upgrade
 
 from portal.auth import operations as ops
 from portal.auth.roles import Role
 from portal.extensions import db, limiter
+from tests.fixtures.core import PASSWORD, REDIS_URL, ROOT, build_app
 
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="PORTAL_TEST_REDIS_URL is not set")
 
 FAIL_LOGINS = """
 import sys
-sys.path.insert(0, "tests")
-from conftest import build_app
+from tests.fixtures.core import build_app
 from pathlib import Path
 app = build_app(Path(sys.argv[1]), sys.argv[2], redis_url=sys.argv[3], WTF_CSRF_ENABLED=False)
 client = app.test_client()

@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 from babel.messages.pofile import read_po
-from conftest import ROOT
+
+from tests.fixtures.core import ROOT
 
 CATALOG = ROOT / "translations" / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po"
 

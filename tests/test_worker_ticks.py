@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 
-from conftest import build_app
 from flask_migrate import upgrade
 
 from portal.hooks import register_tick, ticks
 from portal.notify.worker import run_forever
+from tests.fixtures.core import build_app
 
 
 def test_worker_calls_each_tick_and_survives_a_failing_one(tmp_path):

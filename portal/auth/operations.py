@@ -9,6 +9,7 @@ from collections.abc import Iterable
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask import current_app, has_app_context
 from sqlalchemy import func, select
 
 from portal.auth.models import RolePolicy, User
@@ -20,15 +21,32 @@ from portal.orgs.models import Organisation
 from portal.timeutil import utcnow
 from portal.web import DomainError
 
-_hasher = PasswordHasher()
+#: by Settings.password_hasher: argon2-cffi's argon2id defaults, or the cheapest argon2id
+#: for the tests (t=1, 8 KiB, p=1; Settings.from_env refuses it outside dev and test)
+_HASHERS = {
+    "argon2": PasswordHasher(),
+    "argon2-cheap": PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
+}
 #: verified against when the username is unknown, so both paths take as long
-_DUMMY_HASH = _hasher.hash("not a real password")
+_DUMMY_HASHES = {name: hasher.hash("not a real password") for name, hasher in _HASHERS.items()}
 MIN_PASSWORD_LENGTH = 8
 TOTP_ISSUER = "信访协同平台"
 
 
+def _hasher_name() -> str:
+    """The current app's Settings.password_hasher; argon2 outside an app."""
+    if not has_app_context():
+        return "argon2"
+    settings = current_app.extensions.get("portal.settings")
+    return getattr(settings, "password_hasher", "argon2")
+
+
+def _hasher() -> PasswordHasher:
+    return _HASHERS[_hasher_name()]
+
+
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def find_user(session: DbSession, username: str) -> User | None:
@@ -40,18 +58,18 @@ def authenticate(session: DbSession, username: str, password: str) -> User | Non
     """The user when the password is right and the account active; None otherwise."""
     user = find_user(session, username)
     if user is None:
-        _safe_verify(_DUMMY_HASH, password)
+        _safe_verify(_DUMMY_HASHES[_hasher_name()], password)
         return None
     if not _safe_verify(user.password_hash, password) or not user.is_active:
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
+    if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
 
 
 def _safe_verify(hashed: str, password: str) -> bool:
     try:
-        return _hasher.verify(hashed, password)
+        return _hasher().verify(hashed, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -7,8 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from casefile_factories import make_world, new_case
-from conftest import login
 
 from portal.casefiles import clock_ops
 from portal.casefiles import clocks as clk
@@ -18,11 +16,8 @@ from portal.casefiles.timeline import events_of, payload_of
 from portal.casefiles.workflow import transition
 from portal.timeutil import utcnow
 from portal.web import DomainError, NotAllowed
-
-
-@pytest.fixture()
-def world(make_user, make_org):
-    return make_world(make_user, make_org)
+from tests.fixtures.casefiles import new_case
+from tests.fixtures.core import login
 
 
 def client_for(app: Any, user: Any) -> Any:

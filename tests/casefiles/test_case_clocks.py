@@ -98,7 +98,7 @@ def test_urgent_and_simple_cases_use_their_own_clock():
 
 
 def test_clocks_for_several_cases_in_one_go(session, make_user, make_org):
-    from casefile_factories import make_world, new_case
+    from tests.fixtures.casefiles import make_world, new_case
 
     world = make_world(make_user, make_org)
     first, _ = new_case(session, world)

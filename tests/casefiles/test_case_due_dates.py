@@ -8,8 +8,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-import pytest
-from casefile_factories import cheap_passwords, engine_overdue_ids, make_world, new_case
 from sqlalchemy import select
 
 from portal.casefiles import clock_ops, due
@@ -21,16 +19,7 @@ from portal.casefiles.models import Case
 from portal.casefiles.search import CaseFilters, overdue_case_ids, search_cases
 from portal.casefiles.workflow import transition
 from portal.timeutil import utcnow
-
-
-@pytest.fixture(autouse=True)
-def _fast(monkeypatch):
-    cheap_passwords(monkeypatch)
-
-
-@pytest.fixture()
-def world(session, make_user, make_org):
-    return make_world(make_user, make_org)
+from tests.fixtures.casefiles import engine_overdue_ids, new_case
 
 
 def engine(session: Any, case: Case, day: date) -> tuple[date | None, bool]:

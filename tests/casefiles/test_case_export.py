@@ -12,24 +12,18 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import pytest
-from casefile_factories import make_world, new_case
-from conftest import login
 from sqlalchemy import select
 
 from portal.casefiles import operations as ops
 from portal.casefiles.export import safe_name
 from portal.casefiles.models import AccessLog
 from portal.casefiles.timeline import events_of
+from tests.fixtures.casefiles import new_case
+from tests.fixtures.core import login
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
 SUMMARY = "村委会占用承包地修路，未给补偿，要求按标准补偿。"
-
-
-@pytest.fixture()
-def world(make_user, make_org):
-    return make_world(make_user, make_org)
 
 
 def client_for(app: Any, user: Any) -> Any:

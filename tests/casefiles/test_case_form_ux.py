@@ -8,19 +8,13 @@ import re
 import secrets
 from typing import Any
 
-import pytest
-from casefile_factories import make_world, new_case
-from conftest import login
 from sqlalchemy import func, select
 
 from portal.casefiles import operations as ops
 from portal.casefiles.models import AccessGrant, Case
 from portal.casefiles.timeline import events_of, payload_of
-
-
-@pytest.fixture()
-def world(make_user, make_org):
-    return make_world(make_user, make_org)
+from tests.fixtures.casefiles import new_case
+from tests.fixtures.core import login
 
 
 def client_for(app: Any, user: Any) -> Any:

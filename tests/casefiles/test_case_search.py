@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from casefile_factories import make_world, new_case
 from sqlalchemy import select
 
 from portal.casefiles import operations as ops
@@ -24,6 +23,7 @@ from portal.casefiles.search import (
 )
 from portal.casefiles.timeline import append_event, events_of, payload_of
 from portal.casefiles.workflow import transition
+from tests.fixtures.casefiles import new_case
 
 SURNAMES = "张王李赵陈刘杨黄周吴"
 GIVEN = ["建国", "秀英", "土生", "地宝", "工资", "晓红", "志强", "桂兰", "国庆", "海燕", "明"]
@@ -60,11 +60,6 @@ def _scan(corpus: dict[int, list[str]], q: str) -> set[int]:
     terms = q.lower().split()
     return {cid for cid, fields in corpus.items()
             if all(any(t in f.lower() for f in fields) for t in terms)}
-
-
-@pytest.fixture()
-def world(make_user: Any, make_org: Any) -> Any:
-    return make_world(make_user, make_org)
 
 
 @pytest.fixture()
@@ -143,9 +138,8 @@ def test_counts_stop_at_the_cap_and_every_page_stays_exact(session, world, corpu
 
 def test_the_list_says_more_than_when_the_count_is_capped(app, session, world, corpus,
                                                          monkeypatch):
-    from conftest import login
-
     from portal.casefiles import search
+    from tests.fixtures.core import login
 
     monkeypatch.setattr(search, "COUNT_CAP", 5)
     monkeypatch.setattr(search, "COUNT_LOOKAHEAD_PAGES", 0)

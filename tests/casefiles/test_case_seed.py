@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from casefile_factories import cheap_passwords
-from conftest import BACKENDS, PG_URL, build_app, create_pg_database
 from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import func, select
@@ -21,6 +19,7 @@ from portal.casefiles.demo import PLANS, demo_pdf, demo_png, seed_cases
 from portal.casefiles.models import Case, CaseEvent, Document, DocumentVersion, Status
 from portal.casefiles.search import CaseFilters, matching_case_ids, search_cases
 from portal.extensions import db
+from tests.fixtures.core import BACKENDS, PG_URL, build_app, create_pg_database
 
 
 def _app(tmp: Any, backend: str) -> tuple[Flask, Any]:
@@ -38,8 +37,6 @@ def _app(tmp: Any, backend: str) -> tuple[Flask, Any]:
 @pytest.fixture(scope="module", params=BACKENDS)
 def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[tuple[Flask, list[str]]]:
-    monkeypatch = pytest.MonkeyPatch()
-    cheap_passwords(monkeypatch)
     app, drop = _app(tmp_path_factory.mktemp(f"seed-{request.param}"), request.param)
     said: list[str] = []
     with app.app_context():
@@ -47,7 +44,6 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         seed_cases(db.session, said.append)
         db.session.commit()
     yield app, said
-    monkeypatch.undo()
     with app.app_context():
         db.engine.dispose()
     if drop:
@@ -88,11 +84,10 @@ def test_stored_due_dates_and_the_overdue_filter_match_the_engine(seeded):
     the cases the engine calls overdue."""
     from datetime import timedelta
 
-    from casefile_factories import engine_overdue_ids
-
     from portal.casefiles.clocks import today_in_china
     from portal.casefiles.deadlines import ClockStatus
     from portal.casefiles.search import overdue_case_ids
+    from tests.fixtures.casefiles import engine_overdue_ids
 
     app, _said = seeded
     with app.app_context():

@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from casefile_factories import cheap_passwords
-from conftest import BACKENDS, PG_URL, build_app, create_pg_database
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import exc, inspect, select, text
 
@@ -36,14 +34,10 @@ from portal.casefiles.timeline import (
 )
 from portal.extensions import db
 from portal.orgs.models import Organisation
+from tests.fixtures.core import BACKENDS, PG_URL, build_app, create_pg_database
 
 CASEFILE_TABLES = {"case_number_counters", "cases", "case_parties", "case_events", "documents",
                    "document_versions", "access_grants", "assignments", "access_logs"}
-
-
-@pytest.fixture(autouse=True)
-def _fast(monkeypatch):
-    cheap_passwords(monkeypatch)
 
 
 # ---------------------------------------------------------------- on the shared test database

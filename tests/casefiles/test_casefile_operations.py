@@ -7,7 +7,6 @@ import re
 from datetime import date
 
 import pytest
-from casefile_factories import cheap_passwords, make_world, new_case
 from sqlalchemy import select, text
 
 from portal.casefiles import operations as ops
@@ -24,18 +23,9 @@ from portal.casefiles.models import (
 )
 from portal.casefiles.timeline import payload_of, verify_case
 from portal.web import DomainError, NotAllowed
+from tests.fixtures.casefiles import new_case
 
 NUMBER = re.compile(r"^\d{4}-XF-\d{6}$")
-
-
-@pytest.fixture(autouse=True)
-def _fast(monkeypatch):
-    cheap_passwords(monkeypatch)
-
-
-@pytest.fixture()
-def world(session, make_user, make_org):
-    return make_world(make_user, make_org)
 
 
 def test_registration_opens_a_file_with_a_readable_number_and_an_event(session, world):

@@ -4,7 +4,6 @@ and agency officers per grant level; a leaked case id opens nothing to another a
 from __future__ import annotations
 
 import pytest
-from casefile_factories import cheap_passwords, make_world, new_case
 
 from portal.auth.roles import Role
 from portal.casefiles import operations as ops
@@ -14,6 +13,7 @@ from portal.casefiles.permissions import (
     can_see_full_personal_data,
     can_view,
 )
+from tests.fixtures.casefiles import make_world, new_case
 
 #: who → (view, contribute, manage, unmask) on a case registered by `office`
 MATRIX = {
@@ -35,11 +35,6 @@ MATRIX = {
     "inactive_clerk": (False, False, False, False),
     "nobody": (False, False, False, False),
 }
-
-
-@pytest.fixture(autouse=True)
-def _fast(monkeypatch):
-    cheap_passwords(monkeypatch)
 
 
 @pytest.fixture()

@@ -7,7 +7,6 @@ import itertools
 from datetime import date
 
 import pytest
-from casefile_factories import cheap_passwords, make_world, new_case
 from sqlalchemy import select
 
 from portal.auth.roles import Role
@@ -33,6 +32,7 @@ from portal.casefiles.workflow import (
     check,
     transition,
 )
+from tests.fixtures.casefiles import new_case
 
 S, A = Status, Action
 OFFICE_CLERK = {"clerk", "admin"}
@@ -86,16 +86,6 @@ IMPOSSIBLE = [(s, a) for s, a in itertools.product(Status, Action) if (s, a) not
 
 def _id(rule) -> str:
     return f"{rule.source}-{rule.action}"
-
-
-@pytest.fixture(autouse=True)
-def _fast(monkeypatch):
-    cheap_passwords(monkeypatch)
-
-
-@pytest.fixture()
-def world(session, make_user, make_org):
-    return make_world(make_user, make_org)
 
 
 @pytest.fixture()

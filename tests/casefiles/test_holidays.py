@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from casefile_factories import cheap_passwords, make_world, new_case
 from flask_babel import format_date
 from sqlalchemy import select
 
@@ -16,6 +15,7 @@ from portal.casefiles import holidays as hol
 from portal.casefiles import reminders  # noqa: F401  (its table in the metadata)
 from portal.casefiles.holidays_blueprint import bp
 from portal.web import DomainError
+from tests.fixtures.casefiles import make_world, new_case
 
 
 @pytest.fixture(autouse=True)
@@ -106,8 +106,7 @@ def test_add_days_refuses_bad_input(session, make_user):
         hol.add_days(session, admin, date(2026, 1, 1), None, "holiday", "  ")
 
 
-def test_case_clock_moves_off_the_holiday(session, make_user, make_org, monkeypatch):
-    cheap_passwords(monkeypatch)
+def test_case_clock_moves_off_the_holiday(session, make_user, make_org):
     world = make_world(make_user, make_org)
     case, _ = new_case(session, world, received_at=at(date(2026, 9, 16)))
     today = date(2026, 9, 20)
@@ -127,7 +126,7 @@ def test_case_page_shows_the_later_due_date(app, session, client, make_user, mak
                  "国庆节")
     session.commit()
     case, _ = new_case(session, world, received_at=at(date(2026, 9, 16)))
-    from conftest import login
+    from tests.fixtures.core import login
 
     login(client, world.clerk)
     page = client.get(f"/cases/{case.number}").get_data(as_text=True)

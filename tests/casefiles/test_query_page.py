@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from casefile_factories import cheap_passwords
-from conftest import BACKENDS, PG_URL, build_app, create_pg_database
 from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import select
@@ -26,6 +24,7 @@ from portal.casefiles.public_blueprint import bp, make_token
 from portal.casefiles.workflow import transition
 from portal.extensions import db, limiter
 from portal.orgs.models import Organisation
+from tests.fixtures.core import BACKENDS, PG_URL, build_app, create_pg_database
 
 _n = itertools.count(1)
 _ips = itertools.count(1)
@@ -54,8 +53,7 @@ def qapp(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.fixture()
-def client(qapp: Flask, monkeypatch: Any) -> Any:
-    cheap_passwords(monkeypatch)
+def client(qapp: Flask) -> Any:
     limiter.reset()
     # each test from an address of its own, so the rate limits do not meet
     client = qapp.test_client()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from casefile_factories import cheap_passwords, make_world, new_case
 from sqlalchemy import func, select
 
 from portal.casefiles import clocks as clk
@@ -13,6 +12,7 @@ from portal.casefiles import holidays  # noqa: F401  (its table in the metadata)
 from portal.casefiles import reminders as rem
 from portal.casefiles.reminders_cli import reminders as reminders_command
 from portal.notify.models import Notification, OutboxMessage
+from tests.fixtures.casefiles import new_case
 
 RECEIVED = date(2026, 3, 2)  # a Monday; the acceptance clock (15 days) is due 17 March
 DUE = date(2026, 3, 17)
@@ -23,12 +23,11 @@ def at(day: date) -> datetime:
 
 
 @pytest.fixture()
-def world(session, make_user, make_org, monkeypatch):
-    cheap_passwords(monkeypatch)
-    w = make_world(make_user, make_org)
-    w.clerk.email = "clerk@example.cn"
+def world(world, session):
+    """The shared county (tests.fixtures.casefiles), with an e-mail address for the clerk."""
+    world.clerk.email = "clerk@example.cn"
     session.commit()
-    return w
+    return world
 
 
 def counts(session, user_id):

@@ -27,7 +27,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, serve_demo
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, serve_demo
+
+pytestmark = pytest.mark.media  # Chromium sends its fake camera and microphone over WebRTC
 
 INNER_FLAG = "PORTAL_VIDEO_E2E_INNER"  # set in the namespace run (for the record)
 MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",

@@ -11,7 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
-from notify_support import SmtpServer, configure, free_port, outbox, outbox_app, rows, smtp_server
 from sqlalchemy import func, select
 
 from portal.extensions import db
@@ -19,8 +18,7 @@ from portal.notify import worker
 from portal.notify.models import OutboxMessage, OutboxStatus
 from portal.notify.operations import Attachment, queue_email
 from portal.timeutil import utcnow
-
-__all__ = ["outbox", "outbox_app", "smtp_server"]  # fixtures used by name below
+from tests.fixtures.notify import SmtpServer, configure, free_port, rows
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBJECT = "关于张三信访事项听证会的通知"

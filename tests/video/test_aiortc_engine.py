@@ -19,12 +19,15 @@ import pytest
 from aiortc import RTCConfiguration, RTCRtpSender
 
 from portal.config import Settings
-from tests.video.conftest import (
+from tests.fixtures.core import wait_until, wait_until_async
+from tests.fixtures.video import (
     SyntheticPeer,
     publish,
     run_isolated,
     synthetic_peer,
     wait_connected,
+    wait_media_sent,
+    wait_recorded,
 )
 from video.engines import aiortc_engine
 from video.engines.aiortc_engine import AiortcEngine
@@ -79,6 +82,7 @@ async def close_all(peers: list[SyntheticPeer]) -> None:
         await peer.close()
 
 
+@pytest.mark.media
 def test_records_each_seat_and_the_result_composes(engine: AiortcEngine,
                                                    tmp_path: Path) -> None:
     directory = tmp_path / "rec"
@@ -93,20 +97,21 @@ def test_records_each_seat_and_the_result_composes(engine: AiortcEngine,
                 assert candidate_hosts(answer) == {"127.0.0.1"}
             for peer in peers:
                 await wait_connected(peer)
-            await asyncio.sleep(1.5)  # media flows, the room does not record
+            await wait_media_sent([p.pc for p in peers], 1.5)  # the room does not record
             assert not directory.exists()  # nothing written while not recording
             started = datetime.now(UTC)
             await in_thread(engine.start_recording, ROOM, directory)
             assert engine.is_recording(ROOM)
-            await asyncio.sleep(3)
+            await wait_recorded(engine, ROOM, ["seat-1", "seat-2"], 3)
             for path in directory.iterdir():  # what a crash now would leave behind
                 shutil.copyfile(path, snapshots / path.name)
-            await asyncio.sleep(1)
+            await wait_recorded(engine, ROOM, ["seat-1", "seat-2"], 4)
             await in_thread(engine.request_keyframes, ROOM)
             segments = await in_thread(engine.stop_recording, ROOM)
             ended = datetime.now(UTC)
             size_after_stop = {s.path: s.path.stat().st_size for s in segments}
-            await asyncio.sleep(1)  # peers still connected: nothing more is written
+            # peers still connected, sending: nothing more is written
+            await wait_media_sent([p.pc for p in peers], 1)
             assert {s.path: s.path.stat().st_size for s in segments} == size_after_stop
             return segments, started, ended
         finally:
@@ -132,6 +137,7 @@ def test_records_each_seat_and_the_result_composes(engine: AiortcEngine,
     assert (info.width, info.height) == (1280, 480)
 
 
+@pytest.mark.media
 def test_a_reconnect_makes_a_second_segment(engine: AiortcEngine, tmp_path: Path) -> None:
     directory = tmp_path / "rec"
 
@@ -141,10 +147,10 @@ def test_a_reconnect_makes_a_second_segment(engine: AiortcEngine, tmp_path: Path
             await in_thread(engine.start_recording, ROOM, directory)
             await publish(engine, ROOM, "seat-1", first)
             await wait_connected(first)
-            await asyncio.sleep(2.5)
+            await wait_recorded(engine, ROOM, ["seat-1"], 2.5)
             await publish(engine, ROOM, "seat-1", second)  # the same seat, a new device
             await wait_connected(second)
-            await asyncio.sleep(2.5)
+            await wait_recorded(engine, ROOM, ["seat-1"], 2.5)  # the new segment
             return await in_thread(engine.stop_recording, ROOM)  # type: ignore[no-any-return]
         finally:
             await close_all([first, second])
@@ -162,24 +168,24 @@ def test_a_reconnect_makes_a_second_segment(engine: AiortcEngine, tmp_path: Path
     assert (info.width, info.height) == (640, 480)
 
 
+@pytest.mark.media
 def test_a_closed_connection_ends_its_segment(engine: AiortcEngine, tmp_path: Path) -> None:
     async def scenario() -> list[Segment]:
         peer = await synthetic_peer()
         await in_thread(engine.start_recording, ROOM, tmp_path)
         await publish(engine, ROOM, "seat-1", peer)
         await wait_connected(peer)
-        await asyncio.sleep(2)
+        await wait_recorded(engine, ROOM, ["seat-1"], 2)
         await peer.close()  # the browser goes away: DTLS close → the engine's peer closes
-        deadline = time.monotonic() + 20
-        while engine.seats(ROOM):
-            assert time.monotonic() < deadline, "the engine kept the closed peer"
-            await asyncio.sleep(0.1)
+        await wait_until_async(lambda: not engine.seats(ROOM), 20,
+                               "the engine to drop the closed peer")
         return await in_thread(engine.stop_recording, ROOM)  # type: ignore[no-any-return]
 
     segments = run(scenario())
     assert len(segments) == 1 and streams_of(segments[0].path)["video"] > 20
 
 
+@pytest.mark.media
 def test_unpublish_and_close_room(engine: AiortcEngine, tmp_path: Path) -> None:
     async def scenario() -> tuple[list[Segment], list[Segment]]:
         peers = [await synthetic_peer(), await synthetic_peer()]
@@ -189,10 +195,10 @@ def test_unpublish_and_close_room(engine: AiortcEngine, tmp_path: Path) -> None:
             await publish(engine, ROOM, "seat-2", peers[1])
             for peer in peers:
                 await wait_connected(peer)
-            await asyncio.sleep(1.5)
+            await wait_recorded(engine, ROOM, ["seat-1", "seat-2"], 1.5)
             await in_thread(engine.unpublish, ROOM, "seat-1")
             assert engine.seats(ROOM) == ["seat-2"]
-            await asyncio.sleep(1)
+            await wait_recorded(engine, ROOM, ["seat-2"], 2.5)
             closed = await in_thread(engine.close_room, ROOM)
             again = await in_thread(engine.stop_recording, ROOM)
             return closed, again
@@ -205,6 +211,7 @@ def test_unpublish_and_close_room(engine: AiortcEngine, tmp_path: Path) -> None:
     assert not engine.is_recording(ROOM)
 
 
+@pytest.mark.media
 def test_publish_before_recording_starts_a_segment_when_it_starts(
         engine: AiortcEngine, tmp_path: Path) -> None:
     async def scenario() -> tuple[list[Segment], list[Segment]]:
@@ -212,14 +219,14 @@ def test_publish_before_recording_starts_a_segment_when_it_starts(
         try:
             await publish(engine, ROOM, "seat-1", peer)
             await wait_connected(peer)
-            await asyncio.sleep(1)
+            await wait_media_sent([peer.pc], 1)
             nothing = await in_thread(engine.stop_recording, ROOM)
             await in_thread(engine.start_recording, ROOM, tmp_path / "a")
-            await asyncio.sleep(2)
+            await wait_recorded(engine, ROOM, ["seat-1"], 2)
             first = await in_thread(engine.stop_recording, ROOM)
-            await asyncio.sleep(1)
+            await wait_media_sent([peer.pc], 1)
             await in_thread(engine.start_recording, ROOM, tmp_path / "b")
-            await asyncio.sleep(2)
+            await wait_recorded(engine, ROOM, ["seat-1"], 2)
             second = await in_thread(engine.stop_recording, ROOM)
             assert nothing == []
             return first, second
@@ -233,6 +240,7 @@ def test_publish_before_recording_starts_a_segment_when_it_starts(
         assert streams_of(segment.path)["video"] > 20
 
 
+@pytest.mark.media
 def test_keyframes_are_requested_while_recording(loopback: None, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """PLI on a timer while recording (the browser's sender gets them and sends a
@@ -252,13 +260,13 @@ def test_keyframes_are_requested_while_recording(loopback: None, tmp_path: Path,
         try:
             await publish(engine, ROOM, "seat-1", peer)
             await wait_connected(peer)
-            await asyncio.sleep(1.5)
+            await wait_media_sent([peer.pc], 1.5)
             before = len(received)
             await in_thread(engine.start_recording, ROOM, tmp_path)
-            await asyncio.sleep(2.6)
+            await wait_recorded(engine, ROOM, ["seat-1"], 2.6)
             await in_thread(engine.stop_recording, ROOM)
             during = len(received) - before
-            await asyncio.sleep(1.5)
+            await wait_media_sent([peer.pc], 1.5)
             return before, during, len(received) - before - during
         finally:
             await peer.close()
@@ -282,6 +290,7 @@ def _tone(pts: int, samples: int = 960) -> av.AudioFrame:
     return frame
 
 
+@pytest.mark.media
 def test_segment_writer_fills_lost_sound_and_keeps_the_picture_size(tmp_path: Path) -> None:
     path = tmp_path / "seg.mkv"
     writer = aiortc_engine.SegmentWriter("seat-1", path, {"audio", "video"})
@@ -297,9 +306,8 @@ def test_segment_writer_fills_lost_sound_and_keeps_the_picture_size(tmp_path: Pa
         for m in range(n * 50 // 30, (n + 1) * 50 // 30):  # 20 ms sound frames alongside
             if not 50 <= m < 75:  # 1.0 s .. 1.5 s lost on the way
                 writer.put("audio", _tone(rtp_audio0 + m * 960), arrival=0.3 + m / 50)
-        deadline = time.monotonic() + 10
-        while writer.backlog > 10 and time.monotonic() < deadline:  # a real-time sender
-            time.sleep(0.005)                                  # never runs far ahead
+        # a real-time sender never runs far ahead
+        wait_until(lambda: writer.backlog <= 10, 10, "the encoder to catch up", 0.005)
     source.close()
     segment = writer.close()
     assert segment is not None and segment.path == path
@@ -330,6 +338,7 @@ def test_bad_offers_and_sfu_calls_are_refused(engine: AiortcEngine) -> None:
     assert engine.close_room("room-unknown") == []
 
 
+@pytest.mark.media
 def test_ice_stays_inside_the_deployment(loopback: None, coturn: Any, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Every server peer gets an explicit list naming only the configured TURN host; the
@@ -395,8 +404,6 @@ def test_get_engine_builds_once_from_the_settings(tmp_path: Path) -> None:
 
 
 def test_get_engine_janus(tmp_path: Path) -> None:
-    pytest.importorskip("video.engines.janus_engine",
-                        reason="the janus engine module is not there yet")
     from portal.app import create_app
     from video.engines import get_engine
 

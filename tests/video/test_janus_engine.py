@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the child process
     sys.path.insert(0, str(ROOT))
 
+from tests.fixtures.video import wait_media_sent  # noqa: E402
 from video.engines.base import MediaError  # noqa: E402
 from video.engines.janus_engine import (  # noqa: E402
     NETNS_INTERFACE,
@@ -150,6 +151,7 @@ def _addresses(sdp: str) -> set[str]:
     return found
 
 
+@pytest.mark.media
 def test_janus_candidates_name_loopback_only(scenario: dict[str, Any]) -> None:
     sdps = scenario["sdps"]
     assert set(sdps) == {"publish_offer", "publish_answer", "subscribe_offer",
@@ -161,6 +163,7 @@ def test_janus_candidates_name_loopback_only(scenario: dict[str, Any]) -> None:
         assert addresses <= {"127.0.0.1"}, f"{name} names {addresses - {'127.0.0.1'}}"
 
 
+@pytest.mark.media
 def test_subscriber_receives_the_publishers_audio_and_video(scenario: dict[str, Any]) -> None:
     assert scenario["publisher_state"] == "connected"
     assert scenario["subscriber_state"] == "connected"
@@ -169,16 +172,19 @@ def test_subscriber_receives_the_publishers_audio_and_video(scenario: dict[str, 
     assert scenario["received_size"] == [320, 240]
 
 
+@pytest.mark.media
 def test_another_process_subscribes_to_a_feed_it_did_not_publish(
         scenario: dict[str, Any]) -> None:
     """Socket nodes behind ip_hash: the subscriber's node is not the publisher's."""
     assert scenario["other_process_subscriber"] == {"state": "connected", "video": True}
 
 
+@pytest.mark.media
 def test_nothing_is_written_before_recording(scenario: dict[str, Any]) -> None:
     assert scenario["files_before_recording"] == []
 
 
+@pytest.mark.media
 def test_recording_is_one_playable_segment_per_connection(scenario: dict[str, Any]) -> None:
     recording = scenario["recording"]
     [segment] = recording["segments"]
@@ -193,6 +199,7 @@ def test_recording_is_one_playable_segment_per_connection(scenario: dict[str, An
     assert recording["files_after"] == [Path(segment["path"]).name]
 
 
+@pytest.mark.media
 def test_reconnect_while_recording_starts_a_new_segment(scenario: dict[str, Any]) -> None:
     reconnect = scenario["reconnect"]
     segments = reconnect["segments"]
@@ -209,6 +216,7 @@ def test_reconnect_while_recording_starts_a_new_segment(scenario: dict[str, Any]
     assert reconnect["seat_1_publishers"] == 1
 
 
+@pytest.mark.media
 def test_session_outlives_janus_session_timeout_with_keepalives(
         scenario: dict[str, Any]) -> None:
     keepalive = scenario["keepalive"]
@@ -217,10 +225,12 @@ def test_session_outlives_janus_session_timeout_with_keepalives(
     assert keepalive["subscribe_after_idle"] is True
 
 
+@pytest.mark.media
 def test_subscribing_to_an_absent_seat_is_a_media_error(scenario: dict[str, Any]) -> None:
     assert scenario["absent_feed_error"] == "seat-9 is not sending media in this room."
 
 
+@pytest.mark.media
 def test_close_room_destroys_it_in_janus(scenario: dict[str, Any]) -> None:
     assert scenario["close_room_segments"] == []
     assert scenario["rooms_after_close"] == []
@@ -350,7 +360,7 @@ async def _scenario(janus: LocalJanus, work: Path) -> dict[str, Any]:
         rec = work / "rec1"
         started = time.monotonic()
         await call(engine.start_recording, ROOM, rec)
-        await asyncio.sleep(RECORD_S)
+        await wait_media_sent([pub], RECORD_S)
         wall_s = time.monotonic() - started
         segments = await call(other.stop_recording, ROOM)
         facts["recording"] = {
@@ -362,6 +372,7 @@ async def _scenario(janus: LocalJanus, work: Path) -> dict[str, Any]:
         # 5. idle longer than Janus's session_timeout: keepalives keep the session
         session_before = engine._session
         idle_started = time.monotonic()
+        # the idle time itself is under test here: a sleep, not a wait on a condition
         await asyncio.sleep(SESSION_TIMEOUT_S + 2.5)
         facts["keepalive"] = {"idle_s": time.monotonic() - idle_started,
                               "session_before": session_before,
@@ -373,7 +384,7 @@ async def _scenario(janus: LocalJanus, work: Path) -> dict[str, Any]:
         rec2 = work / "rec2"
         started = time.monotonic()
         await call(engine.start_recording, ROOM, rec2)
-        await asyncio.sleep(2.0)
+        await wait_media_sent([pub], 2.0)
         pub2 = await publisher()
         answer2 = await call(other.publish, ROOM, "seat-1", pub2.localDescription.sdp)
         sdps["republish_answer"] = answer2
@@ -382,7 +393,7 @@ async def _scenario(janus: LocalJanus, work: Path) -> dict[str, Any]:
         participants = await call(_participants, engine)
         await pub.close()
         await call(other.request_keyframes, ROOM)
-        await asyncio.sleep(2.5)
+        await wait_media_sent([pub2], 2.5)
         wall_s = time.monotonic() - started
         segments = await call(engine.stop_recording, ROOM)
         facts["reconnect"] = {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -23,13 +22,22 @@ from portal.casefiles import blobs
 from portal.casefiles import operations as case_ops
 from portal.casefiles.models import CaseEvent, Document
 from portal.timeutil import utcnow
-from tests.conftest import login
-from tests.video.conftest import SyntheticPeer, make_media, synthetic_peer, wait_connected
+from tests.fixtures.core import login, wait_until
+from tests.fixtures.video import (
+    SyntheticPeer,
+    make_media,
+    recorded,
+    synthetic_peer,
+    wait_connected,
+)
 from tests.video.test_rooms import book, events, guest_socket, hello, staff_socket
 from video import filing
 from video import operations as ops
+from video.engines import get_engine
 from video.events import NAMESPACE
 from video.models import Recording, RecordingStatus
+
+pytestmark = pytest.mark.media  # aiortc peers send real media to the engine, which records it
 
 
 @pytest.fixture()
@@ -110,7 +118,8 @@ def test_recorded_reception_is_checked_and_filed_in_the_case(
             hosts = {line.split()[4] for line in sdp.splitlines()
                      if line.startswith("a=candidate:")}
             assert hosts and hosts <= {"127.0.0.1"}, hosts
-        time.sleep(4.0)
+        wait_until(recorded(get_engine(app), room.room_key, 2, 4), 60,
+                   "4 s of both seats recorded")
         stopped = staff.emit("record", {"on": False}, namespace=NAMESPACE, callback=True)
         assert stopped["ok"], stopped
     finally:

@@ -9,9 +9,11 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.video.conftest import make_media
+from tests.fixtures.video import make_media
 from video.engines.base import Segment
 from video.recording import RecordingRejected, compose, verify
+
+pytestmark = pytest.mark.media  # real media files made by ffmpeg, decoded and composed
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from portal.auth.roles import Role
 from portal.casefiles.models import Case, CaseEvent, Channel
 from portal.extensions import socketio
 from portal.timeutil import utcnow
-from tests.conftest import login
+from tests.fixtures.core import login, wait_until
 from video import operations as ops
 from video.events import NAMESPACE
 from video.models import NoteStatus, ReceptionNote, Room, Seat, SeatState
@@ -426,11 +426,7 @@ def test_positions_are_batched_but_admission_is_told_at_once(app, client, sessio
     staff.emit("deny", {"seat_id": seats[1][0].id}, namespace=NAMESPACE, callback=True)
     assert events(guests[0], "admitted")  # at once
     assert events(guests[2], "position") == []  # not yet: batched
-    import time
-
-    deadline = time.monotonic() + 5
-    while not events(guests[2], "position") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: events(guests[2], "position"), 5, "the batched position")
     # one message with the latest position, not one per step
     assert [e["data"]["position"] for e in events(guests[2], "position")] == [1]
 

@@ -13,7 +13,7 @@ import pytest
 from aioice.stun import TransactionFailed
 from aioice.turn import create_turn_endpoint
 
-from tests.video.conftest import run_isolated
+from tests.fixtures.video import run_isolated
 from video import turn
 from video.turn import TurnConfigError, check_deployment_only, credentials, ice_servers_for
 
@@ -96,6 +96,7 @@ def _allocate(port: int, username: str, password: str) -> bool:
     return run_isolated(attempt())
 
 
+@pytest.mark.media
 def test_coturn_accepts_fresh_credentials_and_refuses_expired_ones(coturn) -> None:  # type: ignore[no-untyped-def]
     settings = FakeSettings(coturn.secret, (coturn.url,))
     server = ice_servers_for(settings, "seat-1")[0]

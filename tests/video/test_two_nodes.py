@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, REDIS_URL, ROOT, build_app, run_isolated
+
+from tests.fixtures.core import PASSWORD, REDIS_URL, ROOT, build_app
+from tests.fixtures.video import run_isolated
 
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="PORTAL_TEST_REDIS_URL is not set")
 

@@ -79,17 +79,6 @@ def test_the_matrix_names_every_role():
     assert all(set(rooms) == set(ROOMS) for rooms in MATRIX.values())
 
 
-@pytest.fixture(autouse=True)
-def _cheap_passwords(monkeypatch):
-    """Nobody logs in here: the cheapest argon2 settings keep a dozen accounts quick."""
-    from argon2 import PasswordHasher
-
-    from portal.auth import operations as auth_ops
-
-    monkeypatch.setattr(auth_ops, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
 def _room(session: Any, admin: Any, office: Any, title: str, host: Any = None,
           starts_in: timedelta = timedelta(hours=1)) -> Room:
     start = utcnow() + starts_in
