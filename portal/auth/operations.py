@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 from portal.auth.models import RolePolicy, User
 from portal.auth.roles import Role
 from portal.config import Settings
+from portal.errors import DomainError
 from portal.extensions import DbSession
 from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation
 from portal.timeutil import utcnow
-from portal.web import DomainError
 
 _hasher = PasswordHasher()
 #: verified against when the username is unknown, so both paths take as long

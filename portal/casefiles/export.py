@@ -28,9 +28,9 @@ from portal.casefiles import operations as ops
 from portal.casefiles import permissions as perm
 from portal.casefiles.models import AccessAction, Case, CaseEvent, Document
 from portal.casefiles.timeline import GENESIS, events_of, iso_utc, payload_of
+from portal.errors import NotAllowed
 from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation
-from portal.web import NotAllowed
 
 #: characters of an event hash shown in the PDF
 HASH_PREFIX = 12

@@ -23,8 +23,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.casefiles.models import CHANNEL_LABELS, GRANT_LABELS
+from portal.errors import DomainError
 from portal.i18n import lazy_gettext as _l
-from portal.web import DomainError
 
 #: kinds of matter offered at registration (stored as the key; free text is allowed)
 KIND_LABELS: dict[str, Any] = {

@@ -42,10 +42,10 @@ from portal.casefiles.models import (
 from portal.casefiles.timeline import append_event
 from portal.casefiles.workflow import Action, check, transition
 from portal.crypto import lookup_hash
+from portal.errors import DomainError, NotAllowed, StaleEdit
 from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation, OrgKind
 from portal.timeutil import utcnow
-from portal.web import DomainError, NotAllowed
 
 #: case numbers count per calendar year in China (UTC+8, no daylight saving)
 CHINA = timezone(timedelta(hours=8))
@@ -53,12 +53,6 @@ CHINA = timezone(timedelta(hours=8))
 QUERY_CODE_BYTES = 20
 #: how alike two summaries must be (0..1) for the duplicate check
 SIMILAR_SUMMARY = 0.5
-
-
-class StaleEdit(DomainError):
-    """Someone else saved the case since this user loaded it."""
-
-    status = 409
 
 
 def _deny(message: Any = None) -> NotAllowed:

@@ -14,11 +14,11 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from portal.errors import DomainError
 from portal.extensions import DbSession
 from portal.i18n import lazy_gettext as _l
 from portal.notify.models import Notification, OutboxMessage, OutboxStatus
 from portal.timeutil import utcnow
-from portal.web import DomainError
 
 #: a plain session, or Flask-SQLAlchemy's `db.session` (a scoped_session) as views pass it
 

@@ -16,6 +16,7 @@ from sqlalchemy import Select, Text, func, or_, select, type_coerce
 from sqlalchemy.orm import aliased
 
 from portal.crypto import decrypt, mask_phone
+from portal.errors import DomainError, StaleEdit
 from portal.extensions import DbSession
 from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation, OrgKind
@@ -28,7 +29,6 @@ from portal.people.models import (
     PersonKind,
 )
 from portal.timeutil import utcnow
-from portal.web import DomainError
 
 GENDERS = ("male", "female")
 GENDER_LABELS = {"male": _l("Male"), "female": _l("Female")}
@@ -53,10 +53,6 @@ _MOBILE = re.compile(r"1[3-9]\d{9}")
 #: area codes: 010 and 02x have three digits, all others four
 _LANDLINE = re.compile(r"(010|02\d|0[3-9]\d{2})-?(\d{7,8})(?:-(\d{1,6}))?")
 _LICENCE = re.compile(r"\d{17}")
-
-
-class StaleEdit(DomainError):
-    status = 409
 
 
 class PersonInvalid(DomainError):
