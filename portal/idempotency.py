@@ -1,16 +1,24 @@
 """Idempotency keys: a form that creates something carries one, so a double
-click or a retry after a lost response creates it once."""
+click or a retry after a lost response creates it once.
+
+A view calls `ensure_new(session, key)` before the work and `remember(session, key, scope,
+url)` after it. A key seen before (the earlier request committed) or a key another request
+is saving at the same moment (the insert's unique key fails) both raise `AlreadyDone`;
+the request wrapper (portal.web) rolls back and redirects to the earlier result."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import String
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from portal.errors import DomainError
 from portal.extensions import DbSession, Model
+from portal.i18n import lazy_gettext as _l
 from portal.timeutil import UTCDateTime, utcnow
 
 
@@ -25,6 +33,23 @@ class IdempotencyKey(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class AlreadyDone(DomainError):
+    """The form was sent before: answer with a redirect to the earlier result (`url`, or
+    the one saved under `key`, looked up after the rollback), with status `code`; 409
+    with the message when that is gone."""
+
+    status = 409
+
+    def __init__(self, url: str | None, key: str | None = None, code: int = 302,
+                 notice: Any = None) -> None:
+        super().__init__(notice or _l("This form was already sent; this is its result."))
+        self.url = url
+        self.key = key
+        self.code = code
+        #: flashed with the redirect, when given
+        self.notice = notice
+
+
 def new_key() -> str:
     return secrets.token_urlsafe(24)
 
@@ -36,10 +61,27 @@ def previous_result(session: DbSession, key: str | None) -> str | None:
     return row.result_url if row else None
 
 
-def remember(session: DbSession, key: str | None, scope: str, result_url: str) -> None:
-    if key:
-        session.add(IdempotencyKey(key=key[:64], scope=scope, result_url=result_url))
+def ensure_new(session: DbSession, key: str | None, code: int = 302,
+               notice: Any = None) -> None:
+    """AlreadyDone when a request with this key has completed already."""
+    earlier = previous_result(session, key)
+    if earlier:
+        raise AlreadyDone(earlier, key, code, notice)
+
+
+def remember(session: DbSession, key: str | None, scope: str, result_url: str,
+             code: int = 302) -> None:
+    """Save where the request with `key` led; AlreadyDone when another request saved
+    the same key meanwhile (a double click racing itself)."""
+    if not key:
+        return
+    session.add(IdempotencyKey(key=key[:64], scope=scope, result_url=result_url))
+    try:
         session.flush()
+    except IntegrityError as error:
+        if not is_duplicate_key_error(error):
+            raise
+        raise AlreadyDone(None, key, code) from error
 
 
 def is_duplicate_key_error(error: IntegrityError) -> bool:

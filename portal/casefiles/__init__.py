@@ -17,11 +17,12 @@ def init_app(app: Flask) -> None:
         reminders,  # case_reminders table; the daily reminder tick
         search,  # noqa: F401  (case_search table + after_flush indexer)
     )
-    from portal.casefiles.blueprint import bp, can_open_cases
+    from portal.casefiles.blueprint import bp  # with manage_blueprint's views
     from portal.casefiles.cli import casefile
     from portal.casefiles.demo import seed_cases
     from portal.casefiles.holidays_blueprint import bp as holidays_bp
     from portal.casefiles.holidays_blueprint import can_manage_holidays
+    from portal.casefiles.permissions import can_open_cases
     from portal.casefiles.public_blueprint import bp as query_bp
     from portal.casefiles.reminders_cli import reminders as reminders_command
     from portal.hooks import register_seeder, register_tick
