@@ -225,13 +225,14 @@ def on_error(respond: Callable[[DomainError], ResponseReturnValue]) -> None:
     setattr(g, _ON_ERROR, respond)
 
 
-def flash_and_redirect(url: str) -> Callable[[DomainError], ResponseReturnValue]:
+def flash_and_redirect(url: str, code: int = 303
+                       ) -> Callable[[DomainError], ResponseReturnValue]:
     """The usual `on_error` answer of a form posted from a page: back there, with the
     message on top."""
 
     def respond(error: DomainError) -> ResponseReturnValue:
         flash(str(error.message), "error")
-        return redirect(url, code=303)
+        return redirect(url, code=code)
 
     return respond
 

@@ -21,8 +21,7 @@ def init_app(app: Flask) -> None:
     from portal.casefiles.cli import casefile
     from portal.casefiles.demo import seed_cases
     from portal.casefiles.holidays_blueprint import bp as holidays_bp
-    from portal.casefiles.holidays_blueprint import can_manage_holidays
-    from portal.casefiles.permissions import can_open_cases
+    from portal.casefiles.permissions import can_manage_holidays, can_open_cases
     from portal.casefiles.public_blueprint import bp as query_bp
     from portal.casefiles.reminders_cli import reminders as reminders_command
     from portal.hooks import register_seeder, register_tick

@@ -22,7 +22,7 @@ from portal.auth.roles import Role
 from portal.casefiles.models import GRANT_RANK, AccessGrant, Case, GrantLevel, Status
 
 __all__ = ["CASE_ROLES", "OFFICE_EDIT_ROLES", "OFFICE_VIEW_ROLES", "can_add_documents",
-           "can_contribute", "can_manage", "can_open_cases", "can_register",
+           "can_contribute", "can_manage", "can_manage_holidays", "can_open_cases", "can_register",
            "can_see_full_personal_data", "can_view", "grant_level", "has_grant", "is_admin",
            "is_office_staff", "is_responsible_leader", "may_assign", "may_set_leader",
            "org_ids", "visible_cases"]
@@ -113,6 +113,11 @@ def may_assign(user: Any, case: Case) -> bool:
 
 def can_register(user: Any) -> bool:
     return holds(user, Role.CLERK, Role.ADMIN)
+
+
+def can_manage_holidays(user: Any) -> bool:
+    """The holiday calendar the deadlines count with: administrators."""
+    return holds(user, Role.ADMIN)
 
 
 def visible_cases(user: Any) -> ColumnElement[bool]:
