@@ -1,10 +1,11 @@
 """Idempotency keys: a form that creates something carries one, so a double
 click or a retry after a lost response creates it once.
 
-A view calls `ensure_new(session, key)` before the work and `remember(session, key, scope,
-url)` after it. A key seen before (the earlier request committed) or a key another request
-is saving at the same moment (the insert's unique key fails) both raise `AlreadyDone`;
-the request wrapper (portal.web) rolls back and redirects to the earlier result."""
+A view calls `ensure_new(session, key)` when the form comes in, `claim(session, key,
+scope)` just before the work and `remember(session, key, scope, url)` after it. A key
+seen before (the earlier request committed) or a key another request is saving at the
+same moment (the insert's unique key fails) both raise `AlreadyDone`; the request
+wrapper (portal.web) rolls back and redirects to the earlier result."""
 
 from __future__ import annotations
 
@@ -69,13 +70,35 @@ def ensure_new(session: DbSession, key: str | None, code: int = 302,
         raise AlreadyDone(earlier, key, code, notice)
 
 
+def claim(session: DbSession, key: str | None, scope: str, code: int = 302) -> None:
+    """Take `key` just before the work it guards (after the form is found valid): a
+    second request with the same key waits for this one's transaction and then gets
+    AlreadyDone, instead of racing it into the same unique names. `remember` records
+    the result at the end; a domain error rolls the claim back with the work."""
+    if not key:
+        return
+    ensure_new(session, key, code)
+    session.add(IdempotencyKey(key=key[:64], scope=scope, result_url=""))
+    _flush(session, key, code)
+
+
 def remember(session: DbSession, key: str | None, scope: str, result_url: str,
              code: int = 302) -> None:
     """Save where the request with `key` led; AlreadyDone when another request saved
     the same key meanwhile (a double click racing itself)."""
     if not key:
         return
-    session.add(IdempotencyKey(key=key[:64], scope=scope, result_url=result_url))
+    row = session.get(IdempotencyKey, key[:64])
+    if row is None:
+        session.add(IdempotencyKey(key=key[:64], scope=scope, result_url=result_url))
+    elif not row.result_url:  # claimed by this request
+        row.result_url = result_url
+    else:
+        raise AlreadyDone(row.result_url, key, code)
+    _flush(session, key, code)
+
+
+def _flush(session: DbSession, key: str, code: int) -> None:
     try:
         session.flush()
     except IntegrityError as error:

@@ -160,6 +160,7 @@ def add_document(number: str) -> ResponseReturnValue:
         flash(_("Choose a file to upload."), "error")
         return case_page(case, status_code=422, document_form=form)
     data, media_type, name = read_upload(upload)
+    idempotency.claim(session(), key, "document", code=303)
     doc = ops.add_document(session(), current_user, case, title=form.title.data or name,
                            data=data, original_name=name, media_type=media_type,
                            kind=form.kind.data or "other",

@@ -164,6 +164,7 @@ def new() -> ResponseReturnValue:
     duplicates = [] if form.confirm_new.data else _duplicates(form)
     if duplicates:
         return form_again(200, duplicates)
+    idempotency.claim(session(), key, "case")
     case, query_code = ops.register_case(
         session(), current_user, channel=form.channel.data or "", kind=form.kind.data or "",
         summary=form.summary.data or "", township_id=form.township_id.data or None,
