@@ -40,16 +40,13 @@ def inbox() -> ResponseReturnValue:
 @require(can_read_notifications)
 def read(notification_id: int) -> ResponseReturnValue:
     notification = ops.mark_read(db.session, current_user, notification_id)
-    link = notification.link
-    db.session.commit()
-    return redirect(safe_next(link, url_for("notify.inbox")))
+    return redirect(safe_next(notification.link, url_for("notify.inbox")))
 
 
 @bp.post("/notifications/read-all")
 @require(can_read_notifications)
 def read_all() -> ResponseReturnValue:
     count = ops.mark_all_read(db.session, current_user)
-    db.session.commit()
     if count:
         flash(_("Marked %(n)d notifications as read.", n=count), "success")
     return redirect(url_for("notify.inbox"))
@@ -75,6 +72,5 @@ def outbox() -> ResponseReturnValue:
 @require(can_view_outbox)
 def retry(message_id: int) -> ResponseReturnValue:
     ops.retry_message(db.session, message_id)
-    db.session.commit()
     flash(_("The message will be sent again."), "success")
     return redirect(safe_next(request.form.get("next"), url_for("notify.outbox")))
