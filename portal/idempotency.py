@@ -51,6 +51,10 @@ class AlreadyDone(DomainError):
         self.notice = notice
 
 
+#: session.info: the keys this transaction claimed, with their rows
+_CLAIMED = "portal.idempotency.claimed"
+
+
 def new_key() -> str:
     return secrets.token_urlsafe(24)
 
@@ -77,24 +81,24 @@ def claim(session: DbSession, key: str | None, scope: str, code: int = 302) -> N
     the result at the end; a domain error rolls the claim back with the work."""
     if not key:
         return
-    ensure_new(session, key, code)
-    session.add(IdempotencyKey(key=key[:64], scope=scope, result_url=""))
+    row = IdempotencyKey(key=key[:64], scope=scope, result_url="")
+    session.add(row)
     _flush(session, key, code)
+    session.info.setdefault(_CLAIMED, {})[key[:64]] = row
 
 
 def remember(session: DbSession, key: str | None, scope: str, result_url: str,
              code: int = 302) -> None:
-    """Save where the request with `key` led; AlreadyDone when another request saved
-    the same key meanwhile (a double click racing itself)."""
+    """Save where the request with `key` led (on its claim, when it made one);
+    AlreadyDone when another request saved the same key meanwhile (a double click racing
+    itself)."""
     if not key:
         return
-    row = session.get(IdempotencyKey, key[:64])
-    if row is None:
-        session.add(IdempotencyKey(key=key[:64], scope=scope, result_url=result_url))
-    elif not row.result_url:  # claimed by this request
+    row = session.info.get(_CLAIMED, {}).pop(key[:64], None)
+    if row is not None and row in session:
         row.result_url = result_url
     else:
-        raise AlreadyDone(row.result_url, key, code)
+        session.add(IdempotencyKey(key=key[:64], scope=scope, result_url=result_url))
     _flush(session, key, code)
 
 

@@ -265,5 +265,3 @@ def export_zip(number: str) -> ResponseReturnValue:
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
-
-from portal.casefiles import manage_blueprint  # noqa: E402,F401  (the management views, on bp)

@@ -65,7 +65,7 @@ def outbox() -> ResponseReturnValue:
     page, per_page = page_args()
     pagination = db.paginate(stmt, page=page, per_page=per_page, error_out=False)
     return render("notify/outbox.html", block="results", pagination=pagination,
-                  status_filter=status, status_labels=STATUS_LABELS)
+                  status_filter=status, status_labels=STATUS_LABELS, can_retry=ops.can_retry)
 
 
 @bp.post("/dev/outbox/<int:message_id>/retry")
