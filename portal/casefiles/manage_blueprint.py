@@ -171,10 +171,7 @@ def new() -> ResponseReturnValue:
         village_id=form.village_id.data or None, petitioners=petitioners,
         others=[{"name": o.get("name"), "address": o.get("address")} for o in others],
         is_urgent=bool(form.is_urgent.data), is_simple=bool(form.is_simple.data),
-        received_at=_received_at(form.received_on.data))
-    for data, media_type, name in files:
-        ops.add_document(session(), current_user, case, title=name, data=data,
-                         original_name=name, media_type=media_type, kind="letter")
+        received_at=_received_at(form.received_on.data), letters=files)
     idempotency.remember(session(), key, "case", case_url(case))
     return _code_page(case, query_code, new=True)
 

@@ -184,8 +184,11 @@ def register_case(
     office_id: int | None = None,
     leader_id: int | None = None,
     received_at: datetime | None = None,
+    letters: Sequence[tuple[bytes, str, str]] = (),
 ) -> tuple[Case, str]:
-    """Open a case file. Returns the case and its query code (shown once, never stored)."""
+    """Open a case file, with the petition's `letters` as its first documents (bytes,
+    checked media type, original name each). Returns the case and its query code (shown
+    once, never stored)."""
     if not perm.can_register(actor):
         raise _deny(_l("Only reception clerks register cases."))
     try:
@@ -225,6 +228,9 @@ def register_case(
         # names and roles only: ID and phone numbers never go into the immutable timeline
         "parties": [{"id": p.id, "role": p.role, "name": p.name} for p in case.parties],
     })
+    for data, media_type, name in letters:
+        add_document(session, actor, case, title=name, data=data, original_name=name,
+                     media_type=media_type, kind="letter")
     return case, code
 
 
