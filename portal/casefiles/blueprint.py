@@ -1,7 +1,9 @@
 """Case-file pages for everyone who works on cases: the list, the case page, the print
 view, documents (upload, new versions, previews) and the exports. The management views
 (registration, procedure, agencies, sharing, leader, query code, clock) are in
-manage_blueprint.py, on the same `bp`, so every endpoint is `cases.<view>`.
+manage_blueprint.py, on the same `bp` (casefiles.init_app imports it before registering
+bp), so every endpoint is `cases.<view>`. Shared helpers: pages.py; wording and labels:
+presentation.py; who may do what: permissions.py.
 
 Each view: load → authorize → one operation; portal.web commits once (or rolls back and
 answers a domain error as the view says with `web.on_error`).

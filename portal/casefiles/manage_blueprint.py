@@ -2,7 +2,8 @@
 registration, the procedure's actions, assignment to agencies, sharing, the responsible
 leader, the summary, a new query code and pausing the clock. Who may do what is in
 permissions.py and in the operations each view calls; a refused action comes back as a
-message (`web.on_error`), a forbidden one as the 403 page."""
+message (`web.on_error`), a forbidden one as the 403 page. casefiles.init_app imports
+this module, so its views are on `bp` before the blueprint is registered."""
 
 from __future__ import annotations
 
