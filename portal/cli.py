@@ -51,7 +51,7 @@ def create_user(username: str, display_name: str, email: str, roles: tuple[str, 
     """Create a login account."""
     from portal.auth import operations as ops
     from portal.auth.roles import Role
-    from portal.web import DomainError
+    from portal.errors import DomainError
 
     try:
         chosen = {Role(r) for r in roles}

@@ -6,9 +6,9 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import text
 
 from portal.extensions import db
+from portal.health import database_is_up
 from portal.web import LOCALES, public, render, safe_next
 
 bp = Blueprint("site", __name__)
@@ -27,14 +27,9 @@ def healthz() -> ResponseReturnValue:
     settings = current_app.extensions["portal.settings"]
     body = {"status": "ok", "db": "ok", "env": settings.env,
             "media_engine": settings.media_engine}
-    try:
-        db.session.execute(text("SELECT 1"))
-    except Exception:  # any failure to reach the database is "down"
-        db.session.rollback()
+    if not database_is_up(db.session):
         body.update(status="degraded", db="down")
         return jsonify(body), 503
-    finally:
-        db.session.remove()
     return jsonify(body), 200
 
 

@@ -32,15 +32,15 @@ from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from portal import transaction
+from portal import idempotency, transaction
 from portal.errors import DomainError, NotAllowed, NotFound, StaleEdit
 from portal.extensions import babel, db
 from portal.i18n import lazy_gettext as _l
 from portal.i18n import request_translations
 
 F = TypeVar("F", bound=Callable[..., Any])
-__all__ = ["DomainError", "NotAllowed", "NotFound", "StaleEdit", "on_error", "public", "render",
-           "require"]
+__all__ = ["DomainError", "NotAllowed", "NotFound", "StaleEdit", "default_answer",
+           "flash_and_redirect", "on_error", "public", "render", "require"]
 LOCALES = ("zh_CN", "en")
 
 
@@ -254,21 +254,45 @@ def on_error(respond: Callable[[DomainError], ResponseReturnValue]) -> None:
     setattr(g, _ON_ERROR, respond)
 
 
-def flash_and_redirect(url: str) -> Callable[[DomainError], ResponseReturnValue]:
+def flash_and_redirect(url: str, code: int = 303
+                       ) -> Callable[[DomainError], ResponseReturnValue]:
     """The usual `on_error` answer of a form posted from a page: back there, with the
     message on top."""
 
     def respond(error: DomainError) -> ResponseReturnValue:
         flash(str(error.message), "error")
-        return redirect(url, code=303)
+        return redirect(url, code=code)
 
     return respond
 
 
+def _already_done(error: idempotency.AlreadyDone) -> ResponseReturnValue | None:
+    """The generic answer to a form sent twice: a redirect to the first one's result
+    (looked up after the rollback when the two raced)."""
+    url = error.url or idempotency.previous_result(db.session, error.key)
+    if not url:
+        return None
+    if error.notice:
+        flash(str(error.notice), "info")
+    return redirect(url, code=error.code)
+
+
 def _answer_domain_error(error: DomainError) -> ResponseReturnValue:
+    if isinstance(error, idempotency.AlreadyDone):
+        answer = _already_done(error)
+        if answer is not None:
+            g.pop(_ON_ERROR, None)
+            return answer
     respond = g.pop(_ON_ERROR, None)
     if respond is not None and error.status != 403:
         return respond(error)
+    return default_answer(error)
+
+
+def default_answer(error: DomainError) -> ResponseReturnValue:
+    """The answer to a domain error when the view said nothing else: the message as a 4xx
+    fragment on htmx, the error page otherwise. An `on_error` callback that handles only
+    some errors returns this for the others."""
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.boosted:
         return render("components/_error_message.html", block=None, status=error.status,

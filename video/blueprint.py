@@ -2,8 +2,9 @@
 host's room and the reception note. Public (no account): the petitioner's join link —
 device check and consent, then the lobby and the call. Each view: load → authorize
 (video.permissions) → one operation; `web.unit_of_work` commits once, then the room events
-go out (`_emit_after_commit`). A domain error rolls back and is answered as the view said
-with `web.on_error` (the message over the page it came from, or the form again)."""
+go out (video.events queues them when the session commits). A domain error rolls back and
+is answered as the view said with `web.on_error` (the message over the page it came from,
+or the form again)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from portal.web import DomainError, public, render, require
 from video import filing
 from video import operations as ops
 from video import permissions as perm
-from video.events import close_seat, emit_events
+from video.events import close_seat
 from video.forms import (
     BookForm,
     CompanionForm,
@@ -69,13 +70,6 @@ RULES: dict[str, Any] = {name: getattr(perm, name) for name in (
 @bp.context_processor
 def _rules() -> dict[str, Any]:
     return RULES
-
-
-def _emit_after_commit() -> None:
-    """The room events this request recorded go out once it has committed."""
-    pending = ops.pending_events(db.session)
-    if pending:
-        transaction.after_commit(db.session, lambda: emit_events(pending))
 
 
 def _room(room_id: int, check: Any = perm.can_view_room) -> Room:
@@ -190,7 +184,6 @@ def book(room_id: int) -> ResponseReturnValue:
                              url_for("video.room", room_id=room.id))
     if seat.email:
         _email_link(seat, token, seat.email)
-    _emit_after_commit()
     return _link_page(seat, token, emailed=bool(seat.email))
 
 
@@ -285,7 +278,6 @@ def cancel_seat(seat_id: int) -> ResponseReturnValue:
     seat = _seat(seat_id)
     web.on_error(web.flash_and_redirect(url_for("video.room", room_id=seat.room_id)))
     ops.cancel_seat(db.session, current_user, seat)
-    _emit_after_commit()
     flash(_("Booking for %(name)s cancelled.", name=seat.display_name), "success")
     return redirect(url_for("video.room", room_id=seat.room_id), code=303)
 
@@ -336,7 +328,6 @@ def save_note(seat_id: int) -> ResponseReturnValue:
         expected)
     if action == "show":
         ops.show_note(db.session, current_user, note)
-    _emit_after_commit()
     flash(_("Note shown to %(name)s to confirm.", name=seat.display_name)
           if action == "show" else _("Note saved."), "success")
     return _note_form(seat, form, note)
@@ -391,7 +382,6 @@ def check(token: str) -> ResponseReturnValue:
 def consent(token: str) -> ResponseReturnValue:
     seat = _guest(token)
     ops.give_consent(db.session, seat)
-    _emit_after_commit()
     return redirect(url_for("join.call", token=token), code=303)
 
 

@@ -156,12 +156,6 @@ def _logging(kind: str) -> bool:
     return any(e.kind == kind for e in db.session.info.get("video.events", []))
 
 
-def commit_and_emit() -> None:
-    """Commit and run the after-commit work (the room events go out). For the pages
-    until they leave committing to the request wrapper; socket handlers never call it."""
-    transaction.commit(db.session)
-
-
 def emit_events(events: list[LoggedEvent]) -> None:
     """Send committed room events to their audiences, and act on the ones that change
     who is connected where."""

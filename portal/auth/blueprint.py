@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import segno
@@ -12,9 +13,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
 
-from portal import idempotency
+from portal import idempotency, web
 from portal.auth import operations as ops
 from portal.auth.forms import (
     ChangePasswordForm,
@@ -28,10 +28,11 @@ from portal.auth.forms import (
 from portal.auth.models import RolePolicy, User
 from portal.auth.permissions import can_manage_users, can_use_2fa
 from portal.auth.roles import ROLE_LABELS, Role
+from portal.errors import DomainError
 from portal.extensions import db, limiter
 from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation
-from portal.web import DomainError, page_args, public, render, require, safe_next
+from portal.web import page_args, public, render, require, safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -69,7 +70,6 @@ def _finish_login(user: User) -> ResponseReturnValue:
     session.permanent = True
     login_user(user)
     ops.record_login(db.session, user)
-    db.session.commit()
     if user.is_password_expired:
         flash(_("Your password was reset. Please choose a new one."), "warning")
         return redirect(url_for("auth.account"))
@@ -96,7 +96,6 @@ def login() -> ResponseReturnValue:
         if ops.needs_second_factor(db.session, user, _settings()):
             session["pending_user"] = user.id
             session["pending_at"] = int(time.time())
-            db.session.commit()
             return redirect(url_for("auth.second_factor"))
         return _finish_login(user)
     return render("auth/login.html", form=form)
@@ -121,29 +120,41 @@ def second_factor() -> ResponseReturnValue:
         return redirect(url_for("auth.login"))
     form = TotpForm()
     enrolling = not user.is_totp_enabled
+    secret = ""
     if enrolling:
         secret = session.get("enrol_secret") or ops.new_totp_secret()
         session["enrol_secret"] = secret
-    if form.validate_on_submit():
-        code = form.code.data or ""
-        try:
-            if enrolling:
-                ops.enrol_totp(db.session, user, secret, code)
-                session.pop("enrol_secret", None)
-            elif not ops.verify_totp(db.session, user, code):
-                raise DomainError(_l("That code is not right, or was already used. "
-                                     "Type the six digits shown now."))
-        except DomainError as error:
-            db.session.rollback()
-            form.code.errors = [str(error.message)]
-        else:
-            return _finish_login(user)
-    context: dict[str, Any] = {"form": form, "enrolling": enrolling, "user": user}
+
+    def page() -> ResponseReturnValue:
+        context: dict[str, Any] = {"form": form, "enrolling": enrolling, "user": user}
+        if enrolling:
+            context["qr_svg"] = segno.make(ops.provisioning_uri(secret, user.username)) \
+                .svg_inline(scale=5, title=_("QR code for your authenticator app"))
+            context["secret"] = secret
+        return render("auth/second_factor.html", **context)
+
+    if not form.validate_on_submit():
+        return page()
+    code = form.code.data or ""
+    web.on_error(_field_error(form.code, page))
     if enrolling:
-        context["qr_svg"] = segno.make(ops.provisioning_uri(secret, user.username)).svg_inline(
-            scale=5, title=_("QR code for your authenticator app"))
-        context["secret"] = secret
-    return render("auth/second_factor.html", **context)
+        ops.enrol_totp(db.session, user, secret, code)
+        session.pop("enrol_secret", None)
+    elif not ops.verify_totp(db.session, user, code):
+        raise DomainError(_l("That code is not right, or was already used. "
+                             "Type the six digits shown now."))
+    return _finish_login(user)
+
+
+def _field_error(field: Any, page: Callable[[], ResponseReturnValue]
+                 ) -> Callable[[DomainError], ResponseReturnValue]:
+    """A refused form: the page again, with the message on `field`."""
+
+    def respond(error: DomainError) -> ResponseReturnValue:
+        field.errors = [str(error.message)]
+        return page()
+
+    return respond
 
 
 @bp.route("/logout", methods=["POST"])
@@ -160,27 +171,24 @@ def logout() -> ResponseReturnValue:
 @bp.route("/account", methods=["GET", "POST"])
 def account() -> ResponseReturnValue:
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            ops.change_password(db.session, current_user, form.current.data or "",
-                                form.new.data or "")
-        except DomainError as error:
-            db.session.rollback()
-            form.new.errors = [str(error.message)]
-        else:
-            db.session.commit()
-            # The version changed, so log in again under it in this session only.
-            login_user(current_user)
-            flash(_("Your password was changed. Other sessions have been logged out."),
-                  "success")
-            return redirect(url_for("auth.account"))
-    return render(
-        "auth/account.html",
-        form=form,
-        can_2fa=can_use_2fa(current_user),
-        required_2fa=ops.is_2fa_required(db.session, current_user, _settings()),
-        confirm=ConfirmForm(),
-    )
+
+    def page() -> ResponseReturnValue:
+        return render(
+            "auth/account.html",
+            form=form,
+            can_2fa=can_use_2fa(current_user),
+            required_2fa=ops.is_2fa_required(db.session, current_user, _settings()),
+            confirm=ConfirmForm(),
+        )
+
+    if not form.validate_on_submit():
+        return page()
+    web.on_error(_field_error(form.new, page))
+    ops.change_password(db.session, current_user, form.current.data or "", form.new.data or "")
+    # The version changed, so log in again under it in this session only.
+    login_user(current_user)
+    flash(_("Your password was changed. Other sessions have been logged out."), "success")
+    return redirect(url_for("auth.account"))
 
 
 @bp.route("/account/2fa", methods=["GET", "POST"])
@@ -189,20 +197,19 @@ def enrol_2fa() -> ResponseReturnValue:
     form = TotpForm()
     secret = session.get("enrol_secret") or ops.new_totp_secret()
     session["enrol_secret"] = secret
-    if form.validate_on_submit():
-        try:
-            ops.enrol_totp(db.session, current_user, secret, form.code.data or "")
-        except DomainError as error:
-            db.session.rollback()
-            form.code.errors = [str(error.message)]
-        else:
-            db.session.commit()
-            session.pop("enrol_secret", None)
-            flash(_("Two-step verification is on."), "success")
-            return redirect(url_for("auth.account"))
-    qr = segno.make(ops.provisioning_uri(secret, current_user.username)).svg_inline(
-        scale=5, title=_("QR code for your authenticator app"))
-    return render("auth/enrol_2fa.html", form=form, qr_svg=qr, secret=secret)
+
+    def page() -> ResponseReturnValue:
+        qr = segno.make(ops.provisioning_uri(secret, current_user.username)).svg_inline(
+            scale=5, title=_("QR code for your authenticator app"))
+        return render("auth/enrol_2fa.html", form=form, qr_svg=qr, secret=secret)
+
+    if not form.validate_on_submit():
+        return page()
+    web.on_error(_field_error(form.code, page))
+    ops.enrol_totp(db.session, current_user, secret, form.code.data or "")
+    session.pop("enrol_secret", None)
+    flash(_("Two-step verification is on."), "success")
+    return redirect(url_for("auth.account"))
 
 
 @bp.route("/account/2fa/disable", methods=["POST"])
@@ -212,7 +219,6 @@ def disable_2fa() -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400)
     ops.disable_totp(db.session, current_user, _settings())
-    db.session.commit()
     flash(_("Two-step verification is off."), "info")
     return redirect(url_for("auth.account"))
 
@@ -256,44 +262,33 @@ def new_user() -> ResponseReturnValue:
     _fill_user_form(form)
     if request.method == "GET":
         form.idempotency_key.data = idempotency.new_key()
-    if form.validate_on_submit():
-        earlier = idempotency.previous_result(db.session, form.idempotency_key.data)
-        if earlier:
-            return redirect(earlier)
-        password = form.password.data or secrets.token_urlsafe(9)
-        try:
-            user = ops.create_user(
-                db.session,
-                username=form.username.data or "",
-                display_name=form.display_name.data or "",
-                password=password,
-                roles={Role(r) for r in form.roles.data or []},
-                email=form.email.data,
-                organisations=[o for o in (db.session.get(Organisation, i)
-                                           for i in form.organisations.data or []) if o],
-            )
-            if not form.password.data:
-                user.is_password_expired = True
-            idempotency.remember(db.session, form.idempotency_key.data, "user",
-                                 url_for("auth.edit_user", user_id=user.id))
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            form.username.errors = [str(error.message)]
-        except IntegrityError:
-            db.session.rollback()
-            earlier = idempotency.previous_result(db.session, form.idempotency_key.data)
-            if earlier:
-                return redirect(earlier)
-            raise
-        else:
-            if not form.password.data:
-                flash(_("Account created. One-time password: %(p)s (give it to the user; "
-                        "they must change it at first login).", p=password), "success")
-            else:
-                flash(_("Account created."), "success")
-            return redirect(url_for("auth.edit_user", user_id=user.id))
-    return render("auth/user_form.html", form=form, user=None)
+    if not form.validate_on_submit():
+        return render("auth/user_form.html", form=form, user=None)
+    key = form.idempotency_key.data
+    idempotency.ensure_new(db.session, key)
+    web.on_error(_field_error(form.username, lambda: render("auth/user_form.html", form=form,
+                                                            user=None)))
+    password = form.password.data or secrets.token_urlsafe(9)
+    idempotency.claim(db.session, key, "user")
+    user = ops.create_user(
+        db.session,
+        username=form.username.data or "",
+        display_name=form.display_name.data or "",
+        password=password,
+        roles={Role(r) for r in form.roles.data or []},
+        email=form.email.data,
+        organisations=[o for o in (db.session.get(Organisation, i)
+                                   for i in form.organisations.data or []) if o],
+    )
+    if not form.password.data:
+        user.is_password_expired = True
+    idempotency.remember(db.session, key, "user", url_for("auth.edit_user", user_id=user.id))
+    if not form.password.data:
+        flash(_("Account created. One-time password: %(p)s (give it to the user; "
+                "they must change it at first login).", p=password), "success")
+    else:
+        flash(_("Account created."), "success")
+    return redirect(url_for("auth.edit_user", user_id=user.id))
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
@@ -307,26 +302,29 @@ def edit_user(user_id: int) -> ResponseReturnValue:
     if request.method == "GET":
         form.roles.data = sorted(str(r) for r in user.roles)
         form.organisations.data = [o.id for o in user.organisations]
-    if form.validate_on_submit():
-        try:
-            ops.update_user(
-                db.session, user,
-                display_name=form.display_name.data or "",
-                email=form.email.data,
-                roles={Role(r) for r in form.roles.data or []},
-                organisations=[o for o in (db.session.get(Organisation, i)
-                                           for i in form.organisations.data or []) if o],
-                is_active=bool(form.is_active.data),
-                acting=current_user,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            flash(str(error.message), "error")
-        else:
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect(url_for("auth.edit_user", user_id=user.id))
-    return render("auth/user_form.html", form=form, user=user, confirm=ConfirmForm())
+    def page() -> ResponseReturnValue:
+        return render("auth/user_form.html", form=form, user=user, confirm=ConfirmForm())
+
+    if not form.validate_on_submit():
+        return page()
+
+    def refused(error: DomainError) -> ResponseReturnValue:
+        flash(str(error.message), "error")
+        return page()
+
+    web.on_error(refused)
+    ops.update_user(
+        db.session, user,
+        display_name=form.display_name.data or "",
+        email=form.email.data,
+        roles={Role(r) for r in form.roles.data or []},
+        organisations=[o for o in (db.session.get(Organisation, i)
+                                   for i in form.organisations.data or []) if o],
+        is_active=bool(form.is_active.data),
+        acting=current_user,
+    )
+    flash(_("Saved."), "success")
+    return redirect(url_for("auth.edit_user", user_id=user.id))
 
 
 @bp.route("/admin/users/<int:user_id>/reset-password", methods=["POST"])
@@ -336,7 +334,6 @@ def reset_password(user_id: int) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     temporary = ops.reset_password(db.session, current_user, user)
-    db.session.commit()
     flash(_("The password of %(u)s was reset. One-time password: %(p)s", u=user.username,
             p=temporary), "success")
     return redirect(url_for("auth.edit_user", user_id=user.id))
@@ -354,7 +351,6 @@ def security() -> ResponseReturnValue:
         chosen = set(form.roles.data or [])
         for role in Role:
             ops.set_role_policy(db.session, role, str(role) in chosen)
-        db.session.commit()
         flash(_("Saved. People with these roles will be asked to set up two-step "
                 "verification at their next login."), "success")
         return redirect(url_for("auth.security"))

@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from portal.auth.models import RolePolicy, User
 from portal.auth.roles import Role
 from portal.config import Settings
+from portal.errors import DomainError
 from portal.extensions import DbSession
 from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation
 from portal.timeutil import utcnow
-from portal.web import DomainError
 
 #: by Settings.password_hasher: argon2-cffi's argon2id defaults, or the cheapest argon2id
 #: for the tests (t=1, 8 KiB, p=1; Settings.from_env refuses it outside dev and test)

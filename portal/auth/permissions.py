@@ -51,7 +51,6 @@ def has_any_role(*roles: Role) -> Callable[[Any], bool]:
 
 
 can_manage_users = has_any_role(Role.ADMIN)
-can_view_outbox = has_any_role(Role.ADMIN)
 
 
 def can_use_2fa(user: Any) -> bool:

@@ -13,15 +13,16 @@ def init_app(app: Flask) -> None:
     from portal.casefiles import (
         due,  # noqa: F401  (keeps each case's running due date in step: after_flush)
         holidays,  # noqa: F401  (holidays table)
+        manage_blueprint,  # noqa: F401  (its views join bp)
         models,  # noqa: F401  (tables in db.metadata)
         reminders,  # case_reminders table; the daily reminder tick
         search,  # noqa: F401  (case_search table + after_flush indexer)
     )
-    from portal.casefiles.blueprint import bp, can_open_cases
+    from portal.casefiles.blueprint import bp
     from portal.casefiles.cli import casefile
     from portal.casefiles.demo import seed_cases
     from portal.casefiles.holidays_blueprint import bp as holidays_bp
-    from portal.casefiles.holidays_blueprint import can_manage_holidays
+    from portal.casefiles.permissions import can_manage_holidays, can_open_cases
     from portal.casefiles.public_blueprint import bp as query_bp
     from portal.casefiles.reminders_cli import reminders as reminders_command
     from portal.hooks import register_seeder, register_tick

@@ -18,8 +18,8 @@ from portal.casefiles import clocks as clk
 from portal.casefiles import permissions as perm
 from portal.casefiles.models import Case, CaseEvent
 from portal.casefiles.timeline import append_event, events_of
+from portal.errors import DomainError, NotAllowed
 from portal.i18n import lazy_gettext as _l
-from portal.web import DomainError, NotAllowed
 
 #: why a clock may stand still, as the law allows (a hearing, an expert appraisal)
 PAUSE_KINDS: dict[str, LazyString] = {

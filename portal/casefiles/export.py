@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import re
+import tempfile
 import zipfile
 from collections.abc import Iterable
 from datetime import datetime
@@ -21,37 +22,20 @@ from flask import render_template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.auth.models import User
 from portal.casefiles import blobs
 from portal.casefiles import clocks as clk
 from portal.casefiles import operations as ops
 from portal.casefiles import permissions as perm
 from portal.casefiles.models import AccessAction, Case, CaseEvent, Document
+from portal.casefiles.presentation import LABELS, case_org_ids, describe, org_names, user_names
 from portal.casefiles.timeline import GENESIS, events_of, iso_utc, payload_of
+from portal.errors import NotAllowed
 from portal.i18n import lazy_gettext as _l
-from portal.orgs.models import Organisation
-from portal.web import NotAllowed
 
 #: characters of an event hash shown in the PDF
 HASH_PREFIX = 12
 #: longest original name kept in a ZIP entry's name
 NAME_MAX = 80
-
-
-def _org_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i}
-    if not wanted:
-        return {}
-    rows = session.scalars(select(Organisation).where(Organisation.id.in_(wanted)))
-    return {o.id: o.name for o in rows}
-
-
-def _user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i}
-    if not wanted:
-        return {}
-    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(wanted)))
-    return {uid: name for uid, name in rows}
 
 
 def _documents(session: Session, case: Case) -> list[Document]:
@@ -103,12 +87,10 @@ def _log(session: Session, user: Any, case: Case, what: str, full: bool,
 # ---------------------------------------------------------------- the PDF
 
 def _timeline_rows(session: Session, events: list[CaseEvent]) -> list[dict[str, Any]]:
-    from portal.casefiles.blueprint import _describe  # the case page's wording
-
-    names = _user_names(session, (e.actor_id for e in events))
+    names = user_names(session, (e.actor_id for e in events))
     rows = []
     for e in events:
-        title, detail = _describe(e, {})
+        title, detail = describe(e)  # the case page's wording
         rows.append({"event": e, "at": china_time(e.at), "title": title, "detail": detail,
                      "actor": names.get(e.actor_id or 0, "—"), "payload": e.payload,
                      "hash": e.hash[:HASH_PREFIX], "prev_hash": e.prev_hash[:HASH_PREFIX]})
@@ -119,15 +101,10 @@ def _render_pdf(session: Session, user: Any, case: Case, exported_at: datetime,
                 documents: list[Document], events: list[CaseEvent]) -> bytes:
     from weasyprint import HTML, URLFetcher
 
-    from portal.casefiles.blueprint import LABELS
-
     full = perm.can_see_full_personal_data(user, case)
-    org_ids = [case.township_id, case.village_id, case.office_id,
-               *(a.organisation_id for a in case.assignments),
-               *(g.organisation_id for g in case.grants)]
     html = render_template(
-        "casefiles/export.html", case=case, orgs=_org_names(session, org_ids),
-        users=_user_names(session, [case.leader_id,
+        "casefiles/export.html", case=case, orgs=org_names(session, case_org_ids(case)),
+        users=user_names(session, [case.leader_id,
                                     *(v.uploaded_by_id for d in documents for v in d.versions)]),
         clocks=clk.clocks_for_case(session, case), timeline=_timeline_rows(session, events),
         documents=documents, full_personal_data=full, exported_at=china_time(exported_at),
@@ -231,3 +208,16 @@ def case_zip(session: Session, user: Any, case: Case) -> bytes:
     buffer = io.BytesIO()
     write_case_zip(session, user, case, buffer)
     return buffer.getvalue()
+
+
+def case_zip_file(session: Session, user: Any, case: Case) -> IO[bytes]:
+    """write_case_zip into a temporary file, rewound for reading (the caller sends and
+    closes it); the file is closed when the export fails."""
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 -- the caller (send_file) closes it
+    try:
+        write_case_zip(session, user, case, spool)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool

@@ -24,8 +24,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.casefiles.models import CaseKind, Channel, DocumentKind, GrantLevel
 from portal.enums import choices, labels
+from portal.errors import DomainError
 from portal.i18n import lazy_gettext as _l
-from portal.web import DomainError
 
 #: kinds of matter offered at registration (the labels live on CaseKind)
 KIND_LABELS = labels(CaseKind)

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.casefiles import deadlines as dl
 from portal.enums import LabelledStrEnum, labels
+from portal.errors import DomainError
 from portal.extensions import DbSession, Model
 from portal.i18n import lazy_gettext as _l
 from portal.timeutil import UTCDateTime, utcnow
-from portal.web import DomainError
 
 #: the longest range one form may add (the Spring Festival week with its eves fits)
 MAX_RANGE_DAYS = 31

@@ -12,17 +12,18 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
-from portal.auth.permissions import has_any_role
-from portal.auth.roles import Role
+from portal import web
 from portal.casefiles import holidays as hol
 from portal.casefiles.clocks import today_in_china
+from portal.casefiles.permissions import can_manage_holidays
+from portal.errors import DomainError
 from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
-from portal.web import DomainError, render, require
+from portal.web import render, require
 
 bp = Blueprint("holidays", __name__, url_prefix="/admin/holidays")
 
-can_manage_holidays = has_any_role(Role.ADMIN)
+__all__ = ["HolidayForm", "bp", "can_manage_holidays"]
 
 
 class HolidayForm(FlaskForm):
@@ -66,14 +67,17 @@ def add() -> ResponseReturnValue:
         return _page(form, year, status=400)
     first: date = form.first.data
     last: date = form.last.data or first
-    try:
-        rows = hol.add_days(db.session, current_user, first, last, form.kind.data or "",
-                            form.name.data or "")
-        db.session.commit()
-    except hol.HolidayRefused as error:
-        db.session.rollback()
+
+    def refused(error: DomainError) -> ResponseReturnValue:
+        """The form again, with the message on the field it concerns."""
+        if not isinstance(error, hol.HolidayRefused):
+            return web.default_answer(error)
         getattr(form, error.field, form.first).errors = [str(error.message)]
         return _page(form, year, status=error.status)
+
+    web.on_error(refused)
+    rows = hol.add_days(db.session, current_user, first, last, form.kind.data or "",
+                        form.name.data or "")
     flash(_("%(n)d day(s) added to the calendar.", n=len(rows)), "success")
     return redirect(url_for("holidays.index", year=first.year))
 
@@ -81,13 +85,7 @@ def add() -> ResponseReturnValue:
 @bp.route("/<int:holiday_id>/delete", methods=["POST"])
 @require(can_manage_holidays)
 def remove(holiday_id: int) -> ResponseReturnValue:
-    try:
-        row = hol.remove_day(db.session, current_user, holiday_id)
-        year = row.day.year
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error.message), "error")
-        return redirect(url_for("holidays.index"))
+    web.on_error(web.flash_and_redirect(url_for("holidays.index"), code=302))
+    row = hol.remove_day(db.session, current_user, holiday_id)
     flash(_("Removed from the calendar."), "success")
-    return redirect(url_for("holidays.index", year=year))
+    return redirect(url_for("holidays.index", year=row.day.year))

@@ -14,13 +14,18 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from flask_babel import LazyString
+from flask_babel import gettext as _
 from sqlalchemy import Table, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from portal.auth.models import user_organisations
 from portal.auth.roles import Role
 from portal.casefiles import blobs
+from portal.casefiles import clocks as clk
+from portal.casefiles import deadlines as dl
 from portal.casefiles import permissions as perm
 from portal.casefiles.models import (
     GRANT_RANK,
@@ -39,13 +44,14 @@ from portal.casefiles.models import (
     PartyRole,
     Status,
 )
-from portal.casefiles.timeline import append_event
-from portal.casefiles.workflow import Action, check, transition
+from portal.casefiles.timeline import append_event, events_of, payload_of
+from portal.casefiles.workflow import Action, TransitionRefused, check, transition
 from portal.crypto import lookup_hash
+from portal.errors import DomainError, NotAllowed, StaleEdit
 from portal.i18n import lazy_gettext as _l
+from portal.notify.operations import notify_user
 from portal.orgs.models import Organisation, OrgKind
 from portal.timeutil import utcnow
-from portal.web import DomainError, NotAllowed
 
 #: case numbers count per calendar year in China (UTC+8, no daylight saving)
 CHINA = timezone(timedelta(hours=8))
@@ -53,12 +59,6 @@ CHINA = timezone(timedelta(hours=8))
 QUERY_CODE_BYTES = 20
 #: how alike two summaries must be (0..1) for the duplicate check
 SIMILAR_SUMMARY = 0.5
-
-
-class StaleEdit(DomainError):
-    """Someone else saved the case since this user loaded it."""
-
-    status = 409
 
 
 def _deny(message: Any = None) -> NotAllowed:
@@ -145,16 +145,27 @@ def _office_for(session: Session, actor: Any, office_id: int | None) -> int:
     return min(mine) if len(mine) > 1 else next(iter(mine))
 
 
+def village_problem(session: Session, township_id: int | None, village_id: int | None
+                    ) -> LazyString | None:
+    """What is wrong with the chosen village (not a village, or not one of the chosen
+    township), or None. The registration form shows it on the village field."""
+    if not village_id:
+        return None
+    village = session.get(Organisation, village_id)
+    if village is None or village.kind != OrgKind.VILLAGE:
+        return _l("Choose a village.")
+    if township_id and village.parent_id != township_id:
+        return _l("The village is not in the chosen township.")
+    return None
+
+
 def _check_place(session: Session, township_id: int | None, village_id: int | None) -> None:
     township = session.get(Organisation, township_id) if township_id else None
     if township_id and (township is None or township.kind != OrgKind.TOWNSHIP):
         raise DomainError(_l("Choose a township."))
-    if village_id:
-        village = session.get(Organisation, village_id)
-        if village is None or village.kind != OrgKind.VILLAGE:
-            raise DomainError(_l("Choose a village."))
-        if township_id and village.parent_id != township_id:
-            raise DomainError(_l("The village is not in the chosen township."))
+    problem = village_problem(session, township_id, village_id)
+    if problem:
+        raise DomainError(problem)
 
 
 def register_case(
@@ -173,8 +184,11 @@ def register_case(
     office_id: int | None = None,
     leader_id: int | None = None,
     received_at: datetime | None = None,
+    letters: Sequence[tuple[bytes, str, str]] = (),
 ) -> tuple[Case, str]:
-    """Open a case file. Returns the case and its query code (shown once, never stored)."""
+    """Open a case file, with the petition's `letters` as its first documents (bytes,
+    checked media type, original name each). Returns the case and its query code (shown
+    once, never stored)."""
     if not perm.can_register(actor):
         raise _deny(_l("Only reception clerks register cases."))
     try:
@@ -214,6 +228,9 @@ def register_case(
         # names and roles only: ID and phone numbers never go into the immutable timeline
         "parties": [{"id": p.id, "role": p.role, "name": p.name} for p in case.parties],
     })
+    for data, media_type, name in letters:
+        add_document(session, actor, case, title=name, data=data, original_name=name,
+                     media_type=media_type, kind="letter")
     return case, code
 
 
@@ -228,9 +245,9 @@ def _check_leader(session: Session, leader_id: int) -> Any:
 
 def set_leader(session: Session, actor: Any, case: Case, leader: Any,
                plan: str | None = None) -> Case:
-    """Name the responsible leader (包案领导) and their plan."""
-    if not (perm.is_admin(actor) or perm.is_office_staff(actor, case, perm.OFFICE_EDIT_ROLES)
-            or perm.is_responsible_leader(actor, case)):
+    """Name the responsible leader (包案领导) and their plan; the leader, when it is not
+    the actor, gets an in-app notice (in the same transaction)."""
+    if not perm.may_set_leader(actor, case):
         raise _deny()
     _check_leader(session, leader.id)
     before = case.leader_id
@@ -239,6 +256,9 @@ def set_leader(session: Session, actor: Any, case: Case, leader: Any,
     session.flush()
     append_event(session, case, "case.leader_set", actor,
                  {"from": before, "to": leader.id, "plan": case.leader_plan})
+    if leader.id != getattr(actor, "id", None):
+        notify_user(session, leader.id, _("You are the responsible leader of case %(number)s.",
+                                          number=case.number), case_path(case))
     return case
 
 
@@ -331,8 +351,9 @@ def assign(session: Session, actor: Any, case: Case, lead_org: Organisation,
            co_orgs: Iterable[Organisation] = (), due_on: date | None = None,
            letter: str | None = None) -> list[Assignment]:
     """交办/转办: hand the case to one lead agency (主办) and co-agencies (协办), each with
-    the letter and due date, share the file with them (contribute) and move the case
-    to `assigned`."""
+    the letter and due date, share the file with them (contribute), move the case to
+    `assigned` and tell the members of those agencies (in-app notices, in the same
+    transaction: both or neither)."""
     check(case, Action.ASSIGN, actor)
     co = [o for o in dict.fromkeys(co_orgs) if o.id != lead_org.id]
     for org in [lead_org, *co]:
@@ -356,10 +377,59 @@ def assign(session: Session, actor: Any, case: Case, lead_org: Organisation,
         "lead": {"organisation_id": lead_org.id, "organisation": lead_org.name},
         "co": [{"organisation_id": o.id, "organisation": o.name} for o in co],
         "due_on": due_on, "assignment_ids": [a.id for a in made]})
+    _notify_members(session, [a.organisation_id for a in made],
+                    _("Case %(number)s was assigned to your agency.", number=case.number),
+                    case_path(case))
     return made
 
 
+def _notify_members(session: Session, org_ids: list[int], text: str, link: str) -> None:
+    rows = session.execute(select(user_organisations.c.user_id).where(
+        user_organisations.c.organisation_id.in_(org_ids)).distinct())
+    for (uid,) in rows:
+        notify_user(session, uid, text, link)
+
+
+# ---------------------------------------------------------------- procedure
+
+def take_action(session: Session, actor: Any, case: Case, action: str, *,
+                reason: str | None = None, days: int | None = None) -> Case:
+    """One step of the procedure from the case page's buttons (workflow.transition); an
+    extension (`days`, 30 by default) must fit the clock's rule. Assigning has its own
+    operation (`assign`), with the agencies and the letter."""
+    if action == Action.ASSIGN:
+        raise TransitionRefused(_l("Use the assignment form to assign the case."))
+    payload: dict[str, Any] = {}
+    if action == Action.EXTEND:
+        payload["days"] = check_extension(session, case, days or 30)
+    return transition(session, case, action, actor, reason=reason, payload=payload)
+
+
+def check_extension(session: Session, case: Case, days: int) -> int:
+    """`days` when one more extension of that length fits the case's reply clock (the
+    extensions granted so far counted); TransitionRefused otherwise."""
+    rules, _calendar = clk.rules_and_calendar()
+    kind = clk.reply_kind(case)
+    granted = [int(payload_of(e).get("days") or 0)
+               for e in events_of(session, case, ["workflow.extend"])]
+    try:
+        dl.check_extension(kind, rules, granted, days)
+    except dl.ExtensionRefused:
+        rule = rules.rule(kind)
+        if not rule.max_extensions:
+            raise TransitionRefused(_l("The time limit of this case cannot be "
+                                       "extended.")) from None
+        raise TransitionRefused(_l("This clock allows one extension of at most %(n)d days.",
+                                   n=rule.max_extension_days)) from None
+    return days
+
+
 # ---------------------------------------------------------------- documents
+
+def case_path(case: Case) -> str:
+    """The case page's path, for links in notices (the same as url_for("cases.show"))."""
+    return f"/cases/{case.number}"
+
 
 def _ensure_open_file(case: Case) -> None:
     if case.status == Status.ARCHIVED:

@@ -7,42 +7,51 @@
 - the responsible leader (包案领导) of the case: view, contribute, manage;
 - agency officers (role agency): only cases with an AccessGrant to one of their
   organisations, at the level granted (view < contribute < manage);
-- anyone else, other agencies included: nothing."""
+- anyone else, other agencies included: nothing.
+
+`visible_cases(user)` is `can_view` as an SQL condition, for the case list."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import ColumnElement, exists, false, or_, true
+
+from portal.auth.permissions import holds, is_active_user, is_admin, org_ids
 from portal.auth.roles import Role
-from portal.casefiles.models import GRANT_RANK, Case, GrantLevel
+from portal.casefiles.models import GRANT_RANK, AccessGrant, Case, GrantLevel, Status
+
+__all__ = ["CASE_ROLES", "OFFICE_EDIT_ROLES", "OFFICE_VIEW_ROLES", "can_add_documents",
+           "can_contribute", "can_manage", "can_manage_holidays", "can_open_cases", "can_register",
+           "can_see_full_personal_data", "can_view", "grant_level", "has_grant", "is_admin",
+           "is_office_staff", "is_responsible_leader", "may_assign", "may_set_leader",
+           "org_ids", "visible_cases"]
 
 #: office roles that see the whole file of their office's cases
 OFFICE_VIEW_ROLES = frozenset({Role.CLERK, Role.LEADER, Role.SUPERVISOR})
 #: office roles that may also change it
 OFFICE_EDIT_ROLES = frozenset({Role.CLERK, Role.LEADER})
+#: roles that work on case files (each sees only the cases can_view allows)
+CASE_ROLES = (Role.ADMIN, Role.CLERK, Role.LEADER, Role.SUPERVISOR, Role.AGENCY)
 
 
-def _user_ok(user: Any) -> bool:
-    return (user is not None and getattr(user, "is_authenticated", False)
-            and getattr(user, "is_active", False))
-
-
-def org_ids(user: Any) -> set[int]:
-    return {o.id for o in getattr(user, "organisations", [])}
+def can_open_cases(user: Any) -> bool:
+    """Whether the user may open case pages at all (which cases: can_view)."""
+    return bool(getattr(user, "is_authenticated", False) and user.has_role(*CASE_ROLES))
 
 
 def is_office_staff(user: Any, case: Case, roles: frozenset[Role] = OFFICE_VIEW_ROLES) -> bool:
     """The user holds one of `roles` and belongs to the office that registered the case."""
-    return _user_ok(user) and user.has_role(*roles) and case.office_id in org_ids(user)
+    return holds(user, *roles) and case.office_id in org_ids(user)
 
 
 def is_responsible_leader(user: Any, case: Case) -> bool:
-    return _user_ok(user) and case.leader_id is not None and case.leader_id == user.id
+    return is_active_user(user) and case.leader_id is not None and case.leader_id == user.id
 
 
 def grant_level(user: Any, case: Case) -> GrantLevel | None:
     """The highest level granted on the case to one of the agency officer's organisations."""
-    if not _user_ok(user) or not user.has_role(Role.AGENCY):
+    if not holds(user, Role.AGENCY):
         return None
     mine = org_ids(user)
     best: GrantLevel | None = None
@@ -57,10 +66,6 @@ def grant_level(user: Any, case: Case) -> GrantLevel | None:
 def has_grant(user: Any, case: Case, at_least: GrantLevel) -> bool:
     level = grant_level(user, case)
     return level is not None and GRANT_RANK[level] >= GRANT_RANK[at_least]
-
-
-def is_admin(user: Any) -> bool:
-    return _user_ok(user) and user.has_role(Role.ADMIN)
 
 
 def can_view(user: Any, case: Case) -> bool:
@@ -84,5 +89,48 @@ def can_see_full_personal_data(user: Any, case: Case) -> bool:
     return is_admin(user) or is_office_staff(user, case)
 
 
+def can_add_documents(user: Any, case: Case) -> bool:
+    """Upload documents and new versions: a contributor, while the file is not archived
+    (operations refuse to change an archived file)."""
+    return case.status != Status.ARCHIVED and can_contribute(user, case)
+
+
+def may_set_leader(user: Any, case: Case) -> bool:
+    """Name the responsible leader (包案领导) of the case."""
+    return (is_admin(user) or is_office_staff(user, case, OFFICE_EDIT_ROLES)
+            or is_responsible_leader(user, case))
+
+
+def may_assign(user: Any, case: Case) -> bool:
+    """Whether the assignment form is offered: the state and the user allow it (its guard,
+    a lead assignment, is met by the form itself, so workflow.allowed_actions never lists
+    it)."""
+    from portal.casefiles.workflow import TRANSITIONS, Action, may  # workflow imports us
+
+    rule = TRANSITIONS.get((Status(case.status), Action.ASSIGN))
+    return rule is not None and not rule.reason_required and may(rule, user, case)
+
+
 def can_register(user: Any) -> bool:
-    return _user_ok(user) and user.has_role(Role.CLERK, Role.ADMIN)
+    return holds(user, Role.CLERK, Role.ADMIN)
+
+
+def can_manage_holidays(user: Any) -> bool:
+    """The holiday calendar the deadlines count with: administrators."""
+    return holds(user, Role.ADMIN)
+
+
+def visible_cases(user: Any) -> ColumnElement[bool]:
+    """SQL condition on Case: the cases `user` may view (can_view in SQL)."""
+    if is_admin(user):
+        return true()
+    if not is_active_user(user):
+        return false()
+    mine = sorted(org_ids(user))
+    conds: list[ColumnElement[bool]] = [Case.leader_id == user.id]
+    if mine and user.has_role(*OFFICE_VIEW_ROLES):
+        conds.append(Case.office_id.in_(mine))
+    if mine and user.has_role(Role.AGENCY):
+        conds.append(exists().where(AccessGrant.case_id == Case.id,
+                                    AccessGrant.organisation_id.in_(mine)))
+    return or_(*conds)

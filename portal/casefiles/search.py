@@ -68,12 +68,10 @@ from sqlalchemy import (
     column,
     event,
     exists,
-    false,
     func,
     or_,
     select,
     table,
-    true,
     update,
 )
 from sqlalchemy import inspect as sa_inspect
@@ -82,8 +80,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, lazyload, mapped_column
 from sqlalchemy.sql.elements import True_
 
-from portal.auth.roles import Role
-from portal.casefiles import permissions as perm
 from portal.casefiles.due import overdue_condition
 from portal.casefiles.models import (
     AccessGrant,
@@ -94,6 +90,7 @@ from portal.casefiles.models import (
     Party,
     Status,
 )
+from portal.casefiles.permissions import visible_cases
 from portal.extensions import Model
 from portal.paging import PageOf
 
@@ -328,24 +325,6 @@ def matching_case_ids(session: Session, q: str) -> Select[Any]:
             return cast(Select[Any], fts_ids)
         return select(CaseSearch.case_id).where(CaseSearch.case_id.in_(fts_ids), *short)
     return select(CaseSearch.case_id).where(*short)
-
-
-# ---------------------------------------------------------------- permissions
-
-def visible_cases(user: Any) -> ColumnElement[bool]:
-    """SQL condition on Case: the cases `user` may view (permissions.can_view in SQL)."""
-    if perm.is_admin(user):
-        return true()
-    if not perm._user_ok(user):
-        return false()
-    mine = sorted(perm.org_ids(user))
-    conds: list[ColumnElement[bool]] = [Case.leader_id == user.id]
-    if mine and user.has_role(*perm.OFFICE_VIEW_ROLES):
-        conds.append(Case.office_id.in_(mine))
-    if mine and user.has_role(Role.AGENCY):
-        conds.append(exists().where(AccessGrant.case_id == Case.id,
-                                    AccessGrant.organisation_id.in_(mine)))
-    return or_(*conds)
 
 
 # ---------------------------------------------------------------- filters and pages

@@ -48,9 +48,9 @@ from portal.casefiles.models import (
 )
 from portal.casefiles.timeline import append_event
 from portal.enums import LabelledStrEnum, labels
+from portal.errors import DomainError
 from portal.i18n import lazy_gettext as _l
 from portal.timeutil import utcnow
-from portal.web import DomainError
 
 
 class Action(LabelledStrEnum):

@@ -40,16 +40,13 @@ def inbox() -> ResponseReturnValue:
 @require(can_read_notifications)
 def read(notification_id: int) -> ResponseReturnValue:
     notification = ops.mark_read(db.session, current_user, notification_id)
-    link = notification.link
-    db.session.commit()
-    return redirect(safe_next(link, url_for("notify.inbox")))
+    return redirect(safe_next(notification.link, url_for("notify.inbox")))
 
 
 @bp.post("/notifications/read-all")
 @require(can_read_notifications)
 def read_all() -> ResponseReturnValue:
     count = ops.mark_all_read(db.session, current_user)
-    db.session.commit()
     if count:
         flash(_("Marked %(n)d notifications as read.", n=count), "success")
     return redirect(url_for("notify.inbox"))
@@ -68,13 +65,12 @@ def outbox() -> ResponseReturnValue:
     page, per_page = page_args()
     pagination = db.paginate(stmt, page=page, per_page=per_page, error_out=False)
     return render("notify/outbox.html", block="results", pagination=pagination,
-                  status_filter=status, status_labels=STATUS_LABELS)
+                  status_filter=status, status_labels=STATUS_LABELS, can_retry=ops.can_retry)
 
 
 @bp.post("/dev/outbox/<int:message_id>/retry")
 @require(can_view_outbox)
 def retry(message_id: int) -> ResponseReturnValue:
     ops.retry_message(db.session, message_id)
-    db.session.commit()
     flash(_("The message will be sent again."), "success")
     return redirect(safe_next(request.form.get("next"), url_for("notify.outbox")))

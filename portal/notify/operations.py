@@ -14,11 +14,11 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from portal.errors import DomainError
 from portal.extensions import DbSession
 from portal.i18n import lazy_gettext as _l
 from portal.notify.models import Notification, OutboxMessage, OutboxStatus
 from portal.timeutil import utcnow
-from portal.web import DomainError
 
 #: a plain session, or Flask-SQLAlchemy's `db.session` (a scoped_session) as views pass it
 
@@ -128,13 +128,19 @@ def mark_all_read(session: DbSession, user: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def can_retry(message: OutboxMessage) -> bool:
+    """Only a failed message can be sent again: the others are waiting, being sent, or
+    done (the outbox page offers the button by this rule too)."""
+    return message.status == OutboxStatus.FAILED
+
+
 def retry_message(session: DbSession, message_id: int) -> OutboxMessage:
     """Give a failed e-mail a fresh set of attempts, due now. Only failed rows can be retried:
     the others are waiting, being sent, or done."""
     message = session.get(OutboxMessage, message_id)
     if message is None:
         raise DomainError(_l("This message does not exist."), status=404)
-    if message.status != OutboxStatus.FAILED:
+    if not can_retry(message):
         raise DomainError(_l("Only a failed message can be sent again."), status=409)
     message.status = OutboxStatus.PENDING
     message.attempts = 0

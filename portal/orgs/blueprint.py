@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 
-from portal import idempotency
+from portal import idempotency, web
+from portal.errors import DomainError, StaleEdit
 from portal.extensions import db
 from portal.orgs import operations as ops
 from portal.orgs.forms import OrganisationForm
 from portal.orgs.models import ORG_KIND_LABELS, SECTOR_LABELS, Organisation, OrgKind
 from portal.orgs.permissions import can_manage_orgs, can_view_orgs
-from portal.web import DomainError, page_args, render, require
+from portal.web import page_args, render, require
 
 bp = Blueprint("orgs", __name__, url_prefix="/orgs")
 
@@ -61,27 +63,34 @@ def new() -> ResponseReturnValue:
         form.idempotency_key.data = idempotency.new_key()
         form.kind.data = request.args.get("kind", "agency")
     if form.validate_on_submit():
-        earlier = idempotency.previous_result(db.session, form.idempotency_key.data)
-        if earlier:
-            return redirect(earlier)
-        try:
-            org = ops.create_organisation(db.session, _form_data(form))
-            idempotency.remember(db.session, form.idempotency_key.data, "organisation",
-                                 url_for("orgs.edit", org_id=org.id))
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            form.name.errors = [str(error.message)]
-        except IntegrityError:
-            db.session.rollback()
-            earlier = idempotency.previous_result(db.session, form.idempotency_key.data)
-            if earlier:
-                return redirect(earlier)
-            raise
-        else:
-            flash(_("Saved."), "success")
-            return redirect(url_for("orgs.index"))
+        key = form.idempotency_key.data
+        idempotency.ensure_new(db.session, key)
+        web.on_error(_form_again(form, None))
+        idempotency.claim(db.session, key, "organisation")
+        org = ops.create_organisation(db.session, _form_data(form))
+        idempotency.remember(db.session, key, "organisation",
+                             url_for("orgs.edit", org_id=org.id))
+        flash(_("Saved."), "success")
+        return redirect(url_for("orgs.index"))
     return render("orgs/form.html", form=form, org=None)
+
+
+def _form_again(form: OrganisationForm, org: Organisation | None
+                ) -> Callable[[DomainError], ResponseReturnValue]:
+    """A refused save: the form again with the user's input and the message; after
+    someone else's save (409) with the saved version, so the next save goes through."""
+
+    def respond(error: DomainError) -> ResponseReturnValue:
+        status = 200
+        if isinstance(error, StaleEdit) and org is not None:
+            flash(str(error.message), "error")
+            form.version.data = str(org.version)
+            status = 409
+        else:
+            form.name.errors = [str(error.message)]
+        return render("orgs/form.html", form=form, org=org, status=status)
+
+    return respond
 
 
 @bp.route("/<int:org_id>", methods=["GET", "POST"])
@@ -90,25 +99,14 @@ def edit(org_id: int) -> ResponseReturnValue:
     org = db.get_or_404(Organisation, org_id)
     form = OrganisationForm(obj=org if request.method == "GET" else None)
     form.fill_choices(_parent_choices(exclude=org.id))
-    status = 200
     if request.method == "GET":
         form.version.data = str(org.version)
         form.parent_id.data = org.parent_id or 0
         form.sector.data = org.sector or ""
     if form.validate_on_submit():
-        try:
-            seen = int(form.version.data) if (form.version.data or "").isdigit() else None
-            ops.update_organisation(db.session, org, _form_data(form), seen)
-            db.session.commit()
-        except ops.StaleEdit as error:
-            db.session.rollback()
-            flash(str(error.message), "error")
-            form.version.data = str(org.version)
-            status = 409
-        except DomainError as error:
-            db.session.rollback()
-            form.name.errors = [str(error.message)]
-        else:
-            flash(_("Saved."), "success")
-            return redirect(url_for("orgs.index"))
-    return render("orgs/form.html", form=form, org=org, status=status)
+        seen = int(form.version.data) if (form.version.data or "").isdigit() else None
+        web.on_error(_form_again(form, org))
+        ops.update_organisation(db.session, org, _form_data(form), seen)
+        flash(_("Saved."), "success")
+        return redirect(url_for("orgs.index"))
+    return render("orgs/form.html", form=form, org=org)

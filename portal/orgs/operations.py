@@ -6,14 +6,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from portal.errors import DomainError, StaleEdit
 from portal.extensions import DbSession
 from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import ALLOWED_PARENTS, Organisation, OrgKind, Sector
-from portal.web import DomainError
-
-
-class StaleEdit(DomainError):
-    status = 409
 
 
 def _check(

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, flash, make_response, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
-from portal import idempotency
+from portal import idempotency, web
 from portal.crypto import mask_phone
+from portal.errors import DomainError, StaleEdit
 from portal.extensions import db
 from portal.people import csv_import
 from portal.people import operations as ops
@@ -27,7 +27,7 @@ from portal.people.models import (
     PersonKind,
 )
 from portal.people.permissions import can_manage_people, can_view_people
-from portal.web import DomainError, page_args, render, require
+from portal.web import page_args, render, require
 
 bp = Blueprint("people", __name__, url_prefix="/people")
 
@@ -96,36 +96,41 @@ def new() -> ResponseReturnValue:
     if kind not in {str(k) for k in PersonKind}:
         return render("people/choose_kind.html", **LABELS)
     form = _person_form(kind)
-    status = 200
     if request.method == "GET":
         form.idempotency_key.data = idempotency.new_key()
-    elif form.validate_on_submit():
-        earlier = idempotency.previous_result(_db(), form.idempotency_key.data)
-        if earlier:
-            return redirect(earlier)
-        try:
-            person = ops.create_person(_db(), form.data_for_operations())
-            url = url_for("people.show", person_id=person.id)
-            idempotency.remember(_db(), form.idempotency_key.data, "person", url)
-            db.session.commit()
-        except ops.PersonInvalid as invalid:
-            db.session.rollback()
-            form.show_errors(invalid.errors)
+        return render("people/form.html", form=form, person=None, **LABELS)
+    if not form.validate_on_submit():
+        return render("people/form.html", form=form, person=None, status=422, **LABELS)
+    key = form.idempotency_key.data
+    idempotency.ensure_new(_db(), key)
+    web.on_error(_form_again(form, None))
+    idempotency.claim(_db(), key, "person")
+    person = ops.create_person(_db(), form.data_for_operations())
+    url = url_for("people.show", person_id=person.id)
+    idempotency.remember(_db(), key, "person", url)
+    flash(_("Saved."), "success")
+    return redirect(url)
+
+
+def _form_again(form: PersonForm, person: Person | None
+                ) -> Callable[[DomainError], ResponseReturnValue]:
+    """The answer to a refused save: the form again with the user's input, each problem
+    on its field (422), or with the saved version after someone else's save (409)."""
+
+    def respond(error: DomainError) -> ResponseReturnValue:
+        if isinstance(error, ops.PersonInvalid):
+            form.show_errors(error.errors)
             status = 422
-        except IntegrityError:
-            db.session.rollback()
-            earlier = idempotency.previous_result(_db(), form.idempotency_key.data)
-            if earlier:
-                return redirect(earlier)
-            form.lawyer_licence_no.errors = [
-                _("Another lawyer in the registry already has this licence number.")]
-            status = 422
+        elif isinstance(error, StaleEdit) and person is not None:
+            flash(str(error.message), "error")
+            fresh = db.session.get(Person, person.id)
+            form.version.data = str(fresh.version if fresh else "")
+            status = 409
         else:
-            flash(_("Saved."), "success")
-            return redirect(url)
-    else:
-        status = 422
-    return render("people/form.html", form=form, person=None, status=status, **LABELS)
+            return web.default_answer(error)
+        return render("people/form.html", form=form, person=person, status=status, **LABELS)
+
+    return respond
 
 
 @bp.route("/<int:person_id>")
@@ -155,40 +160,20 @@ def edit(person_id: int) -> ResponseReturnValue:
         kind = person.kind
     form = _person_form(kind, keep_org=person.organisation_id,
                         obj=person if request.method == "GET" else None)
-    status = 200
     if request.method == "GET":
         form.version.data = str(person.version)
         form.organisation_id.data = person.organisation_id or 0
         form.gender.data = person.gender or ""
         form.expert_field.data = person.expert_field or ""
         form.mediator_kind.data = person.mediator_kind or ""
-    elif form.validate_on_submit():
-        seen = int(form.version.data) if (form.version.data or "").isdigit() else None
-        try:
-            ops.update_person(_db(), person, form.data_for_operations(), seen)
-            db.session.commit()
-        except (ops.StaleEdit, StaleDataError):
-            db.session.rollback()
-            flash(_("Someone else changed this record while you were editing it. Your "
-                    "changes are shown below; check them and save again."), "error")
-            fresh = db.session.get(Person, person_id)
-            form.version.data = str(fresh.version if fresh else "")
-            status = 409
-        except ops.PersonInvalid as invalid:
-            db.session.rollback()
-            form.show_errors(invalid.errors)
-            status = 422
-        except IntegrityError:
-            db.session.rollback()
-            form.lawyer_licence_no.errors = [
-                _("Another lawyer in the registry already has this licence number.")]
-            status = 422
-        else:
-            flash(_("Saved."), "success")
-            return redirect(url_for("people.show", person_id=person.id))
-    else:
-        status = 422
-    return render("people/form.html", form=form, person=person, status=status, **LABELS)
+        return render("people/form.html", form=form, person=person, **LABELS)
+    if not form.validate_on_submit():
+        return render("people/form.html", form=form, person=person, status=422, **LABELS)
+    seen = int(form.version.data) if (form.version.data or "").isdigit() else None
+    web.on_error(_form_again(form, person))
+    ops.update_person(_db(), person, form.data_for_operations(), seen)
+    flash(_("Saved."), "success")
+    return redirect(url_for("people.show", person_id=person.id))
 
 
 @bp.route("/<int:person_id>/active", methods=["POST"])
@@ -197,7 +182,6 @@ def set_active(person_id: int) -> ResponseReturnValue:
     person = db.get_or_404(Person, person_id)
     active = request.form.get("active") == "1"
     ops.set_active(_db(), person, active)
-    db.session.commit()
     flash(_("%(name)s is active again.", name=person.name) if active
           else _("%(name)s is now inactive and will not be proposed for panels or rotas.",
                  name=person.name), "success")
@@ -209,7 +193,6 @@ def set_active(person_id: int) -> ResponseReturnValue:
 def reveal_phone(person_id: int) -> ResponseReturnValue:
     person = db.get_or_404(Person, person_id)
     number = ops.reveal_phone(_db(), person, current_user)
-    _db().commit()
     page = _record_page(person, revealed=number, block="phone")
     response = make_response(page)
     response.headers["Cache-Control"] = "no-store"
@@ -222,18 +205,18 @@ def add_affiliation(person_id: int) -> ResponseReturnValue:
     person = db.get_or_404(Person, person_id)
     form = AffiliationForm()
     url = url_for("people.show", person_id=person.id) + "#ties"
-    earlier = idempotency.previous_result(_db(), form.idempotency_key.data)
-    if earlier:
-        return redirect(earlier)
-    try:
-        ops.add_affiliation(_db(), person, organisation_id=form.organisation_id.data or None,
-                            name=form.name.data, relation=form.relation.data)
-        idempotency.remember(_db(), form.idempotency_key.data, "affiliation", url)
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
+    key = form.idempotency_key.data
+    idempotency.ensure_new(_db(), key)
+
+    def refused(error: DomainError) -> ResponseReturnValue:
         form.name.errors = [str(error.message)]
         return _record_page(person, tie_form=form, status=422)
+
+    web.on_error(refused)
+    idempotency.claim(_db(), key, "affiliation")
+    ops.add_affiliation(_db(), person, organisation_id=form.organisation_id.data or None,
+                        name=form.name.data, relation=form.relation.data)
+    idempotency.remember(_db(), key, "affiliation", url)
     flash(_("The tie was added."), "success")
     return redirect(url)
 
@@ -243,7 +226,6 @@ def add_affiliation(person_id: int) -> ResponseReturnValue:
 def remove_affiliation(person_id: int, tie_id: int) -> ResponseReturnValue:
     person = db.get_or_404(Person, person_id)
     ops.remove_affiliation(_db(), person, tie_id)
-    db.session.commit()
     flash(_("The tie was removed."), "success")
     return redirect(url_for("people.show", person_id=person.id) + "#ties")
 
@@ -252,46 +234,38 @@ def remove_affiliation(person_id: int, tie_id: int) -> ResponseReturnValue:
 @require(can_manage_people)
 def import_csv() -> ResponseReturnValue:
     form = ImportForm()
-    errors: list[csv_import.RowError] = []
-    status = 200
     if request.method == "GET":
         form.idempotency_key.data = idempotency.new_key()
-    else:
-        earlier = idempotency.previous_result(_db(), form.idempotency_key.data)
-        if earlier:
-            flash(_("This file was already imported."), "info")
-            return redirect(earlier)
-        upload = request.files.get("file")
-        if upload is None or not upload.filename:
-            form.file.errors = [_("Choose a CSV file.")]
-            status = 422
-        else:
-            raw = upload.stream.read(csv_import.MAX_BYTES + 1)
-            try:
-                count = csv_import.import_people(_db(), raw)
-                url = url_for("people.index", status="all")
-                idempotency.remember(_db(), form.idempotency_key.data, "people-import",
-                                     url)
-                db.session.commit()
-            except csv_import.ImportRejected as rejected:
-                db.session.rollback()
-                errors = rejected.errors
-                flash(str(rejected.message), "error")
-                status = 422
-            except csv_import.ImportRefused as refused:
-                db.session.rollback()
-                form.file.errors = [str(refused.message)]
-                status = refused.status if refused.status != 400 else 422
-            except IntegrityError:
-                db.session.rollback()
-                earlier = idempotency.previous_result(_db(), form.idempotency_key.data)
-                if earlier:
-                    return redirect(earlier)
-                raise
-            else:
-                flash(_("%(n)d people were imported.", n=count), "success")
-                return redirect(url)
-    return render("people/import.html", form=form, errors=errors, status=status,
+        return _import_page(form)
+    key = form.idempotency_key.data
+    idempotency.ensure_new(_db(), key, notice=_("This file was already imported."))
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        form.file.errors = [_("Choose a CSV file.")]
+        return _import_page(form, status=422)
+
+    def refused(error: DomainError) -> ResponseReturnValue:
+        if isinstance(error, csv_import.ImportRejected):
+            flash(str(error.message), "error")
+            return _import_page(form, errors=error.errors, status=422)
+        if isinstance(error, csv_import.ImportRefused):
+            form.file.errors = [str(error.message)]
+            return _import_page(form, status=error.status if error.status != 400 else 422)
+        return web.default_answer(error)
+
+    web.on_error(refused)
+    raw = upload.stream.read(csv_import.MAX_BYTES + 1)
+    idempotency.claim(_db(), key, "people-import")
+    count = csv_import.import_people(_db(), raw)
+    url = url_for("people.index", status="all")
+    idempotency.remember(_db(), key, "people-import", url)
+    flash(_("%(n)d people were imported.", n=count), "success")
+    return redirect(url)
+
+
+def _import_page(form: ImportForm, errors: list[csv_import.RowError] | None = None,
+                 status: int = 200) -> ResponseReturnValue:
+    return render("people/import.html", form=form, errors=errors or [], status=status,
                   max_rows=csv_import.MAX_ROWS,
                   max_mb=csv_import.MAX_BYTES // (1024 * 1024), **LABELS)
 

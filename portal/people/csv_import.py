@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from portal.errors import DomainError
 from portal.extensions import DbSession
 from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation, OrgKind
@@ -27,7 +28,6 @@ from portal.people.models import (
     Person,
     PersonKind,
 )
-from portal.web import DomainError
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 10_000

@@ -13,9 +13,12 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import Select, Text, func, or_, select, type_coerce
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.exc import StaleDataError
 
 from portal.crypto import decrypt, mask_phone
+from portal.errors import DomainError, StaleEdit
 from portal.extensions import DbSession
 from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import Organisation, OrgKind
@@ -28,7 +31,6 @@ from portal.people.models import (
     PersonKind,
 )
 from portal.timeutil import utcnow
-from portal.web import DomainError
 
 GENDERS = ("male", "female")
 GENDER_LABELS = {"male": _l("Male"), "female": _l("Female")}
@@ -55,8 +57,9 @@ _LANDLINE = re.compile(r"(010|02\d|0[3-9]\d{2})-?(\d{7,8})(?:-(\d{1,6}))?")
 _LICENCE = re.compile(r"\d{17}")
 
 
-class StaleEdit(DomainError):
-    status = 409
+LICENCE_TAKEN = _l("Another lawyer in the registry already has this licence number.")
+STALE_MESSAGE = _l("Someone else changed this record while you were editing it. Your changes "
+                   "are shown below; check them and save again.")
 
 
 class PersonInvalid(DomainError):
@@ -176,8 +179,7 @@ def check_person(session: DbSession, data: dict[str, Any], person: Person | None
         elif check_licence_in_db:
             clash = session.scalar(select(Person.id).where(Person.lawyer_licence_no == licence))
             if clash is not None and (person is None or clash != person.id):
-                errors["lawyer_licence_no"] = _l(
-                    "Another lawyer in the registry already has this licence number.")
+                errors["lawyer_licence_no"] = LICENCE_TAKEN
     if kind == PersonKind.MEDIATOR:
         if not values["mediator_kind"]:
             errors["mediator_kind"] = _l("Choose what kind of mediator this is.")
@@ -228,7 +230,7 @@ def create_person(session: DbSession, data: dict[str, Any], *,
                            check_licence_in_db=check_licence_in_db)
     person = build_person(checked)
     session.add(person)
-    session.flush()
+    _flush_person(session)
     return person
 
 
@@ -236,11 +238,22 @@ def update_person(session: DbSession, person: Person, data: dict[str, Any],
                   seen_version: int | None) -> None:
     """Change a person; StaleEdit when someone saved since `seen_version` was read."""
     if seen_version is not None and seen_version != person.version:
-        raise StaleEdit(_l("Someone else changed this record while you were editing it. "
-                           "Your changes are shown below; check them and save again."))
+        raise StaleEdit(STALE_MESSAGE)
     checked = check_person(session, data, person)
     _apply(person, checked)
-    session.flush()
+    _flush_person(session)
+
+
+def _flush_person(session: DbSession) -> None:
+    """Flush a new or changed person: a licence number another lawyer took meanwhile (the
+    unique index) is PersonInvalid, a save by someone else meanwhile (the version
+    column) is StaleEdit."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise PersonInvalid({"lawyer_licence_no": LICENCE_TAKEN}) from None
+    except StaleDataError:
+        raise StaleEdit(STALE_MESSAGE) from None
 
 
 def set_active(session: DbSession, person: Person, active: bool) -> None:
