@@ -74,7 +74,8 @@ def ensure_new(session: DbSession, key: str | None, code: int = 302,
         raise AlreadyDone(earlier, key, code, notice)
 
 
-def claim(session: DbSession, key: str | None, scope: str, code: int = 302) -> None:
+def claim(session: DbSession, key: str | None, scope: str, code: int = 302,
+          notice: Any = None) -> None:
     """Take `key` just before the work it guards (after the form is found valid): a
     second request with the same key waits for this one's transaction and then gets
     AlreadyDone, instead of racing it into the same unique names. `remember` records
@@ -83,12 +84,12 @@ def claim(session: DbSession, key: str | None, scope: str, code: int = 302) -> N
         return
     row = IdempotencyKey(key=key[:64], scope=scope, result_url="")
     session.add(row)
-    _flush(session, key, code)
+    _flush(session, key, code, notice)
     session.info.setdefault(_CLAIMED, {})[key[:64]] = row
 
 
 def remember(session: DbSession, key: str | None, scope: str, result_url: str,
-             code: int = 302) -> None:
+             code: int = 302, notice: Any = None) -> None:
     """Save where the request with `key` led (on its claim, when it made one);
     AlreadyDone when another request saved the same key meanwhile (a double click racing
     itself)."""
@@ -99,16 +100,16 @@ def remember(session: DbSession, key: str | None, scope: str, result_url: str,
         row.result_url = result_url
     else:
         session.add(IdempotencyKey(key=key[:64], scope=scope, result_url=result_url))
-    _flush(session, key, code)
+    _flush(session, key, code, notice)
 
 
-def _flush(session: DbSession, key: str, code: int) -> None:
+def _flush(session: DbSession, key: str, code: int, notice: Any = None) -> None:
     try:
         session.flush()
     except IntegrityError as error:
         if not is_duplicate_key_error(error):
             raise
-        raise AlreadyDone(None, key, code) from error
+        raise AlreadyDone(None, key, code, notice) from error
 
 
 def is_duplicate_key_error(error: IntegrityError) -> bool:

@@ -173,26 +173,26 @@ def book(room_id: int) -> ResponseReturnValue:
     free = [s.starts_at for s in ops.slots(room) if s.seat is None]
     form.slot.choices = slot_choices(free)
     web.on_error(lambda error: _booking_refused(room, form, error))
-    ops.check_booking_key(db.session, form.idempotency_key.data)
+    key = form.idempotency_key.data
+    # a form sent again (double click, retry, two requests racing) goes where the first
+    # booking led; the wrapper redirects on idempotency.AlreadyDone
+    idempotency.ensure_new(db.session, key, code=303, notice=ops.BOOKING_REPLAYED)
     if not form.validate_on_submit():
         return _room_page(room, form, status=400)
+    idempotency.claim(db.session, key, "video-seat", code=303, notice=ops.BOOKING_REPLAYED)
     seat, token = ops.book_seat(
         db.session, current_user, room, name=form.name.data or "",
         phone=form.phone.data, email=form.email.data,
         slot_at=parse_slot(form.slot.data), case_id=_case_id(form.case_number.data))
-    ops.remember_booking_key(db.session, form.idempotency_key.data,
-                             url_for("video.room", room_id=room.id))
+    idempotency.remember(db.session, key, "video-seat", url_for("video.room", room_id=room.id),
+                         code=303, notice=ops.BOOKING_REPLAYED)
     if seat.email:
         _email_link(seat, token, seat.email)
     return _link_page(seat, token, emailed=bool(seat.email))
 
 
 def _booking_refused(room: Room, form: BookForm, error: DomainError) -> ResponseReturnValue:
-    """A replayed form goes to where the first booking led; any other refusal shows the
-    room page again with the form as it was sent."""
-    if isinstance(error, ops.BookingReplayed):
-        flash(str(error.message), "info")
-        return redirect(error.url, code=303)
+    """A refusal shows the room page again with the form as it was sent."""
     flash(str(error.message), "error")
     return _room_page(room, form, status=error.status)
 

@@ -11,10 +11,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal import idempotency
 from portal.auth.models import User, UserRole
 from portal.casefiles import operations as case_ops
 from portal.casefiles.models import Case, Channel
@@ -65,17 +63,9 @@ class StaleNote(StaleEdit):
         self.note = note
 
 
-class BookingReplayed(DomainError):
-    """The booking form was sent again with the key of a booking already made (a double
-    click, a retry, two requests racing): nothing new is booked; `url` is where the
-    first one led."""
-
-    status = 409
-
-    def __init__(self, url: str) -> None:
-        super().__init__(_l("This booking was already made. Issue a new link from the list "
-                            "if the first one was lost."))
-        self.url = url
+#: what a person sees who sent the booking form twice
+BOOKING_REPLAYED = _l("This booking was already made. Issue a new link from the list if the "
+                      "first one was lost.")
 
 
 def _deny(message: Any = None) -> NotAllowed:
@@ -252,25 +242,6 @@ def book_seat(session: DbSession, actor: Any, room: Room, *, name: str,
     session.flush()
     add_event(session, room, "booked", {"seat_id": seat.id}, audience="staff")
     return seat, token
-
-
-def check_booking_key(session: DbSession, key: str | None) -> None:
-    """BookingReplayed when a booking was already made with this form's key."""
-    earlier = idempotency.previous_result(session, key)
-    if earlier:
-        raise BookingReplayed(earlier)
-
-
-def remember_booking_key(session: DbSession, key: str | None, url: str) -> None:
-    """Keep the form's key with where the booking led; a request that made the same
-    booking meanwhile (the key already stored) turns this one into BookingReplayed, so
-    the unit of work rolls its seat back."""
-    try:
-        idempotency.remember(session, key, "video-seat", url)
-    except IntegrityError as error:
-        if not idempotency.is_duplicate_key_error(error):
-            raise
-        raise BookingReplayed(url) from None
 
 
 def add_companion(session: DbSession, actor: Any, seat: Seat, *, name: str,

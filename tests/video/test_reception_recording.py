@@ -25,12 +25,16 @@ from portal.timeutil import utcnow
 from tests.fixtures.core import login, wait_until
 from tests.fixtures.video import (
     SyntheticPeer,
+    book,
+    events,
+    guest_socket,
+    hello,
     make_media,
     recorded,
+    staff_socket,
     synthetic_peer,
     wait_connected,
 )
-from tests.video.test_rooms import book, events, guest_socket, hello, staff_socket
 from video import filing
 from video import operations as ops
 from video.engines import get_engine

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +15,7 @@ from portal.casefiles.models import Case, CaseEvent, Channel
 from portal.extensions import socketio
 from portal.timeutil import utcnow
 from tests.fixtures.core import login, wait_until
+from tests.fixtures.video import book, events, guest_socket, hello, in_call, staff_socket
 from video import operations as ops
 from video.events import NAMESPACE
 from video.models import NoteStatus, ReceptionNote, Room, Seat, SeatState
@@ -37,66 +37,6 @@ def room(session, clerk, office) -> Room:
     return ops.create_room(session, clerk, kind="leader_day", title="县领导接待日",
                            office_id=office.id, starts_at=now - timedelta(minutes=10),
                            ends_at=now + timedelta(hours=2), slot_minutes=20)
-
-
-def book(session, clerk, room, name="王秀英", **kw) -> tuple[Seat, str]:
-    seat, token = ops.book_seat(session, clerk, room, name=name, **kw)
-    ops.pending_events(session)
-    session.commit()
-    return seat, token
-
-
-def guest_socket(app, token: str):
-    return socketio.test_client(app, namespace=NAMESPACE, auth={"token": token},
-                                flask_test_client=app.test_client())
-
-
-def staff_socket(app, client, room: Room):
-    return socketio.test_client(app, namespace=NAMESPACE, auth={"room": room.id},
-                                flask_test_client=client)
-
-
-def hello(sock, device="d1", last=0) -> dict[str, Any]:
-    ack = sock.emit("hello", {"device": device, "last_event_id": last}, namespace=NAMESPACE,
-                    callback=True)
-    assert isinstance(ack, dict)
-    return ack
-
-
-def in_call(app, client, session, clerk, room, **booking) -> tuple[Seat, str, Any, Any]:
-    """A petitioner booked, arrived and admitted by the logged-in clerk: (seat, token,
-    the official's socket, the petitioner's socket)."""
-    seat, token = book(session, clerk, room, **booking)
-    login(client, clerk)
-    staff = staff_socket(app, client, room)
-    hello(staff, "s")
-    guest = guest_socket(app, token)
-    hello(guest, "p")
-    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
-    return seat, token, staff, guest
-
-
-def received(sock) -> list[dict[str, Any]]:
-    """Everything the server sent this client on the namespace so far (kept, so several
-    checks can read it; readable after the server disconnected the client)."""
-    seen = getattr(sock, "seen", [])
-    seen.extend(pkt for pkt in sock.queue if pkt["namespace"] == NAMESPACE)
-    sock.queue = [pkt for pkt in sock.queue if pkt["namespace"] != NAMESPACE]
-    sock.seen = seen
-    return seen
-
-
-def events(sock, kind: str | None = None) -> list[dict[str, Any]]:
-    """room_event payloads (of `kind`), or the payloads of messages named `kind`."""
-    found = []
-    for message in received(sock):
-        if message["name"] == "room_event":
-            payload = message["args"][0]
-            if kind is None or payload["kind"] == kind:
-                found.append(payload)
-        elif kind == message["name"]:
-            found.append(message["args"][0])
-    return found
 
 
 # --- pages ---------------------------------------------------------------------------------

@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
-from test_rooms import book, events, guest_socket, hello, staff_socket
 
 from portal.auth.roles import Role
 from portal.timeutil import utcnow
-from tests.conftest import login
+from tests.fixtures.core import login
+from tests.fixtures.video import book, events, guest_socket, hello, staff_socket
 from video import operations as ops
 from video.events import NAMESPACE
 from video.models import Recording, RecordingStatus, Room, SeatState

@@ -11,10 +11,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from portal import idempotency
 from portal.auth.roles import Role
 from portal.extensions import socketio
 from portal.timeutil import utcnow
-from tests.conftest import login
+from tests.fixtures.core import login
 from video import blueprint
 from video import operations as ops
 from video.events import NAMESPACE
@@ -65,7 +66,7 @@ def test_a_booking_sent_twice_at_once_is_made_once(client, session, clerk, room,
     form = {"name": "李大爷", "slot": "", "idempotency_key": "race-1"}
     first = client.post(f"/video/rooms/{room.id}/book", data=form)
     assert first.status_code == 200
-    monkeypatch.setattr(ops.idempotency, "previous_result", lambda *a, **k: None)
+    monkeypatch.setattr(idempotency, "ensure_new", lambda *a, **k: None)
     second = client.post(f"/video/rooms/{room.id}/book", data=form)
     assert second.status_code == 303
     assert second.headers["Location"].endswith(f"/video/rooms/{room.id}")
