@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from portal import live, transaction
 from portal.errors import DomainError
 from portal.extensions import db
@@ -57,3 +59,13 @@ def test_an_unexpected_error_acks_a_plain_message(app) -> None:
     with app.app_context():
         ack = live.socket_event(handler)({})
     assert ack["ok"] is False and "secret" not in ack["error"]
+
+
+@pytest.mark.parametrize(("sent", "taken"), [
+    (7, 7), ("7", 7), (" 12 ", 12), (0, 0), (None, 0), ("", 0), ("abc", 0), (-3, 0),
+    ("-3", 0), (True, 0), (3.5, 0), ("１２", 0), (2**63, 0), ("99999999999999999999999", 0),
+    ([1], 0), ({"id": 1}, 0)])
+def test_client_numbers_are_whole_ids_or_zero(sent, taken):
+    from portal.live import client_number
+
+    assert client_number(sent) == taken

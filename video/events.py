@@ -33,6 +33,7 @@ from portal import live, transaction
 from portal.errors import DomainError
 from portal.extensions import db, socketio
 from portal.i18n import lazy_gettext as _l
+from portal.live import client_number
 from portal.live.registry import Connection
 from portal.timeutil import utcnow
 from video import operations as ops
@@ -326,10 +327,7 @@ def _bind(auth: dict[str, Any]) -> tuple[Seat, int | None, str | None]:
         return seat, None, seat.token_hash
     if not current_user.is_authenticated:
         raise DomainError(_l("Log in, or open the link you were sent."))
-    try:
-        room = db.session.get(Room, int(auth.get("room") or 0))
-    except (TypeError, ValueError):
-        room = None
+    room = db.session.get(Room, client_number(auth.get("room")))
     if room is None or not perm.can_host(current_user, room):
         raise DomainError(_l("You may not host this reception."))
     return ops.staff_seat(db.session, current_user, room), current_user.id, None
@@ -447,10 +445,7 @@ def _room_info(room: Room) -> dict[str, Any]:
 @_handler()
 def on_hello(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[str, Any]:
     device = str(data.get("device") or "")[:64]
-    try:
-        last_id = max(0, int(data.get("last_event_id") or 0))
-    except (TypeError, ValueError):
-        last_id = 0
+    last_id = client_number(data.get("last_event_id"))
     other_device = (seat.device_id is not None and seat.device_id != device) if device else False
     if not seat.is_staff:
         ops.arrive(db.session, seat, device)
@@ -502,10 +497,7 @@ def _admitted_only(seat: Seat) -> None:
 @_handler()
 def on_signal(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
     _admitted_only(seat)
-    try:
-        to = int(data.get("to") or 0)
-    except (TypeError, ValueError):
-        to = 0
+    to = client_number(data.get("to"))
     kind = data.get("kind")
     if kind not in ("offer", "answer", "candidate"):
         raise Refused(_l("Unknown signal."))
@@ -532,12 +524,7 @@ def on_media_offer(binding: Binding, seat: Seat, data: dict[str, Any]) -> Any:
 
     def publish() -> dict[str, Any]:
         """No transaction is held while the engine works."""
-        from video.engines.base import MediaError
-
-        try:
-            answer = engine.publish(room_key, seat_key, sdp)
-        except MediaError as error:
-            raise Refused(str(error)) from None
+        answer = engine.publish(room_key, seat_key, sdp)  # MediaError: a refusal
         if engine.topology == "sfu":
             _offer_feeds(engine, room_key, room_id, seat_id, seat_key, others)
         return {"sdp": answer}
@@ -573,10 +560,7 @@ def _offer_feeds(engine: Any, room_key: str, room_id: int, seat_id: int, seat_ke
 def on_subscribe_answer(binding: Binding, seat: Seat, data: dict[str, Any]) -> Any:
     _admitted_only(seat)
     sdp = data.get("sdp")
-    try:
-        feed = db.session.get(Seat, int(data.get("feed") or 0))
-    except (TypeError, ValueError):
-        feed = None
+    feed = db.session.get(Seat, client_number(data.get("feed")))
     if feed is None or feed.room_id != seat.room_id or not isinstance(sdp, str):
         raise Refused(_l("That person is not in the room."))
     room_key, seat_key, feed_key = seat.room.room_key, seat.seat_key, feed.seat_key
@@ -609,10 +593,7 @@ def on_consent(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
 def on_note_reply(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
     from video import filing
 
-    try:
-        note_id = int(data.get("note_id") or 0)
-    except (TypeError, ValueError):
-        note_id = 0
+    note_id = client_number(data.get("note_id"))
     version = data.get("version")
     note = ops.answer_note(db.session, seat, note_id, bool(data.get("confirm")),
                            str(data.get("reason") or ""),
@@ -621,10 +602,7 @@ def on_note_reply(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
 
 
 def _seat_id(data: dict[str, Any]) -> int:
-    try:
-        return int(data.get("seat_id") or 0)
-    except (TypeError, ValueError):
-        return 0
+    return client_number(data.get("seat_id"))
 
 
 def _unpublish(room_id: int, room_key: str, seat_id: int, seat_key: str) -> None:

@@ -28,10 +28,16 @@ from flask_login import current_user
 from flask_socketio import join_room
 
 from portal.extensions import socketio
-from portal.live.handlers import after_commit_reply, emit_after_commit, socket_event
+from portal.live.handlers import (
+    after_commit_reply,
+    client_number,
+    emit_after_commit,
+    socket_event,
+)
 from portal.live.registry import Connection, Registry, make_registry
 
 __all__ = [
+    "client_number",
     "Connection", "Registry", "after_commit_reply", "coalesce", "disconnect",
     "emit_after_commit", "enter_room", "init_app", "leave_room", "registry",
     "socket_event", "user_room",

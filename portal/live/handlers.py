@@ -22,6 +22,19 @@ from portal.i18n import lazy_gettext as _l
 
 log = logging.getLogger(__name__)
 
+#: the largest id a database column holds (BIGINT)
+MAX_ID = 2**63 - 1
+
+
+def client_number(value: Any) -> int:
+    """A whole number a client sent (an id, a last-seen event id): 0 for anything that is
+    not one in 0..BIGINT, so the lookup that follows finds nothing and refuses."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    return value if isinstance(value, int) and 0 <= value <= MAX_ID else 0
+
 
 def emit_after_commit(event: str, payload: Any, *, to: str, namespace: str) -> None:
     """Send a socket event once the current transaction has committed (never for work

@@ -20,12 +20,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
+from portal.errors import DomainError
+
 Topology = Literal["mesh", "sfu"]
 
 
-class MediaError(RuntimeError):
+class MediaError(DomainError):
     """The engine could not do what was asked (bad SDP, Janus unreachable, ...); the
-    message is safe to show to staff."""
+    message is safe to show to staff. A domain error, so a socket event that meets one
+    is refused with its message like any other refusal."""
+
+    status = 502
 
 
 @dataclass(frozen=True)
