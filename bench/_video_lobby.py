@@ -24,63 +24,28 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
-from datetime import timedelta
 from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
 from _common import ROOT, percentile  # type: ignore[import-not-found]
 
+from tests.fixtures.core import free_port
+
 PASSWORD = "bench-password-1"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _seed(data_dir: Path, url: str, clients: int) -> tuple[int, list[tuple[int, str]]]:
     """A clerk, an office, a live room and `clients` booked seats; returns the room id and
     (seat id, join token) pairs."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from flask_migrate import upgrade
+    from tests.fixtures.video import seed_walk_in_room
 
-    from portal.auth import operations as auth_ops
-    from portal.auth.roles import Role
-    from portal.extensions import db
-    from portal.orgs.models import Organisation
-    from portal.timeutil import utcnow
-    from tests.fixtures.core import build_app
-    from video import operations as ops
-
-    app = build_app(data_dir, url)
-    with app.app_context():
-        upgrade()
-        office = Organisation(name="县信访局", kind="agency")
-        db.session.add(office)
-        db.session.flush()
-        clerk = auth_ops.create_user(db.session, username="benchclerk", password=PASSWORD,
-                                     display_name="接访员", roles=[Role.CLERK],
-                                     organisations=[office])
-        db.session.flush()
-        now = utcnow()
-        room = ops.create_room(db.session, clerk, kind="walk_in", title="排队",
-                               office_id=office.id, starts_at=now - timedelta(minutes=5),
-                               ends_at=now + timedelta(hours=3))
-        seats = [ops.book_seat(db.session, clerk, room, name=f"来访人{i}")
-                 for i in range(clients)]
-        ops.pending_events(db.session)
-        db.session.commit()
-        result = room.id, [(seat.id, token) for seat, token in seats]
-        db.engine.dispose()
-    return result
+    return seed_walk_in_room(data_dir, url, "benchclerk", PASSWORD,
+                             [f"来访人{i}" for i in range(clients)])
 
 
 def _login_cookie(base: str) -> str:
@@ -211,7 +176,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         room_id, seats = _seed(data_dir, url, args.clients)
         threads = args.clients // nodes + 50
         run_id = f"bench-{os.getpid()}"
-        ports = [_free_port() for _ in range(nodes)]
+        ports = [free_port() for _ in range(nodes)]
         servers = [_serve(data_dir, url, port, threads, redis_url, f"{run_id}-{n}")
                    for n, port in enumerate(ports)]
         try:

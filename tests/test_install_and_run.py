@@ -27,6 +27,8 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.core import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 VENDOR = ROOT / "static" / "vendor"
 START_LIMIT_SECONDS = 20
@@ -42,12 +44,6 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _environment(data_dir: Path, port: int) -> dict[str, str]:
@@ -68,7 +64,7 @@ def _get(url: str, timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("run-data")
-    port = _free_port()
+    port = free_port()
     env = _environment(data_dir, port)
     migrate = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from portal.auth.roles import Role
@@ -15,29 +14,18 @@ from portal.casefiles.models import Case, CaseEvent, Channel
 from portal.extensions import socketio
 from portal.timeutil import utcnow
 from tests.fixtures.core import login, wait_until
-from tests.fixtures.video import book, events, guest_socket, hello, in_call, staff_socket
+from tests.fixtures.video import (
+    book,
+    events,
+    guest_socket,
+    hello,
+    in_call,
+    recorded_call,
+    staff_socket,
+)
 from video import operations as ops
 from video.events import NAMESPACE
 from video.models import NoteStatus, ReceptionNote, Room, Seat, SeatState
-
-
-@pytest.fixture()
-def office(make_org):
-    return make_org("县信访局", kind="agency")
-
-
-@pytest.fixture()
-def clerk(make_user, office):
-    return make_user(Role.CLERK, organisations=[office])
-
-
-@pytest.fixture()
-def room(session, clerk, office) -> Room:
-    now = utcnow()
-    return ops.create_room(session, clerk, kind="leader_day", title="县领导接待日",
-                           office_id=office.id, starts_at=now - timedelta(minutes=10),
-                           ends_at=now + timedelta(hours=2), slot_minutes=20)
-
 
 # --- pages ---------------------------------------------------------------------------------
 
@@ -437,20 +425,11 @@ def test_a_note_created_meanwhile_is_not_overwritten(app, client, session, clerk
 
 def test_a_recording_belongs_to_its_petitioner_and_stops_when_they_leave(
         app, client, session, clerk, room, monkeypatch):
-    from video import filing
     from video.models import Recording, RecordingStatus
 
-    monkeypatch.setattr(filing, "spawn", lambda app, recording_id: None)
-    seat, token = book(session, clerk, room)
-    login(client, clerk)
-    staff = staff_socket(app, client, room)
-    hello(staff, "s")
-    g = guest_socket(app, token)
-    hello(g, "p")
-    g.emit("consent", {}, namespace=NAMESPACE, callback=True)
-    staff.emit("admit", {"seat_id": seat.id}, namespace=NAMESPACE, callback=True)
-    started = staff.emit("record", {"on": True}, namespace=NAMESPACE, callback=True)
-    assert started["ok"], started
+    seat, staff, g, recording_id = recorded_call(app, client, session, clerk, room,
+                                                 monkeypatch)
+    started = {"recording_id": recording_id}
     # a second start (another official, a double click) is refused
     again = staff.emit("record", {"on": True}, namespace=NAMESPACE, callback=True)
     assert again["ok"] is False

@@ -12,7 +12,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,57 +20,23 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fixtures.core import PASSWORD, REDIS_URL, ROOT, build_app
-from tests.fixtures.video import run_isolated
+from tests.fixtures.core import PASSWORD, REDIS_URL, ROOT, free_port
+from tests.fixtures.video import run_isolated, seed_walk_in_room
 
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="PORTAL_TEST_REDIS_URL is not set")
 
 NS = "/video"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _seed(data: Path, url: str) -> dict[str, Any]:
-    from flask_migrate import upgrade
-
-    from portal.auth import operations as auth_ops
-    from portal.auth.roles import Role
-    from portal.extensions import db
-    from portal.orgs.models import Organisation
-    from portal.timeutil import utcnow
-    from video import operations as ops
-
-    app = build_app(data, url)
-    with app.app_context():
-        upgrade()
-        office = Organisation(name="县信访局", kind="agency")
-        db.session.add(office)
-        db.session.flush()
-        clerk = auth_ops.create_user(db.session, username="nodeclerk", password=PASSWORD,
-                                     display_name="接访员", roles=[Role.CLERK],
-                                     organisations=[office], check_password=False)
-        db.session.flush()
-        now = utcnow()
-        room = ops.create_room(db.session, clerk, kind="walk_in", title="两个节点",
-                               office_id=office.id, starts_at=now - timedelta(minutes=5),
-                               ends_at=now + timedelta(hours=2))
-        seat, token = ops.book_seat(db.session, clerk, room, name="王秀英")
-        ops.pending_events(db.session)
-        db.session.commit()
-        seeded = {"room": room.id, "seat": seat.id, "token": token}
-        db.engine.dispose()
-    return seeded
+    room, [(seat, token)] = seed_walk_in_room(data, url, "nodeclerk", PASSWORD, ["王秀英"])
+    return {"room": room, "seat": seat, "token": token}
 
 
 @contextmanager
@@ -88,7 +53,7 @@ def two_nodes(data: Path, url: str) -> Iterator[list[str]]:
     bases = []
     try:
         for name in ("a", "b"):
-            port = _free_port()
+            port = free_port()
             log = (data / f"node-{name}.log").open("wb")
             servers.append(subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",

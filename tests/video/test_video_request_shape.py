@@ -6,47 +6,16 @@ from __future__ import annotations
 
 import ast
 import inspect
-from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from portal import idempotency
-from portal.auth.roles import Role
-from portal.extensions import socketio
-from portal.timeutil import utcnow
 from tests.fixtures.core import login
+from tests.fixtures.video import book, guest_socket
 from video import blueprint
 from video import operations as ops
 from video.events import NAMESPACE
-from video.models import Room, Seat, SeatState
-
-
-@pytest.fixture()
-def office(make_org):
-    return make_org("县信访局", kind="agency")
-
-
-@pytest.fixture()
-def clerk(make_user, office):
-    return make_user(Role.CLERK, organisations=[office])
-
-
-@pytest.fixture()
-def room(session, clerk, office) -> Room:
-    now = utcnow()
-    room = ops.create_room(session, clerk, kind="leader_day", title="县领导接待日",
-                           office_id=office.id, starts_at=now - timedelta(minutes=10),
-                           ends_at=now + timedelta(hours=2), slot_minutes=20)
-    session.commit()
-    return room
-
-
-def _booked(session, clerk, room, name="王秀英") -> tuple[Seat, str]:
-    seat, token = ops.book_seat(session, clerk, room, name=name)
-    ops.pending_events(session)
-    session.commit()
-    return seat, token
+from video.models import Seat, SeatState
 
 
 def test_the_views_hold_no_commit_rollback_or_try():
@@ -90,7 +59,7 @@ def test_a_refused_booking_shows_the_form_again_and_books_nothing(client, sessio
 
 def test_a_refused_cancel_goes_back_to_the_room_with_the_message(client, session, clerk,
                                                                  room):
-    seat, _token = _booked(session, clerk, room)
+    seat, _token = book(session, clerk, room)
     ops.cancel_seat(session, clerk, seat)
     ops.pending_events(session)
     session.commit()
@@ -105,9 +74,8 @@ def test_a_refused_cancel_goes_back_to_the_room_with_the_message(client, session
 def test_a_new_link_from_the_page_closes_the_old_window_after_the_commit(app, client,
                                                                           session, clerk,
                                                                           room):
-    seat, token = _booked(session, clerk, room)
-    guest = socketio.test_client(app, namespace=NAMESPACE, auth={"token": token},
-                                 flask_test_client=app.test_client())
+    seat, token = book(session, clerk, room)
+    guest = guest_socket(app, token)
     guest.emit("hello", {"device": "p", "last_event_id": 0}, namespace=NAMESPACE,
                callback=True)
     login(client, clerk)
@@ -123,9 +91,8 @@ def test_a_new_link_from_the_page_closes_the_old_window_after_the_commit(app, cl
 
 def test_cancelling_from_the_page_tells_the_guest_once_committed(app, client, session,
                                                                  clerk, room):
-    seat, token = _booked(session, clerk, room)
-    guest = socketio.test_client(app, namespace=NAMESPACE, auth={"token": token},
-                                 flask_test_client=app.test_client())
+    seat, token = book(session, clerk, room)
+    guest = guest_socket(app, token)
     guest.emit("hello", {"device": "p", "last_event_id": 0}, namespace=NAMESPACE,
                callback=True)
     login(client, clerk)
