@@ -147,8 +147,8 @@ lint: | $(TEST_STAMP)
 # A new language: .venv/bin/pybabel init -i translations/messages.pot -d translations -l XX
 translations: | $(RUNTIME_STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --sort-by-file \
-	  --project portal --version 0.1 -o translations/messages.pot .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations
+	  --project portal --version 0.1 -w 100 -o translations/messages.pot .
+	$(BIN)/pybabel update -w 100 -i translations/messages.pot -d translations
 	$(BIN)/pybabel compile -d translations --statistics
 
 # --- the Python lock ------------------------------------------------------------------
