@@ -49,7 +49,9 @@ def check_digit(first17: str) -> str:
     return _CHECK[total % 11]
 
 
-def _normalised(value: str) -> str:
+def normalised(value: str) -> str:
+    """The number as typed, without spaces and dashes, full-width digits made ASCII,
+    letters in capitals: how numbers are compared."""
     # people type spaces, and a full-width Ｘ or digits from Chinese keyboards
     table = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789XX")
     return re.sub(r"[\s\-]", "", value.translate(table)).upper()
@@ -57,7 +59,7 @@ def _normalised(value: str) -> str:
 
 def resident_id(value: str, today: date | None = None) -> str:
     """The 18-character resident ID number, normalised; Invalid when it is not one."""
-    number = _normalised(value)
+    number = normalised(value)
     if len(number) == 15 and number.isdigit():
         raise Invalid(_l("This is a 15-digit first-generation number: enter the 18-digit "
                          "number of the current identity card."))
@@ -105,7 +107,7 @@ def document_number(kind: str, value: str, today: date | None = None) -> str:
         raise Invalid(_l("Choose the kind of identity document.")) from None
     if doc is IdKind.RESIDENT_ID:
         return resident_id(value, today)
-    number = _normalised(value)
+    number = normalised(value)
     pattern, message = _FORMS[doc]
     if not pattern.fullmatch(number):
         raise Invalid(message)
@@ -121,7 +123,7 @@ def phone(value: str) -> str:
     """A mainland mobile (11 digits from 13–19), a landline with its area code (0571
     87654321) or a 400/800 service number, with an extension after 转, ext or #;
     normalised to digits (the extension after '-'); Invalid otherwise."""
-    text = re.sub(r"[()（）]", "", _normalised(value))
+    text = re.sub(r"[()（）]", "", normalised(value))
     main, extension = text, ""
     split = re.fullmatch(r"(.+?)(?:转|EXT\.?|#)(.*)", text)
     if split:

@@ -223,7 +223,7 @@ def objects(make_user, make_org, session) -> dict[str, Any]:
     registrar = make_user(Role.CLERK, organisations=[office])
     case, _code = case_ops.register_case(
         session, registrar, channel="walk_in", kind="land", summary="矩阵案件",
-        petitioners=[{"name": "矩阵信访人", "id_number": "110101195001011234",
+        petitioners=[{"name": "矩阵信访人", "id_number": "110101195001011239",
                       "phone": "13800001111"}])
     document = case_ops.add_document(
         session, registrar, case, title="来信", data=b"%PDF-1.4\n%%EOF\n",

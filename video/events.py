@@ -209,13 +209,11 @@ def emit_lobby(room_id: int) -> None:
 
 def send_positions(room_id: int) -> None:
     """Tell each waiting seat online its place, where it changed since it was told."""
-    room = db.session.get(Room, room_id)
-    if room is None:
-        return
     registry = live.registry()
     online = connected_seat_ids(room_id)
-    now = {str(s.id): str(n) for n, s in enumerate(ops.waiting(db.session, room), start=1)
-           if s.id in online}
+    now = {str(seat_id): str(n)
+           for n, seat_id in enumerate(ops.waiting_ids(db.session, room_id), start=1)
+           if seat_id in online}
     told = registry.map_get(_positions_key(room_id))
     changed = {seat: n for seat, n in now.items() if told.get(seat) != n}
     registry.map_update(_positions_key(room_id), changed,

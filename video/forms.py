@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
@@ -15,8 +16,16 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
+from portal import identity
 from portal.casefiles.models import CaseKind
 from portal.enums import choices
 from portal.i18n import lazy_gettext as _l
@@ -66,6 +75,13 @@ class BookForm(FlaskForm):
                               description=_l("Leave empty if the matter has no case yet: "
                                              "the reception note opens one."))
     idempotency_key = HiddenField()
+
+    def validate_phone(self, field: Any) -> None:
+        if (field.data or "").strip():
+            try:
+                field.data = identity.phone(field.data)
+            except identity.Invalid as invalid:
+                raise ValidationError(str(invalid)) from None
 
 
 class CompanionForm(FlaskForm):

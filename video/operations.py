@@ -13,6 +13,7 @@ from typing import Any, cast
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from portal import identity
 from portal.auth.models import User, UserRole
 from portal.casefiles import operations as case_ops
 from portal.casefiles.models import Case, Channel
@@ -232,6 +233,11 @@ def book_seat(session: DbSession, actor: Any, room: Room, *, name: str,
             raise DomainError(_l("That time is not one of the reception's slots."))
         if slot.seat is not None:
             raise DomainError(_l("That slot is already booked."))
+    if (phone or "").strip():
+        try:
+            phone = identity.phone(phone or "")
+        except identity.Invalid as invalid:
+            raise DomainError(invalid.message) from None
     case = _check_case(session, actor, case_id)
     seat = Seat(room=room, kind=SeatKind.PETITIONER, display_name=name,
                 phone=(phone or "").strip() or None, email=(email or "").strip() or None,
@@ -352,6 +358,14 @@ def waiting(session: DbSession, room: Room) -> list[Seat]:
     """The lobby in order of arrival."""
     return list(session.scalars(
         select(Seat).where(Seat.room_id == room.id, Seat.state == SeatState.WAITING)
+        .order_by(Seat.arrived_at, Seat.id)))
+
+
+def waiting_ids(session: DbSession, room_id: int) -> list[int]:
+    """The lobby's seat ids in order of arrival (no objects: the positions job runs once
+    a second beside the admissions)."""
+    return list(session.scalars(
+        select(Seat.id).where(Seat.room_id == room_id, Seat.state == SeatState.WAITING)
         .order_by(Seat.arrived_at, Seat.id)))
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal import demo as core_demo
+from portal import identity
 from portal.auth import operations as auth_ops
 from portal.casefiles import operations as ops
 from portal.casefiles import search  # noqa: F401  (keeps the search documents in step)
@@ -225,8 +226,9 @@ def _person(i: int) -> dict[str, Any]:
     surname = core_demo.SURNAMES[(i * 11 + 3) % len(core_demo.SURNAMES)]
     given = core_demo.GIVEN[(i * 17 + 5) % len(core_demo.GIVEN)]
     born = date(1950, 1, 1) + timedelta(days=(i * 997) % 15000)
+    first17 = f"330199{born:%Y%m%d}{(i * 37) % 1000:03d}"
     return {"name": surname + given,
-            "id_number": f"330199{born:%Y%m%d}{(i * 37) % 1000:03d}{i % 10}",
+            "id_number": first17 + identity.check_digit(first17),  # a well-formed number
             "phone": f"139{(i * 7919) % 100000000:08d}"}
 
 

@@ -20,12 +20,15 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from portal import identity
+from portal.casefiles.clocks import today_in_china
 from portal.casefiles.models import CaseKind, Channel, DocumentKind, GrantLevel
 from portal.enums import choices, labels
 from portal.errors import DomainError
 from portal.i18n import lazy_gettext as _l
+from portal.identity import IdKind
 
 #: kinds of matter offered at registration (the labels live on CaseKind)
 KIND_LABELS = labels(CaseKind)
@@ -121,17 +124,54 @@ def read_upload(storage: Any) -> tuple[bytes, str, str]:
 
 
 class PartyForm(Form):
-    name = StringField(_l("Name"), validators=[Optional(), Length(max=60)])
+    #: no Optional(): it would stop validate_name on an empty name
+    name = StringField(_l("Name"), validators=[Length(max=60)])
+    id_kind = SelectField(_l("Identity document"), choices=[], default=IdKind.RESIDENT_ID,
+                          validators=[Optional()])
     id_number = StringField(_l("ID number"), validators=[Optional(), Length(max=30)],
                             render_kw={"autocomplete": "off"})
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30)],
                         render_kw={"inputmode": "tel", "autocomplete": "off"})
     address = StringField(_l("Address"), validators=[Optional(), Length(max=200)])
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.id_kind.choices = choices(IdKind)
+
+    def is_filled(self) -> bool:
+        return any((self[k].data or "").strip() for k in ("name", "id_number", "phone",
+                                                          "address"))
+
+    def validate_name(self, field: Any) -> None:
+        # a row with a number or an address but no name: the message goes on the name
+        if self.is_filled() and not (field.data or "").strip():
+            raise ValidationError(_l("Enter the name of this person."))
+
+    def validate_id_number(self, field: Any) -> None:
+        if (field.data or "").strip():
+            try:
+                field.data = identity.document_number(self.id_kind.data or "", field.data)
+            except identity.Invalid as invalid:
+                raise ValidationError(str(invalid)) from None
+
+    def validate_phone(self, field: Any) -> None:
+        if (field.data or "").strip():
+            try:
+                field.data = identity.phone(field.data)
+            except identity.Invalid as invalid:
+                raise ValidationError(str(invalid)) from None
+
 
 class OtherPartyForm(Form):
-    name = StringField(_l("Name"), validators=[Optional(), Length(max=60)])
+    name = StringField(_l("Name"), validators=[Length(max=60)])
     address = StringField(_l("Address"), validators=[Optional(), Length(max=200)])
+
+    def is_filled(self) -> bool:
+        return any((self[k].data or "").strip() for k in ("name", "address"))
+
+    def validate_name(self, field: Any) -> None:
+        if self.is_filled() and not (field.data or "").strip():
+            raise ValidationError(_l("Enter the name of this party."))
 
 
 class RegisterForm(FlaskForm):
@@ -147,6 +187,11 @@ class RegisterForm(FlaskForm):
     received_on = DateField(_l("Received on"), validators=[Optional()],
                             description=_l("Leave empty for today; a letter may have "
                                            "arrived earlier."))
+
+    def validate_received_on(self, field: Any) -> None:
+        # the legal clock counts from this day: a day still to come cannot be it
+        if field.data and field.data > today_in_china():
+            raise ValidationError(_l("The day it was received cannot be in the future."))
     is_urgent = BooleanField(_l("Urgent (急案)"))
     is_simple = BooleanField(_l("Simple handling (简易办理)"))
     petitioners = FieldList(FormField(PartyForm), min_entries=PETITIONER_ROWS,
@@ -165,10 +210,8 @@ class RegisterForm(FlaskForm):
 
     def party_rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The filled rows: (petitioners, others)."""
-        petitioners = [dict(row.data) for row in self.petitioners
-                       if any((row.data.get(k) or "").strip() for k in row.data)]
-        others = [dict(row.data) for row in self.others
-                  if any((row.data.get(k) or "").strip() for k in row.data)]
+        petitioners = [dict(row.data) for row in self.petitioners if row.form.is_filled()]
+        others = [dict(row.data) for row in self.others if row.form.is_filled()]
         return petitioners, others
 
 

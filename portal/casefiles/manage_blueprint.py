@@ -90,10 +90,8 @@ def _form_problems(form: RegisterForm, petitioners: list[dict[str, Any]],
     if not valid or problem:
         return True
     if not petitioners:
-        form.petitioners.errors.append(_("Enter at least one petitioner."))
-        return True
-    if any(not (p.get("name") or "").strip() for p in [*petitioners, *others]):
-        form.petitioners.errors.append(_("Every party needs a name."))
+        # on the first petitioner's name, where the clerk starts typing
+        form.petitioners[0].form.name.errors = [_("Enter at least one petitioner.")]
         return True
     return False
 

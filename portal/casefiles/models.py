@@ -202,7 +202,11 @@ class Party(Model):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16), default=PartyRole.PETITIONER)
     name: Mapped[str] = mapped_column(String(60), index=True)
-    #: resident ID number, encrypted at rest; shown masked, every unmasked view logged
+    #: the kind of identity document (portal.identity.IdKind): resident ID by default
+    id_kind: Mapped[str] = mapped_column(String(20), default="resident_id",
+                                         server_default="resident_id")
+    #: the document's number (checked for its kind), encrypted at rest; shown masked,
+    #: every unmasked view logged
     id_number: Mapped[str | None] = mapped_column(EncryptedText)
     #: keyed hash of the ID number, for the duplicate check
     id_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)

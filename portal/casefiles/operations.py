@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from portal import identity
 from portal.auth.models import user_organisations
 from portal.auth.roles import Role
 from portal.casefiles import blobs
@@ -49,6 +50,7 @@ from portal.casefiles.workflow import Action, TransitionRefused, check, transiti
 from portal.crypto import lookup_hash
 from portal.errors import DomainError, NotAllowed, StaleEdit
 from portal.i18n import lazy_gettext as _l
+from portal.identity import IdKind
 from portal.notify.operations import notify_user
 from portal.orgs.models import Organisation, OrgKind
 from portal.timeutil import utcnow
@@ -115,17 +117,35 @@ def reissue_query_code(session: Session, actor: Any, case: Case) -> str:
 def _clean_number(value: str | None) -> str | None:
     if value is None:
         return None
-    cleaned = "".join(str(value).split()).upper()
-    return cleaned or None
+    return identity.normalised(str(value)) or None
+
+
+def _lookup_phone(value: str | None) -> str | None:
+    """The phone number as it is stored (identity.phone), for the duplicate check; as
+    typed when it is not a valid one (it then matches nothing stored)."""
+    cleaned = _clean_number(value)
+    if cleaned is None:
+        return None
+    try:
+        return identity.phone(cleaned)
+    except identity.Invalid:
+        return cleaned
 
 
 def _party(data: dict[str, Any], role: PartyRole) -> Party:
     name = (data.get("name") or "").strip()
     if not name:
         raise DomainError(_l("Every party needs a name."))
+    id_kind = str(data.get("id_kind") or IdKind.RESIDENT_ID)
     id_number = _clean_number(data.get("id_number"))
     phone = _clean_number(data.get("phone"))
-    return Party(role=role, name=name, id_number=id_number,
+    try:  # the form checked them already; a caller that is not a form is checked here
+        id_number = identity.document_number(id_kind, id_number) if id_number else None
+        phone = identity.phone(phone) if phone else None
+    except identity.Invalid as invalid:
+        raise DomainError(_l("%(name)s: %(problem)s", name=name,
+                             problem=invalid.message)) from None
+    return Party(role=role, name=name, id_kind=id_kind, id_number=id_number,
                  id_number_hash=lookup_hash(id_number) if id_number else None,
                  phone=phone, phone_hash=lookup_hash(phone) if phone else None,
                  address=(data.get("address") or "").strip() or None)
@@ -520,7 +540,7 @@ def find_duplicates(session: Session, id_number: str | None = None, phone: str |
     the same name with a similar summary (the name alone when no summary is given).
     Newest first."""
     conditions = []
-    id_clean, phone_clean = _clean_number(id_number), _clean_number(phone)
+    id_clean, phone_clean = _clean_number(id_number), _lookup_phone(phone)
     if id_clean:
         conditions.append(Party.id_number_hash == lookup_hash(id_clean))
     if phone_clean:

@@ -26,6 +26,7 @@ from portal.casefiles.timeline import events_of, payload_of
 from portal.casefiles.workflow import ACTION_LABELS, TRANSITIONS, Action, allowed_actions
 from portal.crypto import mask_id_number, mask_phone
 from portal.i18n import lazy_gettext as _l
+from portal.identity import IdKind
 from portal.orgs.models import Organisation
 
 #: actions that undo or end something: the button asks for confirmation
@@ -80,11 +81,21 @@ def action_label(action: str) -> str:
 
 
 #: what every case-file template gets
+def id_kind_label(kind: str | None) -> str:
+    """The document's name beside its number, where it is not the resident ID card."""
+    if not kind or kind == IdKind.RESIDENT_ID:
+        return ""
+    try:
+        return str(IdKind(kind).label)
+    except ValueError:
+        return kind
+
+
 LABELS: dict[str, Any] = {
     "status_labels": STATUS_LABELS, "channel_labels": CHANNEL_LABELS,
     "kind_labels": KIND_LABELS, "grant_labels": GRANT_LABELS,
     "document_kinds": DOCUMENT_KINDS, "label": label, "status_label": status_label,
-    "mask_id": mask_id_number, "mask_phone": mask_phone,
+    "mask_id": mask_id_number, "mask_phone": mask_phone, "id_kind_label": id_kind_label,
 }
 
 

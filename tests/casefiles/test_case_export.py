@@ -76,7 +76,7 @@ def test_pdf_has_number_summary_timeline_and_chinese_renders(app, session, world
     assert case.number in text
     assert "".join(SUMMARY.split()) in flat
     assert "张三" in text and "某村3组" in text
-    assert "110101195001011234" in flat  # the registering office sees full numbers
+    assert "110101195001011239" in flat  # the registering office sees full numbers
     for event in events_of(session, case):
         assert event.hash[:12] in flat
     for doc in case.documents:
@@ -98,8 +98,8 @@ def test_pdf_masks_numbers_for_another_agency_with_view_grant(app, session, worl
     response = police.get(f"/cases/{case.number}/export.pdf")
     assert response.status_code == 200
     flat = "".join(pdf_text(response.get_data(), tmp_path).split())
-    assert "110101195001011234" not in flat and "13800138000" not in flat
-    assert "1234" in flat  # the masked form 110***********1234
+    assert "110101195001011239" not in flat and "13800138000" not in flat
+    assert "1239" in flat  # the masked form 110***********1239
     assert exports(session, case)
 
 

@@ -175,3 +175,90 @@ def test_only_managers_withdraw(app, session, world):
     assert client_for(app, world.clerk).post(
         f"/cases/{case.number}/grants/999999/withdraw").status_code == 404
     assert grants(session, case) == {world.land.id, world.police.id}
+
+
+# ---------------------------------------------------------------- identity and dates
+
+def _register(clerk: Any, **rows: str) -> Any:
+    data = {"channel": "walk_in", "kind": "land", "summary": "占用承包地修路未补偿。",
+            "idempotency_key": secrets.token_urlsafe(16), **rows}
+    return clerk.post("/cases/new", data=data)
+
+
+def _field_error(html: str, field_id: str) -> str:
+    found = re.search(rf'<p class="error" id="{field_id}-err">([^<]*)</p>', html)
+    return found.group(1) if found else ""
+
+
+def test_bad_id_and_phone_numbers_are_refused_on_their_field(app, session, world):
+    clerk = client_for(app, world.clerk)
+    before = count_cases(session)
+    for id_number, says in [
+            ("12345", "18 characters (5 entered)"),
+            ("110101195001011234", "does not match"),  # the check digit is 9
+            ("110101195013011239", "is not a date")]:
+        response = _register(clerk, **{"petitioners-0-name": "李四",
+                                       "petitioners-0-id_number": id_number})
+        html = text(response)
+        assert response.status_code == 422, id_number
+        assert says in _field_error(html, "petitioners-0-id_number"), id_number
+        assert re.search(r'<input[^>]*aria-invalid="true"[^>]*id="petitioners-0-id_number"',
+                         html)
+        assert f'value="{id_number}"' in html  # what was typed stays to be corrected
+    response = _register(clerk, **{"petitioners-0-name": "李四",
+                                   "petitioners-0-phone": "abc"})
+    assert response.status_code == 422
+    assert "made of digits" in _field_error(text(response), "petitioners-0-phone")
+    assert count_cases(session) == before  # nothing stored
+
+
+def test_a_passport_and_a_typed_phone_are_kept_normalised(app, session, world):
+    clerk = client_for(app, world.clerk)
+    response = _register(clerk, **{
+        "petitioners-0-name": "Anna Müller", "petitioners-0-id_kind": "passport",
+        "petitioners-0-id_number": "c01x00t47", "petitioners-0-phone": "+86 139-1234-5678",
+        "confirm_new": "y"})
+    assert response.status_code == 200, text(response)[:300]
+    case = session.scalar(select(Case).order_by(Case.id.desc()))
+    party = case.parties[0]
+    assert (party.id_kind, party.id_number, party.phone) == ("passport", "C01X00T47",
+                                                             "13912345678")
+    # the duplicate check finds the same person however the phone is written
+    assert case in ops.find_duplicates(session, phone="139 1234 5678")
+    page = text(clerk.get(f"/cases/{case.number}"))
+    assert "Passport" in page and "C01X00T47" not in page  # named, and masked
+
+
+def test_a_row_without_a_name_is_marked_on_its_name_field(app, session, world):
+    clerk = client_for(app, world.clerk)
+    response = _register(clerk, **{"petitioners-0-name": "李四",
+                                   "petitioners-1-phone": "13912345678"})
+    html = text(response)
+    assert response.status_code == 422
+    assert "Enter the name of this person." in _field_error(html, "petitioners-1-name")
+    assert not _field_error(html, "petitioners-0-name")
+
+
+def test_a_received_day_in_the_future_is_refused(app, session, world):
+    from datetime import timedelta
+
+    from portal.casefiles.clocks import today_in_china
+
+    clerk = client_for(app, world.clerk)
+    before = count_cases(session)
+    tomorrow = (today_in_china() + timedelta(days=1)).isoformat()
+    response = _register(clerk, **{"petitioners-0-name": "李四", "received_on": tomorrow})
+    assert response.status_code == 422
+    assert "cannot be in the future" in _field_error(text(response), "received_on")
+    assert count_cases(session) == before
+
+
+def test_operations_refuse_a_bad_number_from_any_caller(session, world):
+    import pytest
+
+    from portal.errors import DomainError
+
+    with pytest.raises(DomainError, match="does not match"):
+        ops.register_case(session, world.clerk, channel="walk_in", kind="land",
+                          summary="x", petitioners=[{"name": "李四",
+                                                     "id_number": "110101195001011234"}])

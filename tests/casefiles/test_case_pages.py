@@ -36,7 +36,7 @@ def registration(world: Any, **extra: Any) -> dict[str, Any]:
         "channel": "walk_in", "kind": "land",
         "township_id": str(world.township.id), "village_id": str(world.village.id),
         "summary": "邻居占用宅基地建房，村委会调解未果，要求依法处理。",
-        "petitioners-0-name": "李四", "petitioners-0-id_number": "110101196001015678",
+        "petitioners-0-name": "李四", "petitioners-0-id_number": "110101196001015672",
         "petitioners-0-phone": "13912345678", "petitioners-0-address": "桃源村5组",
         "others-0-name": "王五",
         "idempotency_key": secrets.token_urlsafe(16),
@@ -80,7 +80,7 @@ def test_register_with_attachment_then_case_page_shows_it(app, session, world):
     html = text(case_page)
     assert "来信.pdf" in html and "photo.png" in html
     assert "李四" in html
-    assert "110101196001015678" not in html and "13912345678" not in html  # masked
+    assert "110101196001015672" not in html and "13912345678" not in html  # masked
     assert "139****5678" in html
     assert "File intact" in html
 
@@ -109,10 +109,10 @@ def test_double_submit_creates_one_case(app, session, world):
 
 
 def test_duplicate_warning_shows_the_earlier_case_and_keeps_the_text(app, session, world):
-    earlier, _code = new_case(session, world)  # 张三, ID 110101195001011234
+    earlier, _code = new_case(session, world)  # 张三, ID 110101195001011239
     clerk = client_for(app, world.clerk)
     data = registration(world, **{
-        "petitioners-0-name": "张三", "petitioners-0-id_number": "110101195001011234",
+        "petitioners-0-name": "张三", "petitioners-0-id_number": "110101195001011239",
         "petitioners-0-phone": "", "summary": "又来反映承包地被占用修路的补偿问题。"})
     before = count_cases(session)
     response = clerk.post("/cases/new", data=data)
@@ -294,7 +294,7 @@ def test_unmask_is_logged_and_only_for_the_office(app, session, world):
     r = clerk.post(f"/cases/{case.number}/parties/{party.id}/unmask",
                    headers={"HX-Request": "true"})
     assert r.status_code == 200
-    assert "110101195001011234" in text(r) and "13800138000" in text(r)
+    assert "110101195001011239" in text(r) and "13800138000" in text(r)
     assert "has been logged" in text(r)
     assert r.headers["Cache-Control"] == "no-store"
     logged = session.scalars(select(AccessLog).where(
@@ -373,7 +373,7 @@ def test_print_view(app, session, world):
     assert r.status_code == 200
     html = text(r)
     assert f"Case file {case.number}" in html and "Case registered" in html
-    assert "110101195001011234" not in html
+    assert "110101195001011239" not in html
 
 
 # ---------------------------------------------------------------- sharing, leader, query code

@@ -38,7 +38,7 @@ def test_registration_opens_a_file_with_a_readable_number_and_an_event(session, 
     assert [(e.seq, e.kind) for e in events] == [(1, "case.registered")]
     payload = payload_of(events[0])
     assert payload["number"] == case.number
-    assert "110101195001011234" not in events[0].payload
+    assert "110101195001011239" not in events[0].payload
     assert "13800138000" not in events[0].payload
     assert verify_case(session, case) is None
 
@@ -71,19 +71,19 @@ def test_id_and_phone_numbers_are_encrypted_at_rest(session, world):
         "SELECT id_number, phone, id_number_hash FROM case_parties WHERE case_id = :c "
         "AND role = 'petitioner'"), {"c": case.id}).all()
     raw_id, raw_phone, id_hash = rows[0]
-    assert "110101195001011234" not in raw_id and "13800138000" not in raw_phone
+    assert "110101195001011239" not in raw_id and "13800138000" not in raw_phone
     assert not re.search(r"\d{6}", raw_id)
     assert len(id_hash) == 64
     party = case.petitioners[0]
     session.expire(party)
-    assert party.id_number == "110101195001011234"
+    assert party.id_number == "110101195001011239"
 
 
 def test_duplicate_check_finds_the_earlier_case(session, world):
     first, _ = new_case(session, world)
     other, _ = new_case(session, world, summary="邻居噪音扰民",
-                        petitioners=[{"name": "李四", "id_number": "110101196002022345"}])
-    found = ops.find_duplicates(session, id_number="110101 195001011234")
+                        petitioners=[{"name": "李四", "id_number": "110101196002022348"}])
+    found = ops.find_duplicates(session, id_number="110101 195001011239")
     assert first in found and other not in found
     assert first in ops.find_duplicates(session, phone="138 0013 8000")
     assert first in ops.find_duplicates(session, name="张三",
@@ -91,7 +91,7 @@ def test_duplicate_check_finds_the_earlier_case(session, world):
     assert first not in ops.find_duplicates(session, name="张三", summary="孩子上学难")
     assert ops.find_duplicates(session, id_number="999999199901019999") == []
     second, _ = new_case(session, world)
-    assert ops.find_duplicates(session, id_number="110101195001011234",
+    assert ops.find_duplicates(session, id_number="110101195001011239",
                                exclude_case_id=second.id)[0] == first
 
 
@@ -215,7 +215,7 @@ def test_unmasking_is_for_the_office_and_is_logged(session, world):
     ops.grant_access(session, world.clerk, case, world.police, "manage")
     with pytest.raises(NotAllowed):
         ops.unmask_party(session, world.police_officer, party)
-    assert ops.unmask_party(session, world.clerk, party) == ("110101195001011234",
+    assert ops.unmask_party(session, world.clerk, party) == ("110101195001011239",
                                                               "13800138000")
     actions = sorted(e.action for e in session.scalars(
         select(AccessLog).where(AccessLog.party_id == party.id)))

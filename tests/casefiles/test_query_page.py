@@ -82,7 +82,7 @@ class Seed:
     def case(self, **fields: Any) -> tuple[Any, str]:
         values: dict[str, Any] = {
             "channel": "letter", "kind": "labour", "summary": "拖欠工资三个月，共一万二千元。",
-            "petitioners": [{"name": "周秀英", "id_number": "330102196001011234",
+            "petitioners": [{"name": "周秀英", "id_number": "330102196001011230",
                              "phone": "13912345678", "address": "青溪镇桃源村5组"}],
             "others": [{"name": "青溪某建筑有限公司"}],
         }
@@ -126,7 +126,7 @@ def test_the_right_code_shows_steps_and_only_the_petitioners_notices(qapp, clien
     assert "Accepted for handling" in page
     assert "Sent to the body that handles it" in page
     assert "受理告知书" in page
-    for secret in ("内部调查报告", "内部交办函", agency_name, "330102196001011234",
+    for secret in ("内部调查报告", "内部交办函", agency_name, "330102196001011230",
                    "13912345678", "青溪某建筑有限公司", "周秀英", "查询接访员", code):
         assert secret not in page, secret
     assert response.headers["Cache-Control"] == "no-store"

@@ -102,3 +102,18 @@ def test_cancelling_from_the_page_tells_the_guest_once_committed(app, client, se
     closed = [p["args"][0] for p in guest.queue
               if p["namespace"] == NAMESPACE and p["name"] == "seat_closed"]
     assert closed and closed[-1]["reason"] == "cancelled"
+
+
+def test_a_booking_with_a_phone_that_is_no_number_is_refused_on_the_field(client, session,
+                                                                         clerk, room):
+    login(client, clerk)
+    response = client.post(f"/video/rooms/{room.id}/book", data={
+        "name": "李大爷", "phone": "abc", "slot": "", "idempotency_key": "p1"})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400 and "made of digits" in text
+    assert session.scalar(select(Seat).where(Seat.display_name == "李大爷")) is None
+    typed = client.post(f"/video/rooms/{room.id}/book", data={
+        "name": "李大爷", "phone": "139 1234 5678", "slot": "", "idempotency_key": "p2"})
+    assert typed.status_code == 200
+    seat = session.scalar(select(Seat).where(Seat.display_name == "李大爷"))
+    assert seat.phone == "13912345678"
