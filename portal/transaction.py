@@ -21,6 +21,7 @@ _PENDING = "portal.after_commit.pending"
 _READY = "portal.after_commit.ready"
 _PENDING_LAST = "portal.after_commit.pending_last"
 _READY_LAST = "portal.after_commit.ready_last"
+_AT_COMMIT = "portal.add_at_commit"
 
 
 def after_commit(session: Any, callback: Callable[[], None], *, last: bool = False) -> None:
@@ -29,6 +30,20 @@ def after_commit(session: Any, callback: Callable[[], None], *, last: bool = Fal
     with `last` (slow work: a media engine, files) run after all the others, so the
     socket emits queued meanwhile go out first."""
     session.info.setdefault(_PENDING_LAST if last else _PENDING, []).append(callback)
+
+
+def add_at_commit(session: Any, row: Any) -> None:
+    """Add `row` (an audit row: who read what) only when the transaction commits, so a
+    page that logs its own reading takes no write lock while it renders (SQLite lets one
+    writer in at a time); a rollback drops it with the rest."""
+    session.info.setdefault(_AT_COMMIT, []).append(row)
+
+
+@event.listens_for(Session, "before_commit")
+def _adding(session: Session) -> None:
+    rows = session.info.pop(_AT_COMMIT, None)
+    if rows:
+        session.add_all(rows)
 
 
 @event.listens_for(Session, "after_commit")
@@ -41,8 +56,12 @@ def _committed(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _rolled_back(session: Session) -> None:
-    session.info.pop(_PENDING, None)
-    session.info.pop(_PENDING_LAST, None)
+    _drop_pending(session)
+
+
+def _drop_pending(session: Any) -> None:
+    for key in (_PENDING, _PENDING_LAST, _AT_COMMIT):
+        session.info.pop(key, None)
 
 
 def run_after_commit(session: Any) -> None:
@@ -62,11 +81,17 @@ def run_after_commit(session: Any) -> None:
 def commit(session: Any) -> None:
     """Commit, then run what was queued for after the commit."""
     session.commit()
+    # with no transaction begun, SQLAlchemy fires no after_commit: promote here (a no-op
+    # when the event did)
+    _committed(session)
     run_after_commit(session)
 
 
 def rollback(session: Any) -> None:
+    """Roll back and drop everything queued for the commit (with no transaction begun,
+    SQLAlchemy fires no after_rollback)."""
     session.rollback()
+    _drop_pending(session)
     session.info.pop(_READY, None)
     session.info.pop(_READY_LAST, None)
 

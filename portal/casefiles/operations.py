@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal import identity
+from portal import identity, transaction
 from portal.auth.models import user_organisations
 from portal.auth.roles import Role
 from portal.casefiles import blobs
@@ -576,8 +576,7 @@ def log_access(session: Session, user: Any, action: AccessAction | str, *,
                       document_id=document.id if document is not None else None,
                       party_id=party.id if party is not None else None,
                       detail=(detail or None) and detail[:200], at=utcnow())
-    session.add(entry)
-    session.flush()
+    transaction.add_at_commit(session, entry)  # no write lock while the page renders
     return entry
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 
+from portal import transaction
 from portal.crypto import decrypt, mask_phone
 from portal.errors import DomainError, StaleEdit
 from portal.extensions import DbSession
@@ -291,13 +292,13 @@ def remove_affiliation(session: DbSession, person: Person, affiliation_id: int) 
 
 def reveal_phone(session: DbSession, person: Person, user: Any) -> str:
     """The clear number. Every unmasked view is recorded in the access log (the same
-    table as the case files' unmasked numbers: who, whose, when), flushed, not
-    committed; a line in the app log says it too."""
+    table as the case files' unmasked numbers: who, whose, when), added at the commit
+    of the request; a line in the app log says it too."""
     from portal.casefiles.models import AccessAction, AccessLog
 
-    session.add(AccessLog(user_id=getattr(user, "id", None), person_id=person.id,
-                          action=str(AccessAction.UNMASK_PHONE), at=utcnow()))
-    session.flush()
+    transaction.add_at_commit(session, AccessLog(
+        user_id=getattr(user, "id", None), person_id=person.id,
+        action=str(AccessAction.UNMASK_PHONE), at=utcnow()))
     current_app.logger.info(
         "phone number revealed: user %s (id %s) viewed the phone of person %s (id %s)",
         getattr(user, "username", "?"), getattr(user, "id", "?"), person.name, person.id)
