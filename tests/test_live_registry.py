@@ -160,3 +160,57 @@ def test_a_batched_job_runs_once_per_interval_whichever_node_asks(shared: str) -
             keys = list(redis.scan_iter(prefix + "*"))
             if keys:
                 redis.delete(*keys)
+
+
+@pytest.fixture()
+def prefix() -> Iterator[str]:
+    if not REDIS_URL:
+        pytest.skip("PORTAL_TEST_REDIS_URL is not set")
+    found = f"test:live:{uuid.uuid4().hex}:"
+    yield found
+    cleaner = _redis("cleaner", found)
+    keys = list(cleaner.redis.scan_iter(found + "*"))
+    if keys:
+        cleaner.redis.delete(*keys)
+
+
+def test_a_clean_stop_lets_the_others_drop_and_announce_its_connections(prefix: str) -> None:
+    a, b = _redis("node-a", prefix), _redis("node-b", prefix)
+    a.beat()
+    b.beat()
+    a.connect(NS, "sa", "r1", "seat-a")
+    a.claim(NS, "sa")
+    told: list[str] = []
+    b.on_dropped(lambda conns: told.extend(c.seat for c in conns))
+    a.stop()
+    assert [c.sid for c in b.sweep()] == ["sa"] and told == ["seat-a"]
+    assert b.current_seats(NS, "r1") == set()
+
+
+def test_a_node_whose_heartbeat_lapsed_is_told_to_reconnect_its_clients(prefix: str) -> None:
+    a = _redis("node-a", prefix)
+    lapsed: list[bool] = []
+    a.on_lapsed(lambda: lapsed.append(True))
+    a.beat()
+    a.beat()
+    assert lapsed == []
+    a.redis.delete(a._k("alive", "node-a"))  # a stall longer than the heartbeat's life
+    a.beat()
+    assert lapsed == [True]
+
+
+def test_a_lock_is_released_only_by_its_holder(prefix: str) -> None:
+    a, b = _redis("node-a", prefix), _redis("node-b", prefix)
+    assert a.try_lock("job", 5)
+    b.release("job")  # not b's: nothing happens
+    assert not b.try_lock("job", 5)
+    a.release("job")
+    assert b.try_lock("job", 5)
+
+
+def test_a_node_started_while_redis_is_down_keeps_beating_in_the_background() -> None:
+    down = RedisRegistry("redis://127.0.0.1:1/0", "node-x", prefix="test:down:")
+    with pytest.raises(Exception):  # noqa: B017 (redis' ConnectionError)
+        down.start()
+    assert down._beating is not None and down._beating.is_alive()
+    down._stopped.set()

@@ -102,6 +102,18 @@ def coalesce(key: str, delay_s: float, job: Callable[[], None]) -> None:
     timer.start()
 
 
+def _reconnect_everyone() -> None:
+    """This node's heartbeat lapsed and other nodes may have forgotten its connections:
+    close each socket of this process, so that its client connects again and is
+    registered anew (the room client reconnects after a plain server disconnect)."""
+    server = socketio.server
+    if server is None:
+        return
+    for namespace in list(server.manager.rooms):
+        for sid, _eio_sid in list(server.manager.get_participants(namespace, None)):
+            server.disconnect(sid, namespace=namespace)
+
+
 def _stop(reg: Registry) -> None:
     try:
         reg.stop()  # a clean exit: this node's connections go at once
@@ -123,9 +135,10 @@ def init_app(app: Flask) -> None:
     reg = make_registry(settings.redis_url,
                         prefix_of=settings.database_url if settings.redis_url else "")
     app.extensions[_REGISTRY] = reg
+    reg.on_lapsed(_reconnect_everyone)
+    atexit.register(_stop, reg)
     try:
         reg.start()
-        atexit.register(_stop, reg)
-    except Exception:  # Redis down at start: the node serves pages; sockets retry on use
+    except Exception:  # Redis down at start: the node serves pages; the heartbeat retries
         log.exception("live registry: could not start")
     socketio.on_event("connect", _on_connect)

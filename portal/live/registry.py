@@ -74,6 +74,7 @@ class Registry(ABC):
     def __init__(self, node: str | None = None) -> None:
         self.node = node or node_id()
         self._on_dropped: list[DroppedCallback] = []
+        self._on_lapsed: list[Callable[[], None]] = []
 
     # --- connections ---------------------------------------------------------------------
 
@@ -163,6 +164,18 @@ class Registry(ABC):
             except Exception:
                 log.exception("live registry: on_dropped callback failed")
 
+    def on_lapsed(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` when this node finds its own heartbeat had lapsed: the other
+        nodes may have dropped its connections, so they must connect again."""
+        self._on_lapsed.append(callback)
+
+    def _lapsed(self) -> None:
+        for callback in self._on_lapsed:
+            try:
+                callback()
+            except Exception:
+                log.exception("live registry: on_lapsed callback failed")
+
     def start(self) -> None:  # noqa: B027 (memory: nothing to do)
         """Begin this node's life: drop what an earlier life of it left, then beat."""
 
@@ -170,7 +183,8 @@ class Registry(ABC):
         """Say this node is alive and drop the entries of dead nodes."""
 
     def stop(self) -> None:  # noqa: B027
-        """Leave: drop this node's entries (a clean shutdown)."""
+        """Leave (a clean shutdown): the other nodes drop this node's entries at their
+        next sweep and tell the rooms, as for a node that died."""
 
 
 class MemoryRegistry(Registry):
@@ -313,6 +327,11 @@ end
 return {raw, current}
 """
 
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 _CLAIM = """
 local p = ARGV[1]
 local ns = ARGV[2]
@@ -348,13 +367,20 @@ class RedisRegistry(Registry):
         self.prefix = prefix
         self._remove = self.redis.register_script(_REMOVE)
         self._claim = self.redis.register_script(_CLAIM)
+        self._release = self.redis.register_script(_RELEASE)
         self._beating: threading.Thread | None = None
         self._stopped = threading.Event()
+        #: what an earlier life of this node id left is dropped before this life adds any
+        #: entry (at start, or as soon as Redis answers when it was down then)
+        self._earlier_life_dropped = False
+        self._start_lock = threading.Lock()
+        self._has_beaten = False
 
     def _k(self, *parts: object) -> str:
         return self.prefix + ":".join(str(p) for p in parts)
 
     def _add(self, conn: Connection) -> None:
+        self._drop_earlier_life()
         ns, sid = conn.namespace, conn.sid
         pipe = self.redis.pipeline()
         pipe.set(self._k("c", ns, sid), conn.to_json())
@@ -445,32 +471,54 @@ class RedisRegistry(Registry):
                                    px=max(1, int(ttl_s * 1000))))
 
     def release(self, key: str) -> None:
-        self.redis.delete(self._k("lk", key))
+        """Release the lock if this node still holds it (it may have lapsed and been
+        taken by another)."""
+        self._release(keys=[self._k("lk", key)], args=[self.node])
 
     # --- nodes ---------------------------------------------------------------------------
 
     def _drop_node(self, node: str) -> list[Connection]:
+        """Remove the node's connections one by one (each removal also takes it out of
+        the node's index, so an entry added meanwhile is never lost from it)."""
         dropped = []
         for member in self.redis.smembers(self._k("n", node)):
             namespace, _, sid = str(member).partition("\n")
             conn, _current = self.remove(namespace, sid)
             if conn is not None:
                 dropped.append(conn)
-        self.redis.delete(self._k("n", node))
-        self.redis.srem(self._k("nodes"), node)
+            self.redis.srem(self._k("n", node), member)  # a member without its entry
+        if not self.redis.scard(self._k("n", node)):
+            self.redis.srem(self._k("nodes"), node)
         return dropped
 
+    def _drop_earlier_life(self) -> None:
+        if self._earlier_life_dropped:
+            return
+        with self._start_lock:
+            if not self._earlier_life_dropped:
+                self._drop_node(self.node)
+                self._earlier_life_dropped = True
+
     def start(self) -> None:
-        self._drop_node(self.node)  # an earlier life of this node id left these
-        self.beat()
+        """Drop an earlier life's entries and beat; the heartbeat thread starts even when
+        Redis does not answer now (it keeps trying, and drops the earlier life first)."""
         if self._beating is None:
             self._beating = threading.Thread(target=self._beat_forever, daemon=True,
                                              name="live-registry-heartbeat")
             self._beating.start()
+        self._drop_earlier_life()
+        self.beat()
 
     def beat(self) -> None:
-        self.redis.set(self._k("alive", self.node), "1", ex=NODE_TTL_S)
+        self._drop_earlier_life()
+        before = self.redis.set(self._k("alive", self.node), "1", ex=NODE_TTL_S, get=True)
         self.redis.sadd(self._k("nodes"), self.node)
+        if before is None and self._has_beaten:
+            # our heartbeat lapsed (a stall, Redis restarted): other nodes may have swept
+            # our connections; they must connect again to be known
+            log.warning("live registry: this node's heartbeat had lapsed")
+            self._lapsed()
+        self._has_beaten = True
         self.sweep()
 
     def sweep(self) -> list[Connection]:
@@ -491,8 +539,9 @@ class RedisRegistry(Registry):
                 log.exception("live registry: heartbeat failed")
 
     def stop(self) -> None:
+        """A clean exit: the heartbeat goes at once, so the next sweep of any node drops
+        this node's connections and tells their rooms (as for a node that died)."""
         self._stopped.set()
-        self._drop_node(self.node)
         self.redis.delete(self._k("alive", self.node))
 
 
