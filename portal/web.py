@@ -33,6 +33,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from portal import idempotency, transaction
+from portal.access_log import redact_url
 from portal.errors import DomainError, NotAllowed, NotFound, StaleEdit
 from portal.extensions import babel, db
 from portal.i18n import lazy_gettext as _l
@@ -236,7 +237,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _crash(error: Exception) -> ResponseReturnValue:
-        app.logger.exception("unhandled error on %s", request.path)
+        # the path may hold a join token: the log gets it masked, like the access log
+        app.logger.exception("unhandled error on %s", redact_url(request.path))
         transaction.rollback(db.session)
         return _error_page(500)
 

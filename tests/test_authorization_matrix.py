@@ -149,6 +149,7 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("video.room", "GET"): room_rule(lambda o: {"room_id": o["room"].id}, ROOM_UNSEEN),
     ("video.book", "POST"): room_rule(lambda o: {"room_id": o["room"].id}),
     ("video.host", "GET"): room_rule(lambda o: {"room_id": o["room"].id}),
+    ("video.open_room", "POST"): room_rule(lambda o: {"room_id": o["room"].id}),
     ("video.notes", "GET"): room_rule(lambda o: {"room_id": o["room"].id}),
     ("video.reissue_link", "POST"): room_rule(lambda o: {"seat_id": o["seat"].id}),
     ("video.email_link", "POST"): room_rule(lambda o: {"seat_id": o["seat"].id}),

@@ -69,3 +69,12 @@ def test_client_numbers_are_whole_ids_or_zero(sent, taken):
     from portal.live import client_number
 
     assert client_number(sent) == taken
+
+
+def test_a_refusal_says_to_the_sender_what_message_for_allows(app) -> None:
+    def handler(data: dict[str, Any]) -> None:
+        raise DomainError("janus at http://10.0.0.5:8088/janus did not answer")
+
+    with app.app_context():
+        ack = live.socket_event(handler, message_for=lambda e: "请重试")({})
+    assert ack == {"ok": False, "error": "请重试"}

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from portal import idempotency, transaction, web
 from portal.casefiles.models import Case
-from portal.casefiles.permissions import can_view as can_view_case
+from portal.casefiles.permissions import can_contribute as can_add_to_case
 from portal.extensions import db
 from portal.notify.operations import queue_email
 from portal.orgs.models import Organisation
@@ -50,6 +50,7 @@ from video.models import (
     ReceptionNote,
     Recording,
     Room,
+    RoomStatus,
     Seat,
     SeatKind,
 )
@@ -160,7 +161,7 @@ def _case_id(number: str | None) -> int | None:
     if not number:
         return None
     case = db.session.scalar(select(Case).where(Case.number == number))
-    if case is None or not can_view_case(current_user, case):
+    if case is None or not can_add_to_case(current_user, case):
         raise DomainError(_("No case %(number)s that you can add to.", number=number))
     return case.id
 
@@ -287,11 +288,24 @@ def cancel_seat(seat_id: int) -> ResponseReturnValue:
 @bp.get("/rooms/<int:room_id>/host")
 @require(perm.can_open_schedule)
 def host(room_id: int) -> ResponseReturnValue:
+    """The official's room. A GET changes nothing (a prefetched link must not start the
+    reception): an official who has not opened the room yet gets the button that does."""
     room = _room(room_id, perm.can_host)
-    web.on_error(web.flash_and_redirect(url_for("video.room", room_id=room.id)))
-    seat = ops.staff_seat(db.session, current_user, room)  # refused once the room ended
+    seat = ops.existing_staff_seat(db.session, current_user, room)
+    if seat is None or room.status == RoomStatus.ENDED:
+        return render("video/open_room.html", room=room)
     return render("video/room.html", block=None, room=room, seat=seat, is_staff=True,
                   token=None, note_url=url_for("video.notes", room_id=room.id))
+
+
+@bp.post("/rooms/<int:room_id>/host")
+@require(perm.can_open_schedule)
+def open_room(room_id: int) -> ResponseReturnValue:
+    """Open the room: the official's seat, and the reception is live."""
+    room = _room(room_id, perm.can_host)
+    web.on_error(web.flash_and_redirect(url_for("video.room", room_id=room.id)))
+    ops.staff_seat(db.session, current_user, room)  # refused once the room ended
+    return redirect(url_for("video.host", room_id=room.id), code=303)
 
 
 @bp.get("/rooms/<int:room_id>/notes")

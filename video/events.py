@@ -39,6 +39,7 @@ from portal.timeutil import utcnow
 from video import operations as ops
 from video import permissions as perm
 from video.engines import current_engine
+from video.engines.base import MediaError
 from video.models import Room, RoomStatus, Seat, SeatState
 
 log = logging.getLogger(__name__)
@@ -425,9 +426,20 @@ def _handler(staff_only: bool = False) -> Any:
             return fn(binding, seat, data)
 
         handler.__name__ = fn.__name__
-        return live.socket_event(handler, on_refused=_close_refused)
+        return live.socket_event(handler, on_refused=_close_refused,
+                                 message_for=_message_for)
 
     return wrap
+
+
+def _message_for(error: DomainError) -> Any:
+    """What the sender reads of a refusal: a media engine's own words (its URL, paths) go
+    to officials only; a petitioner is told plainly."""
+    if isinstance(error, MediaError):
+        binding = _binding(request.sid)  # type: ignore[attr-defined]
+        if binding is None or binding.user_id is None:
+            return _l("The video connection could not be set up. Please try again.")
+    return error.message
 
 
 def _seat_info(seat: Seat) -> dict[str, Any]:

@@ -261,6 +261,8 @@ def add_companion(session: DbSession, actor: Any, seat: Seat, *, name: str,
         raise DomainError(_l("A companion or an interpreter only."))
     if seat.kind != SeatKind.PETITIONER:
         raise DomainError(_l("Companions come with a petitioner."))
+    if not perm.can_add_companion(actor, seat):  # the petitioner's seat is no longer in use
+        raise DomainError(_l("This booking is over: a companion can no longer join it."))
     other = Seat(room=room, kind=kind, display_name=_clean_name(name), companion_of_id=seat.id,
                  state=SeatState.BOOKED, created_by_id=actor.id, created_at=utcnow())
     token = _issue_token(room, other)
@@ -274,6 +276,8 @@ def reissue_link(session: DbSession, actor: Any, seat: Seat) -> str:
     if not perm.can_manage_room(actor, seat.room) or seat.is_staff:
         raise _deny()
     _check_open(seat.room)
+    if not perm.can_reissue_link(actor, seat):  # finished, removed or cancelled
+        raise DomainError(_l("This booking is over: its link can no longer be renewed."))
     token = _issue_token(seat.room, seat)
     session.flush()
     return token
@@ -322,13 +326,18 @@ def give_consent(session: DbSession, seat: Seat) -> None:
     session.flush()
 
 
+def existing_staff_seat(session: DbSession, user: Any, room: Room) -> Seat | None:
+    """The official's seat in the room if they opened it before (reads only)."""
+    return session.scalar(select(Seat).where(Seat.room_id == room.id, Seat.user_id == user.id,
+                                             Seat.kind == SeatKind.STAFF))
+
+
 def staff_seat(session: DbSession, user: Any, room: Room) -> Seat:
     """The official's own seat in the room (one per account), admitted from the start."""
     if not perm.can_host(user, room):
         raise _deny()
     _check_open(room)
-    seat = session.scalar(select(Seat).where(Seat.room_id == room.id, Seat.user_id == user.id,
-                                             Seat.kind == SeatKind.STAFF))
+    seat = existing_staff_seat(session, user, room)
     if seat is None:
         seat = Seat(room=room, kind=SeatKind.STAFF, display_name=user.display_name,
                     user_id=user.id, state=SeatState.ADMITTED, admitted_at=utcnow(),

@@ -154,7 +154,7 @@ def _party(data: dict[str, Any], role: PartyRole) -> Party:
 def _office_for(session: Session, actor: Any, office_id: int | None) -> int:
     mine = perm.org_ids(actor)
     if office_id is not None:
-        if office_id not in mine and not actor.has_role(Role.ADMIN):
+        if office_id not in mine and not perm.is_admin(actor):
             raise _deny(_l("You can register cases only for your own office."))
         if session.get(Organisation, office_id) is None:
             raise DomainError(_l("The registering office does not exist."))

@@ -129,13 +129,15 @@ def case_page(case: Case, *, block: str = "content", status_code: int = 200,
         leader_form.leader_id.choices = [(0, "—"), *leaders()]
     documents = documents_of(case)
     clocks = clk.clocks_for_case(session(), case)
+    current = clk.current_clock(clocks)
+    paused = clock_ops.is_paused(session(), case)
     can_contribute = perm.can_contribute(user, case)
     return render(
         "casefiles/case.html", block=block, status=status_code, case=case,
         orgs=org_names(session(), case_org_ids(case)),
         users=user_names(session(), [case.leader_id, case.created_by_id,
                                      *(d.created_by_id for d in documents)]),
-        clocks=clocks, current=clk.current_clock(clocks),
+        clocks=clocks, current=current,
         timeline=timeline(session(), case, group), group=group, groups=TIMELINE_GROUPS,
         documents=documents, actions=action_rows(case, user),
         summary_form=summary_form, document_form=document_form, assign_form=assign_form,
@@ -145,5 +147,7 @@ def case_page(case: Case, *, block: str = "content", status_code: int = 200,
         can_add_documents=can_contribute and perm.can_add_documents(user, case),
         can_unmask=perm.can_see_full_personal_data(user, case),
         integrity=check_case(session(), case), inline_types=INLINE_TYPES,
-        playable_types=PLAYABLE_TYPES, clock_paused=clock_ops.is_paused(session(), case),
+        playable_types=PLAYABLE_TYPES, clock_paused=paused,
+        can_pause_clock=perm.may_pause_clock(
+            user, case, paused, bool(current and current.is_office_duty)),
         pause_kinds=clock_ops.PAUSE_KINDS, **LABELS)

@@ -95,6 +95,13 @@ def can_add_documents(user: Any, case: Case) -> bool:
     return case.status != Status.ARCHIVED and can_contribute(user, case)
 
 
+def may_pause_clock(user: Any, case: Case, paused: bool, running_is_office_duty: bool
+                    ) -> bool:
+    """Offer to pause the office's running time limit (for a hearing or an appraisal), or
+    to resume a paused one: whoever manages the file (clock_ops checks the same)."""
+    return can_manage(user, case) and (paused or running_is_office_duty)
+
+
 def may_set_leader(user: Any, case: Case) -> bool:
     """Name the responsible leader (包案领导) of the case."""
     return (is_admin(user) or is_office_staff(user, case, OFFICE_EDIT_ROLES)

@@ -53,17 +53,20 @@ class after_commit_reply:  # noqa: N801 (read as a function by handlers)
 Reply = dict[str, Any] | after_commit_reply | None
 
 
-def _refusal(error: DomainError) -> dict[str, Any]:
-    return {"ok": False, "error": str(error.message)}
+def _refusal(error: DomainError,
+             message_for: Callable[[DomainError], Any] | None = None) -> dict[str, Any]:
+    return {"ok": False, "error": str(message_for(error) if message_for else error.message)}
 
 
 def socket_event(handler: Callable[..., Reply],
-                 on_refused: Callable[[DomainError], None] | None = None
+                 on_refused: Callable[[DomainError], None] | None = None,
+                 message_for: Callable[[DomainError], Any] | None = None
                  ) -> Callable[..., dict[str, Any]]:
     """Wrap `handler(data)`: its dict (or nothing, or an `after_commit_reply`) becomes
     the ack `{"ok": true, ...}`; a
     DomainError rolls back, calls `on_refused(error)` (closing connections, say) and acks
-    `{"ok": false, "error": message}`; any other error rolls back, is logged and acks a
+    `{"ok": false, "error": message}` (`message_for(error)` when given: what this sender
+    may read of it); any other error rolls back, is logged and acks a
     plain message (never a stack trace to the client)."""
 
     @wraps(handler)
@@ -78,7 +81,7 @@ def socket_event(handler: Callable[..., Reply],
         def refused(error: DomainError) -> None:
             if on_refused is not None:
                 on_refused(error)
-            refusals.append(_refusal(error))
+            refusals.append(_refusal(error, message_for))
 
         try:
             reply = transaction.run(db.session, work, refused)

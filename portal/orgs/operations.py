@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from portal.errors import DomainError, StaleEdit
 from portal.extensions import DbSession
 from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import ALLOWED_PARENTS, Organisation, OrgKind, Sector
 
+STALE_MESSAGE = _l("Someone else changed this organisation while you were editing it. Your "
+                   "changes are shown below; check them and save again.")
 
 def _check(
     session: DbSession, org: Organisation | None, data: dict[str, Any]
@@ -53,8 +56,7 @@ def create_organisation(session: DbSession, data: dict[str, Any]) -> Organisatio
 def update_organisation(session: DbSession, org: Organisation, data: dict[str, Any],
                         seen_version: int | None) -> None:
     if seen_version is not None and seen_version != org.version:
-        raise StaleEdit(_l("Someone else changed this organisation while you were editing it. "
-                           "Your changes are shown below; check them and save again."))
+        raise StaleEdit(STALE_MESSAGE)
     parent = _check(session, org, data)
     org.name = data["name"].strip()
     org.kind = data["kind"]
@@ -64,4 +66,7 @@ def update_organisation(session: DbSession, org: Organisation, data: dict[str, A
     org.address = data.get("address") or None
     org.phone = data.get("phone") or None
     org.is_active = bool(data.get("is_active"))
-    session.flush()
+    try:
+        session.flush()
+    except StaleDataError:  # saved by someone else between the check and the flush
+        raise StaleEdit(STALE_MESSAGE) from None

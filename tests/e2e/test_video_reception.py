@@ -192,9 +192,11 @@ def official(media_browser: Any, video_server: str) -> Iterator[dict[str, Any]]:
     desk.get_by_role("link", name=ROOM_TITLE).first.click()
     desk.wait_for_url(re.compile(r".*/video/rooms/\d+$"))
     room_url = desk.url
-    host_url = desk.locator('a[href$="/host"]').get_attribute("href")
     host = context.new_page()
-    host.goto(base + host_url)
+    host.goto(room_url)
+    # opening the room is a POST (a GET of the host page changes nothing)
+    host.locator('form[action$="/host"] button').click()
+    host.wait_for_url(re.compile(r".*/host$"))
     host.wait_for_function("window.videoRoom && videoRoom.state().seatState === 'admitted'")
     yield {"context": context, "desk": desk, "host": host, "room_url": room_url, "base": base}
     context.close()

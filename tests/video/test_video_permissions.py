@@ -88,7 +88,7 @@ def _room(session: Any, admin: Any, office: Any, title: str, host: Any = None,
 
 
 @pytest.fixture()
-def world(session, make_user, make_org):
+def rooms_world(session, make_user, make_org):
     own, other = make_org("本局"), make_org("他局")
     admin = make_user(Role.ADMIN)
     rooms: dict[str, Room] = {"own_office": _room(session, admin, own, "本局接待"),
@@ -112,8 +112,8 @@ def _answers(user: Any, room: Room) -> tuple[bool, bool, bool, bool, bool]:
 
 
 @pytest.mark.parametrize("who", sorted(MATRIX))
-def test_permission_matrix(world, who):
-    people, rooms, hosted = world
+def test_permission_matrix(rooms_world, who):
+    people, rooms, hosted = rooms_world
     user = people[who]
     got = {name: _answers(user, hosted[who] if name == "hosts_by_name" else rooms[name])
            for name in ROOMS}
@@ -123,8 +123,8 @@ def test_permission_matrix(world, who):
 
 
 @pytest.mark.parametrize("who", sorted(MATRIX))
-def test_the_schedule_lists_exactly_the_rooms_the_user_may_view(session, world, who):
-    people, rooms, hosted = world
+def test_the_schedule_lists_exactly_the_rooms_the_user_may_view(session, rooms_world, who):
+    people, rooms, hosted = rooms_world
     user = people[who]
     every_room = session.scalars(select(Room)).all()
     listed = set(session.scalars(select(Room.id).where(visible_rooms(user))))
@@ -134,11 +134,11 @@ def test_the_schedule_lists_exactly_the_rooms_the_user_may_view(session, world, 
 
 
 @pytest.mark.parametrize("who", sorted(MATRIX))
-def test_the_room_form_offers_exactly_the_offices_the_user_may_schedule_for(session, world,
+def test_the_room_form_offers_exactly_the_offices_the_user_may_schedule_for(session, rooms_world,
                                                                             who):
     from portal.orgs.models import Organisation
 
-    people, rooms, _hosted = world
+    people, rooms, _hosted = rooms_world
     user = people[who]
     offered = set(session.scalars(select(Organisation.id).where(offices_to_schedule(user))))
     offices = {rooms[name].office_id for name in ("own_office", "other_office")}

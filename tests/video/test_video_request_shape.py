@@ -117,3 +117,27 @@ def test_a_booking_with_a_phone_that_is_no_number_is_refused_on_the_field(client
     assert typed.status_code == 200
     seat = session.scalar(select(Seat).where(Seat.display_name == "李大爷"))
     assert seat.phone == "13912345678"
+
+
+def test_opening_the_host_page_changes_nothing_until_the_official_opens_the_room(
+        client, session, clerk, room):
+    """A GET (a prefetched link, a reload) neither seats the official nor starts the
+    reception; the button on the page does, by POST."""
+    from video.models import RoomStatus
+
+    login(client, clerk)
+    room.status = RoomStatus.SCHEDULED
+    session.commit()
+    page = client.get(f"/video/rooms/{room.id}/host")
+    assert page.status_code == 200 and f'action="/video/rooms/{room.id}/host"' in \
+        page.get_data(as_text=True)
+    session.refresh(room)
+    assert room.status == RoomStatus.SCHEDULED
+    assert ops.existing_staff_seat(session, clerk, room) is None
+    opened = client.post(f"/video/rooms/{room.id}/host")
+    assert opened.status_code == 303 and opened.headers["Location"].endswith("/host")
+    session.refresh(room)
+    assert room.status == RoomStatus.LIVE
+    assert ops.existing_staff_seat(session, clerk, room) is not None
+    call = client.get(f"/video/rooms/{room.id}/host").get_data(as_text=True)
+    assert 'id="video-room"' in call
