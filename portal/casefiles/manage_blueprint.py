@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from portal import idempotency, web
 from portal.auth.models import User
-from portal.casefiles import clock_ops
+from portal.casefiles import clock_ops, staging
 from portal.casefiles import clocks as clk
 from portal.casefiles import operations as ops
 from portal.casefiles import permissions as perm
@@ -145,10 +145,15 @@ def new() -> ResponseReturnValue:
     idempotency.ensure_new(session(), key)
     petitioners, others = form.party_rows()
     uploads = [f for f in request.files.getlist("attachments") if f and f.filename]
+    # files chosen before the form last came back, kept for the clerk (ticked ones)
+    kept = staging.restore(request.form.getlist("kept"), current_user.id)
 
     def form_again(status: int, duplicates: list[Case]) -> ResponseReturnValue:
+        staged, refused_files = staging.stage(uploads, current_user.id)
+        for message in refused_files:
+            flash(message, "error")
         return render("casefiles/new.html", form=form, status=status,
-                      duplicates=_duplicate_rows(duplicates), dropped_files=bool(uploads),
+                      duplicates=_duplicate_rows(duplicates), kept=[*kept, *staged],
                       **LABELS)
 
     def refused(error: DomainError) -> ResponseReturnValue:  # a file or a rule refused
@@ -159,7 +164,7 @@ def new() -> ResponseReturnValue:
     if _form_problems(form, petitioners, others):
         return form_again(422, [])
     web.on_error(refused)
-    files = [read_upload(f) for f in uploads]
+    files = [read_upload(f) for f in uploads] + staging.contents(kept)
     duplicates = [] if form.confirm_new.data else _duplicates(form)
     if duplicates:
         return form_again(200, duplicates)

@@ -262,3 +262,58 @@ def test_operations_refuse_a_bad_number_from_any_caller(session, world):
         ops.register_case(session, world.clerk, channel="walk_in", kind="land",
                           summary="x", petitioners=[{"name": "李四",
                                                      "id_number": "110101195001011234"}])
+
+
+# ---------------------------------------------------------------- attachments kept
+
+def test_attachments_survive_a_form_that_comes_back(app, session, world):
+    import io
+
+    from portal.casefiles.models import Document
+
+    clerk = client_for(app, world.clerk)
+    letter = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    first = clerk.post("/cases/new", data={
+        "channel": "walk_in", "kind": "land", "summary": "",  # an error elsewhere
+        "petitioners-0-name": "李四", "idempotency_key": "keep-files",
+        "attachments": (io.BytesIO(letter), "来信.pdf")}, content_type="multipart/form-data")
+    html = text(first)
+    assert first.status_code == 422 and "来信.pdf" in html
+    tokens = re.findall(r'name="kept" value="([^"]+)" checked', html)
+    assert len(tokens) == 1
+    # the clerk corrects the summary and saves, choosing no file again
+    second = clerk.post("/cases/new", data={
+        "channel": "walk_in", "kind": "land", "summary": "占用承包地修路未补偿。",
+        "petitioners-0-name": "李四", "idempotency_key": "keep-files", "kept": tokens,
+        "confirm_new": "y"})
+    assert second.status_code == 200, text(second)[:300]
+    case = session.scalar(select(Case).order_by(Case.id.desc()))
+    docs = session.scalars(select(Document).where(Document.case_id == case.id)).all()
+    assert [d.title for d in docs] == ["来信.pdf"]
+    assert ops.open_document(session, world.clerk, docs[0].current) == letter
+
+
+def test_a_kept_file_token_of_another_user_or_forged_is_ignored(app, session, world,
+                                                                make_user):
+    import io
+
+    from portal.auth.roles import Role
+    from portal.casefiles.models import Document
+
+    clerk = client_for(app, world.clerk)
+    page = text(clerk.post("/cases/new", data={
+        "channel": "walk_in", "kind": "land", "summary": "", "petitioners-0-name": "李四",
+        "idempotency_key": "k1", "attachments": (io.BytesIO(b"secret letter"), "a.txt")},
+        content_type="multipart/form-data"))
+    token = re.findall(r'name="kept" value="([^"]+)"', page)[0]
+    other = make_user(Role.CLERK, organisations=[world.office])
+    thief = client_for(app, other)
+    for sent in (token, token[:-4] + "AAAA"):
+        response = thief.post("/cases/new", data={
+            "channel": "walk_in", "kind": "land", "summary": "另一件事",
+            "petitioners-0-name": "王五", "idempotency_key": secrets.token_urlsafe(8),
+            "kept": sent, "confirm_new": "y"})
+        assert response.status_code == 200
+        case = session.scalar(select(Case).order_by(Case.id.desc()))
+        assert session.scalars(select(Document).where(Document.case_id == case.id)).all() \
+            == []
