@@ -317,3 +317,20 @@ def test_a_kept_file_token_of_another_user_or_forged_is_ignored(app, session, wo
         case = session.scalar(select(Case).order_by(Case.id.desc()))
         assert session.scalars(select(Document).where(Document.case_id == case.id)).all() \
             == []
+
+
+def test_a_summary_over_its_limit_is_refused_with_a_counter_not_cut(app, session, world):
+    clerk = client_for(app, world.clerk)
+    page = text(clerk.get("/cases/new"))
+    summary = re.search(r'<textarea[^>]*id="summary"[^>]*>', page).group(0)
+    assert "maxlength" not in summary.replace("data-maxlength", "")  # the browser cuts nothing
+    assert 'data-maxlength="5000"' in summary and 'id="summary-count"' in page
+    before = count_cases(session)
+    too_long = "占" * 5001
+    response = _register(clerk, **{"petitioners-0-name": "李四", "summary": too_long})
+    html = text(response)
+    assert response.status_code == 422
+    assert "5000" in _field_error(html, "summary")
+    assert too_long in html  # kept whole for the clerk to shorten
+    assert "5001 of at most 5000 characters" in html
+    assert count_cases(session) == before
