@@ -140,7 +140,7 @@ def room(room_id: int) -> ResponseReturnValue:
     room = _room(room_id)
     form = BookForm()
     form.idempotency_key.data = idempotency.new_key()
-    free = [s.starts_at for s in ops.slots(room) if s.seat is None]
+    free = ops.free_slots(room)
     form.slot.choices = slot_choices(free)
     return _room_page(room, form)
 
@@ -171,7 +171,7 @@ def _case_id(number: str | None) -> int | None:
 def book(room_id: int) -> ResponseReturnValue:
     room = _room(room_id, perm.can_manage_room)
     form = BookForm()
-    free = [s.starts_at for s in ops.slots(room) if s.seat is None]
+    free = ops.free_slots(room)
     form.slot.choices = slot_choices(free)
     web.on_error(lambda error: _booking_refused(room, form, error))
     key = form.idempotency_key.data

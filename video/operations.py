@@ -136,6 +136,9 @@ def create_room(session: DbSession, actor: Any, *, kind: str, title: str, office
         raise DomainError(_l("Give the reception a title."))
     if ends_at <= starts_at:
         raise DomainError(_l("The reception must end after it starts."))
+    if ends_at <= utcnow():
+        raise DomainError(_l("This reception would already be over: choose a time still to "
+                             "come."))
     if not 5 <= slot_minutes <= 240:
         raise DomainError(_l("A slot lasts between 5 and 240 minutes."))
     office = session.get(Organisation, office_id)
@@ -178,6 +181,12 @@ def slots(room: Room) -> list[Slot]:
         found.append(Slot(at, booked.get(at)))
         at += step
     return found
+
+
+def free_slots(room: Room) -> list[datetime]:
+    """The start of each slot still free and still to come (a past slot is not offered)."""
+    now = utcnow()
+    return [s.starts_at for s in slots(room) if s.seat is None and s.starts_at >= now]
 
 
 def new_token() -> str:
@@ -233,6 +242,9 @@ def book_seat(session: DbSession, actor: Any, room: Room, *, name: str,
             raise DomainError(_l("That time is not one of the reception's slots."))
         if slot.seat is not None:
             raise DomainError(_l("That slot is already booked."))
+        if slot.starts_at < utcnow():
+            raise DomainError(_l("That time has passed: choose a later slot, or add the "
+                                 "person to the walk-in queue."))
     if (phone or "").strip():
         try:
             phone = identity.phone(phone or "")

@@ -30,10 +30,13 @@ from video.models import NoteStatus, ReceptionNote, Room, Seat, SeatState
 # --- pages ---------------------------------------------------------------------------------
 
 def test_clerk_schedules_books_and_gets_a_link(client, session, clerk, office):
+    from zoneinfo import ZoneInfo
+
     login(client, clerk)
+    tomorrow = (utcnow() + timedelta(days=1)).astimezone(ZoneInfo("Asia/Shanghai")).date()
     response = client.post("/video/new", data={
         "kind": "leader_day", "title": "县长接待日", "office_id": office.id, "host_id": 0,
-        "day": "2026-12-01", "starts": "09:00", "ends": "11:00", "slot_minutes": 30})
+        "day": tomorrow.isoformat(), "starts": "09:00", "ends": "11:00", "slot_minutes": 30})
     assert response.status_code == 303
     room = session.scalar(select(Room).where(Room.title == "县长接待日"))
     assert room is not None and len(ops.slots(room)) == 4

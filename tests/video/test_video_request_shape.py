@@ -141,3 +141,31 @@ def test_opening_the_host_page_changes_nothing_until_the_official_opens_the_room
     assert ops.existing_staff_seat(session, clerk, room) is not None
     call = client.get(f"/video/rooms/{room.id}/host").get_data(as_text=True)
     assert 'id="video-room"' in call
+
+
+def test_a_reception_in_the_past_and_a_past_slot_are_refused(client, session, clerk, office,
+                                                             room):
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    import pytest
+
+    from portal.errors import DomainError
+    from portal.timeutil import utcnow
+    from video.models import Room
+
+    login(client, clerk)
+    yesterday = (utcnow() - timedelta(days=1)).astimezone(ZoneInfo("Asia/Shanghai"))
+    before = session.scalar(select(func.count()).select_from(Room))
+    response = client.post("/video/new", data={
+        "kind": "appointment", "title": "昨天的接访", "office_id": office.id, "host_id": 0,
+        "day": yesterday.date().isoformat(), "starts": "09:00", "ends": "11:00",
+        "slot_minutes": 20})
+    assert response.status_code in (400, 422)
+    assert "already be over" in response.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(Room)) == before
+    # the room began ten minutes ago: its first slot has passed and is not offered
+    first_slot = room.starts_at
+    with pytest.raises(DomainError, match="That time has passed"):
+        ops.book_seat(session, clerk, room, name="迟到者", slot_at=first_slot)
+    assert first_slot not in ops.free_slots(room)
