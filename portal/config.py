@@ -52,6 +52,8 @@ class Settings:
     database_url: str = ""
     redis_url: str = ""
     smtp_url: str = ""
+    #: the SMS provider (portal/notify/sms.py); empty: text messages wait on /dev/outbox
+    sms_url: str = ""
     mail_from: str = "portal@localhost"
     media_engine: str = "aiortc"
     janus_url: str = ""
@@ -141,6 +143,7 @@ class Settings:
             database_url=database_url,
             redis_url=env.get("PORTAL_REDIS_URL", "").strip(),
             smtp_url=env.get("PORTAL_SMTP_URL", "").strip(),
+            sms_url=env.get("PORTAL_SMS_URL", "").strip(),
             mail_from=env.get("PORTAL_MAIL_FROM", "portal@localhost").strip(),
             media_engine=engine,
             janus_url=env.get("PORTAL_JANUS_URL", "").strip(),

@@ -12,17 +12,19 @@ from datetime import datetime
 from typing import Any
 
 import segno
-from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal import idempotency, transaction, web
+from portal.app import settings_of
 from portal.casefiles.models import Case
 from portal.casefiles.permissions import can_contribute as can_add_to_case
 from portal.extensions import db
-from portal.notify.operations import queue_email
+from portal.notify.operations import queue_email, queue_sms
 from portal.orgs.models import Organisation
 from portal.web import DomainError, public, render, require
 from video import filing
@@ -184,12 +186,13 @@ def book(room_id: int) -> ResponseReturnValue:
     seat, token = ops.book_seat(
         db.session, current_user, room, name=form.name.data or "",
         phone=form.phone.data, email=form.email.data,
-        slot_at=parse_slot(form.slot.data), case_id=_case_id(form.case_number.data))
+        slot_at=parse_slot(form.slot.data), case_id=_case_id(form.case_number.data),
+        locale=form.language.data or "zh_CN")
     idempotency.remember(db.session, key, "video-seat", url_for("video.room", room_id=room.id),
                          code=303, notice=ops.BOOKING_REPLAYED)
     if seat.email:
         _email_link(seat, token, seat.email)
-    return _link_page(seat, token, emailed=bool(seat.email))
+    return _link_page(seat, token, emailed=bool(seat.email), texted=_text_link(seat, token))
 
 
 def _booking_refused(room: Room, form: BookForm, error: DomainError) -> ResponseReturnValue:
@@ -222,12 +225,30 @@ def _email_link(seat: Seat, token: str, address: str) -> None:
                 + _("If you cannot come, call the reception office."))
 
 
-def _link_page(seat: Seat, token: str, emailed: bool = False) -> ResponseReturnValue:
+def _guest_text(seat: Seat, token: str) -> str:
+    """The join link's message in the language the guest reads, not the clerk's."""
+    with force_locale(seat.locale or "zh_CN"):
+        return sms_text(seat, token)
+
+
+def _text_link(seat: Seat, token: str) -> bool:
+    """Queue the join link as an SMS to the guest's phone (sent by the outbox worker when
+    an SMS provider is configured, shown at /dev/outbox otherwise); True when queued."""
+    when = utc_to_local(seat.slot_at).strftime("%Y-%m-%d %H:%M") if seat.slot_at else ""
+    return queue_sms(db.session, to=seat.phone, text=_guest_text(seat, token),
+                     params={"name": seat.display_name, "title": seat.room.title,
+                             "when": when, "url": join_url(token)},
+                     locale=seat.locale or "zh_CN") is not None
+
+
+def _link_page(seat: Seat, token: str, emailed: bool = False, texted: bool = False
+               ) -> ResponseReturnValue:
     url = join_url(token)
     qr = segno.make(url, error="m").svg_inline(scale=5, title=_("Join link QR code"))
     form = EmailLinkForm(token=token, email=seat.email or "")
     return render("video/link.html", seat=seat, room=seat.room, url=url, token=token,
-                  sms=sms_text(seat, token), qr=qr, email_form=form, emailed=emailed,
+                  sms=_guest_text(seat, token), qr=qr, email_form=form, emailed=emailed,
+                  texted=texted, sms_configured=bool(settings_of(current_app).sms_url),
                   **LABELS)
 
 
@@ -240,7 +261,7 @@ def reissue_link(seat_id: int) -> ResponseReturnValue:
     # a window still open on the old link closes
     transaction.after_commit(db.session, lambda: close_seat(seat_id, "expired"))
     flash(_("A new link was made; the old one no longer works."), "success")
-    return _link_page(seat, token)
+    return _link_page(seat, token, texted=_text_link(seat, token))
 
 
 @bp.post("/seats/<int:seat_id>/email")

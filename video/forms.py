@@ -71,6 +71,8 @@ class BookForm(FlaskForm):
     slot = SelectField(_l("Time"), choices=[], validators=[Optional()],
                        description=_l("Leave on “walk-in” to add the person to today's "
                                       "queue."))
+    language = SelectField(_l("Language of the text message"), choices=[
+        ("zh_CN", "中文"), ("en", "English")], default="zh_CN", validators=[Optional()])
     case_number = StringField(_l("Case number"), validators=[Optional(), Length(max=20)],
                               description=_l("Leave empty if the matter has no case yet: "
                                              "the reception note opens one."))

@@ -123,6 +123,8 @@ class Seat(Model):
     companion_of_id: Mapped[int | None] = mapped_column(ForeignKey("video_seats.id"))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     phone: Mapped[str | None] = mapped_column(EncryptedText())
+    #: the language the guest reads (their join link's SMS, their pages' default)
+    locale: Mapped[str] = mapped_column(String(8), default="zh_CN", server_default="zh_CN")
     email: Mapped[str | None] = mapped_column(String(200))
     #: booked appointment time (None for walk-ins)
     slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -228,8 +228,8 @@ def _check_case(session: DbSession, actor: Any, case_id: int | None) -> Case | N
 
 def book_seat(session: DbSession, actor: Any, room: Room, *, name: str,
               phone: str | None = None, email: str | None = None,
-              slot_at: datetime | None = None, case_id: int | None = None
-              ) -> tuple[Seat, str]:
+              slot_at: datetime | None = None, case_id: int | None = None,
+              locale: str = "zh_CN") -> tuple[Seat, str]:
     """Book a petitioner into a slot (约访) or, without a slot, add a walk-in to the
     queue. Returns the seat and its join token (shown once)."""
     if not perm.can_manage_room(actor, room):
@@ -254,6 +254,7 @@ def book_seat(session: DbSession, actor: Any, room: Room, *, name: str,
     seat = Seat(room=room, kind=SeatKind.PETITIONER, display_name=name,
                 phone=(phone or "").strip() or None, email=(email or "").strip() or None,
                 slot_at=slot_at, case_id=case.id if case else None,
+                locale=locale if locale in ("zh_CN", "en") else "zh_CN",
                 state=SeatState.BOOKED, created_by_id=actor.id, created_at=utcnow())
     token = _issue_token(room, seat)
     session.add(seat)

@@ -20,13 +20,23 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"      # gave up after the last attempt
 
 
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
 class OutboxMessage(Model):
-    """An e-mail written in the same commit as the change that caused it."""
+    """An e-mail or a text message written in the same commit as the change that caused
+    it. An SMS keeps its number in `to_address`, its text in `body` and, in `payload`,
+    the provider's template parameters and the recipient's language (JSON)."""
 
     __tablename__ = "outbox_messages"
     __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), default=Channel.EMAIL,
+                                         server_default=Channel.EMAIL)
+    payload: Mapped[str | None] = mapped_column(Text)
     to_address: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)

@@ -7,6 +7,7 @@ transactional outbox); the worker (portal/notify/worker.py) sends it afterwards.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from portal.errors import DomainError
 from portal.extensions import DbSession
 from portal.i18n import lazy_gettext as _l
-from portal.notify.models import Notification, OutboxMessage, OutboxStatus
+from portal.notify.models import Channel, Notification, OutboxMessage, OutboxStatus
 from portal.timeutil import utcnow
 
 #: a plain session, or Flask-SQLAlchemy's `db.session` (a scoped_session) as views pass it
@@ -91,6 +92,29 @@ def queue_email(
         return session.scalars(
             select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)).one()
     message = OutboxMessage(**values)
+    session.add(message)
+    session.flush()
+    return message
+
+
+def queue_sms(session: DbSession, *, to: str | None, text: str, params: dict[str, str],
+              locale: str = "zh_CN", dedupe_key: str | None = None) -> OutboxMessage | None:
+    """Queue one text message in the caller's transaction (flushed, not committed): `text`
+    as the recipient reads it (shown on the outbox page), `params` for the provider's
+    template in `locale` (portal/notify/sms.py). No number: nothing is queued."""
+    number = (to or "").strip()
+    if not number:
+        return None
+    if dedupe_key is not None:
+        existing = session.scalar(select(OutboxMessage).where(
+            OutboxMessage.dedupe_key == dedupe_key))
+        if existing is not None:
+            return existing
+    message = OutboxMessage(
+        channel=Channel.SMS, to_address=number, subject=_clip(text, 200), body=text,
+        payload=json.dumps({"params": params, "locale": locale}, ensure_ascii=False),
+        dedupe_key=dedupe_key, status=OutboxStatus.PENDING, attempts=0,
+        next_attempt_at=utcnow(), created_at=utcnow())
     session.add(message)
     session.flush()
     return message

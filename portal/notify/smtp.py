@@ -84,6 +84,9 @@ class OutgoingMail:
     #: a text media type with optional parameters, e.g. "text/calendar; method=REQUEST"
     attachment_type: str | None = None
     attachment_text: str | None = None
+    #: "sms": a text message (notify.sms), whose template and language are in `payload`
+    channel: str = "email"
+    payload: str | None = None
 
 
 def build_message(mail: OutgoingMail, mail_from: str) -> EmailMessage:

@@ -38,6 +38,7 @@ attempts, or at once on a permanent 5xx answer about the message, it becomes ``f
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -57,7 +58,7 @@ from sqlalchemy.orm import Session
 from portal.config import Settings
 from portal.extensions import db
 from portal.hooks import ticks
-from portal.notify import smtp
+from portal.notify import sms, smtp
 from portal.notify.models import OutboxMessage, OutboxStatus
 from portal.timeutil import utcnow
 
@@ -132,14 +133,24 @@ def _claim(session: Session, worker_id: str, now: datetime, lease: timedelta,
         row = session.execute(
             select(OutboxMessage.to_address, OutboxMessage.subject, OutboxMessage.body,
                    OutboxMessage.attachment_name, OutboxMessage.attachment_type,
-                   OutboxMessage.attachment_text)
+                   OutboxMessage.attachment_text, OutboxMessage.channel,
+                   OutboxMessage.payload)
             .where(OutboxMessage.id == candidate)).one()
         session.commit()
         skip.add(candidate)
         return candidate, smtp.OutgoingMail(
             message_id=OutboxMessage(id=candidate).message_id, to=row.to_address,
             subject=row.subject, body=row.body, attachment_name=row.attachment_name,
-            attachment_type=row.attachment_type, attachment_text=row.attachment_text)
+            attachment_type=row.attachment_type, attachment_text=row.attachment_text,
+            channel=row.channel or "email", payload=row.payload)
+
+
+def _text_message(mail: smtp.OutgoingMail) -> sms.OutgoingSms:
+    payload = json.loads(mail.payload or "{}")
+    return sms.OutgoingSms(to=mail.to, locale=str(payload.get("locale") or "zh_CN"),
+                           params={str(k): str(v) for k, v in
+                                   (payload.get("params") or {}).items()},
+                           text=mail.body)
 
 
 def _mine(message_id: int, worker_id: str) -> Any:
@@ -166,7 +177,8 @@ def _record_failure(session: Session, message_id: int, worker_id: str, error: Ba
     attempts = session.scalar(select(OutboxMessage.attempts).where(OutboxMessage.id == message_id))
     attempts = attempts or 1
     text = f"{type(error).__name__}: {error}"[:2000]
-    give_up = attempts >= max_attempts or smtp.is_permanent(error)
+    give_up = (attempts >= max_attempts or smtp.is_permanent(error)
+               or bool(getattr(error, "permanent", False)))
     values: dict[str, Any] = {"lease_until": None, "claimed_by": None, "last_error": text}
     if give_up:
         values["status"] = OutboxStatus.FAILED
@@ -197,6 +209,7 @@ def drain_once(app: Flask, worker_id: str | None = None, now: datetime | None = 
     settings: Settings = app.extensions["portal.settings"]
     lease = timedelta(seconds=settings.outbox_lease_seconds)
     target = smtp.parse_smtp_url(settings.smtp_url) if settings.smtp_url else None
+    texter = sms.parse_sms_url(settings.sms_url) if settings.sms_url else None
     processed = 0
     skip: set[int] = set()  # each row at most once per round, even if it falls due again
     with _session(app) as session:
@@ -214,12 +227,17 @@ def drain_once(app: Flask, worker_id: str | None = None, now: datetime | None = 
                 break
             row_id, mail = claimed
             processed += 1
-            if target is None:
+            if (texter if mail.channel == "sms" else target) is None:
                 _finish(session, row_id, worker_id, OutboxStatus.SHOWN, now or utcnow())
                 continue
             try:
-                smtp.send(target, mail, settings.mail_from)
-            except (OSError, smtplib.SMTPException) as error:
+                if mail.channel == "sms":
+                    assert texter is not None
+                    texter.send(_text_message(mail))
+                else:
+                    assert target is not None
+                    smtp.send(target, mail, settings.mail_from)
+            except (OSError, smtplib.SMTPException, sms.SmsError) as error:
                 _record_failure(session, row_id, worker_id, error, now or utcnow(),
                                 settings.outbox_max_attempts)
                 continue

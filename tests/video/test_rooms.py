@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.auth.roles import Role
 from portal.casefiles.models import Case, CaseEvent, Channel
@@ -447,7 +447,35 @@ def test_a_recording_belongs_to_its_petitioner_and_stops_when_they_leave(
 def test_a_walk_in_is_told_to_open_the_link_now(client, session, clerk, room):
     login(client, clerk)
     response = client.post(f"/video/rooms/{room.id}/book", data={
-        "name": "陈桂兰", "phone": "13800009999", "slot": "", "idempotency_key": "walk"})
+        "name": "陈桂兰", "phone": "13800009999", "slot": "", "language": "en",
+        "idempotency_key": "walk"})
     text = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "open this link on your phone now" in text and "queue" in text
+
+
+def test_the_join_link_goes_by_sms_in_the_guests_language(client, session, clerk, room):
+    """The clerk's pages are in English here; the petitioner reads Chinese: the SMS queued
+    in the outbox (and the text to copy) is in Chinese, with the provider's parameters."""
+    import json
+
+    from portal.notify.models import Channel, OutboxMessage
+
+    login(client, clerk)
+    response = client.post(f"/video/rooms/{room.id}/book", data={
+        "name": "陈桂兰", "phone": "138 0000 9999", "slot": "", "language": "zh_CN",
+        "idempotency_key": "sms-zh"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "No SMS provider is configured" in page  # the test app has none
+    sms = session.scalar(select(OutboxMessage).where(OutboxMessage.channel == Channel.SMS))
+    assert sms is not None and sms.to_address == "13800009999"
+    assert "请现在用手机打开此链接" in sms.body and sms.body in page
+    payload = json.loads(sms.payload)
+    assert payload["locale"] == "zh_CN" and payload["params"]["name"] == "陈桂兰"
+    assert "/join/" in payload["params"]["url"]
+    # a new link goes out again
+    seat = session.scalar(select(Seat).where(Seat.display_name == "陈桂兰"))
+    client.post(f"/video/seats/{seat.id}/link")
+    assert session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.channel == Channel.SMS)) == 2
