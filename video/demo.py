@@ -6,7 +6,7 @@ marker. Needs the demo clerk and leader logins (development only)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 
@@ -32,18 +32,23 @@ def seed_rooms(session: DbSession, echo: Callable[[str], None]) -> None:
     if clerk is None or leader is None or office is None:
         echo("video: demo logins or the county office missing; no receptions seeded")
         return
-    today = datetime.now(LOCAL).date()
+    now = datetime.now(LOCAL)
+    today = now.date()
+    # the reception day is open whenever the demo is seeded (a day from 08:30 to 17:30
+    # would be over in the evening): from the last half hour, for eight hours
+    opens = now.replace(minute=0 if now.minute < 30 else 30, second=0, microsecond=0)
     day = ops.create_room(session, clerk, kind=RoomKind.LEADER_DAY, title=TITLE,
                           office_id=office.id, host_id=leader.id,
-                          starts_at=local_to_utc(today, time(8, 30)),
-                          ends_at=local_to_utc(today, time(17, 30)), slot_minutes=30)
+                          starts_at=opens.astimezone(UTC),
+                          ends_at=(opens + timedelta(hours=8)).astimezone(UTC),
+                          slot_minutes=30)
     case = session.scalar(select(Case).where(Case.office_id == office.id)
                           .order_by(Case.id).limit(1))
-    slots = ops.slots(day)
+    later = ops.free_slots(day)[1:3]  # two appointments still to come
     ops.book_seat(session, clerk, day, name="王秀英", phone="13800001111",
-                  slot_at=slots[2].starts_at, case_id=case.id if case else None)
+                  slot_at=later[0], case_id=case.id if case else None)
     ops.book_seat(session, clerk, day, name="刘建国", phone="13800002222",
-                  slot_at=slots[3].starts_at)
+                  slot_at=later[1])
     ops.book_seat(session, clerk, day, name="陈桂兰（现场排队）")
     tomorrow = today + timedelta(days=1)
     ops.create_room(session, clerk, kind=RoomKind.APPOINTMENT, title="法院约访（视频）",
