@@ -153,7 +153,26 @@ def _room_page(room: Room, form: BookForm, status: int = 200) -> ResponseReturnV
              if s.kind == SeatKind.PETITIONER}
     return render("video/manage.html", room=room, slots=ops.slots(room), queue=queue,
                   form=form, companion_form=CompanionForm(), recordings=recordings,
-                  notes=notes, status=status, **LABELS)
+                  waiting_recordings=filing.waiting(room), notes=notes, status=status,
+                  **LABELS)
+
+
+@bp.post("/recordings/<int:recording_id>/attach")
+@require(perm.can_open_schedule)
+def attach_recording(recording_id: int) -> ResponseReturnValue:
+    """A recording waiting for a case goes into the case the official names."""
+    recording = db.session.get(Recording, recording_id)
+    if recording is None:
+        abort(404)
+    room = _room(recording.room_id, perm.can_host)
+    web.on_error(web.flash_and_redirect(url_for("video.room", room_id=room.id)))
+    number = (request.form.get("case_number") or "").strip()
+    case = db.session.scalar(select(Case).where(Case.number == number)) if number else None
+    if case is None or not can_add_to_case(current_user, case):
+        raise DomainError(_("No case %(number)s that you can add to.", number=number))
+    filing.attach_waiting(current_user, recording, case)
+    flash(_("The recording is in case %(number)s.", number=case.number), "success")
+    return redirect(url_for("video.room", room_id=room.id), code=303)
 
 
 def _case_id(number: str | None) -> int | None:

@@ -435,6 +435,12 @@ def admit(session: DbSession, actor: Any, room: Room, seat_id: int) -> list[Seat
         session.refresh(one)
         done.append(one)
         add_event(session, room, "admitted", {"seat_id": one.id}, audience=f"seat:{one.id}")
+    if room.is_recording and seat.kind == SeatKind.PETITIONER and seat in done:
+        # recording began before anyone came in: it is this petitioner's (and their case's)
+        recording = current_recording(session, room)
+        if recording is not None and recording.seat_id is None:
+            recording.seat_id = seat.id
+            recording.case_id = seat.case_id
     if room.status == RoomStatus.SCHEDULED:
         room.status = RoomStatus.LIVE
     session.flush()
@@ -509,11 +515,35 @@ def mute(session: DbSession, actor: Any, room: Room, seat_id: int) -> Seat:
     return seat
 
 
-def end_room(session: DbSession, actor: Any, room: Room) -> None:
-    """End the call for everyone; every open link stops working."""
-    if not perm.can_host(actor, room):
+def still_expected(room: Room) -> list[Seat]:
+    """The petitioners booked or waiting, not yet seen: ending the day leaves them out."""
+    return [s for s in room.seats if s.kind == SeatKind.PETITIONER
+            and s.state in (SeatState.BOOKED, SeatState.WAITING)]
+
+
+class PeopleStillExpected(DomainError):
+    """Ending the reception day would leave people booked or waiting: confirm first."""
+
+    def __init__(self, seats: list[Seat]) -> None:
+        names = ", ".join(s.display_name for s in seats)
+        super().__init__(_l("Still booked or waiting: %(names)s. End the reception day for "
+                            "them too?", names=names), 409)
+        #: in the refused `end`'s ack: whom the official is asked to confirm about
+        self.reply = {"still_expected": [
+            {"seat_id": s.id, "name": s.display_name, "state": str(s.state)}
+            for s in seats]}
+
+
+def end_room(session: DbSession, actor: Any, room: Room, *, confirm: bool = True) -> None:
+    """End the call for everyone; every open link stops working. Without `confirm`, a
+    room with people still booked or waiting is not ended (PeopleStillExpected names
+    them). `actor` None: the room's time ran out (the worker's tick)."""
+    if actor is not None and not perm.can_host(actor, room):
         raise _deny()
     _check_open(room)
+    expected = still_expected(room)
+    if expected and not confirm:
+        raise PeopleStillExpected(expected)
     now = utcnow()
     room.status = RoomStatus.ENDED
     room.ended_at = now
