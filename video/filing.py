@@ -12,6 +12,7 @@ import logging
 import shutil
 import threading
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -244,7 +245,7 @@ def attach_waiting(actor: Any, recording: Recording, case: Case) -> None:
     if seat is not None and seat.case_id is None:
         seat.case_id = case.id
     attach(recording, case, kept, actor=actor)
-    transaction.after_commit(db.session, lambda: kept.unlink(missing_ok=True), last=True)
+    transaction.after_commit(db.session, partial(kept.unlink, missing_ok=True), last=True)
 
 
 #: a room still open this long after its end time is ended by the worker's tick
@@ -355,7 +356,7 @@ def attach_pending(app: Flask, seat_id: int, case: Case) -> None:
         kept = kept_path(app, recording.room_id, recording.id)
         if kept.exists():
             attach(recording, case, kept)
-            transaction.after_commit(db.session, lambda k=kept: k.unlink(missing_ok=True),
+            transaction.after_commit(db.session, partial(kept.unlink, missing_ok=True),
                                      last=True)
 
 

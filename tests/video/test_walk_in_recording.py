@@ -24,7 +24,7 @@ from tests.fixtures.video import (
     staff_socket,
     synthetic_peer,
 )
-from tests.video.test_reception_recording import _publish, peer_loop, run  # noqa: F401
+from tests.video import test_reception_recording as reception
 from video import filing
 from video import operations as ops
 from video.engines import get_engine
@@ -32,6 +32,9 @@ from video.events import NAMESPACE
 from video.models import Recording, RecordingStatus
 
 pytestmark = pytest.mark.media
+
+peer_loop = reception.peer_loop  # the peers' own asyncio loop (a fixture)
+run, _publish = reception.run, reception._publish
 
 
 def test_walk_in_recording_goes_into_the_case_the_note_opens(
