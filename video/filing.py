@@ -371,13 +371,26 @@ def _notify(recording: Recording) -> None:
     transaction.commit(db.session)
 
 
-def file_note(actor: Any, note: ReceptionNote, kind: str = "other") -> Case:
+def file_note(actor: Any, note: ReceptionNote, kind: str | None = None
+              ) -> tuple[Case, str | None]:
     """File the note (opening a case if the reception had none) and any recording of
-    the room waiting for that case."""
-    case = ops.file_note(db.session, actor, note, kind=kind)
+    the room waiting for that case. Returns the case and, if opened here, its query
+    code (to hand over once)."""
+    case, code = ops.file_note(db.session, actor, note, kind=kind)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     attach_pending(app, note.seat_id, case)
-    return case
+    return case, code
+
+
+def tell_case_opened(room_id: int, seat_id: int, name: str, number: str, code: str) -> None:
+    """The officials in the room see the new case's number and query code on the note
+    panel, once (a snapshot: not logged, so the code is stored nowhere)."""
+    from portal.extensions import socketio
+    from video.events import NAMESPACE, room_staff
+
+    socketio.emit("room_event", {"id": None, "kind": "case_opened", "data": {
+        "seat_id": seat_id, "name": name, "case_number": number, "query_code": code}},
+        to=room_staff(room_id), namespace=NAMESPACE)
 
 
 def file_note_as_author(note_id: int) -> None:
@@ -388,7 +401,13 @@ def file_note_as_author(note_id: int) -> None:
         return
     author = db.session.get(User, note.author_id)
     if note.filed_at is None:
-        file_note(author, note)
+        case, code = file_note(author, note)
+        if code is not None:
+            seat = note.seat
+            room_id, seat_id, name, number = seat.room_id, seat.id, seat.display_name, \
+                case.number
+            transaction.after_commit(db.session, lambda: tell_case_opened(
+                room_id, seat_id, name, number, code))
     elif note.seat.case is not None:  # filed before the answer: the answer follows
         case_ops.record_event(cast(Session, db.session), author, note.seat.case,
                               "reception.note.answered", {

@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 from portal import identity
 from portal.auth.models import User, UserRole
 from portal.casefiles import operations as case_ops
-from portal.casefiles.models import Case, Channel
+from portal.casefiles.models import Case, CaseKind, Channel
 from portal.casefiles.permissions import can_contribute
 from portal.crypto import lookup_hash
 from portal.errors import DomainError, NotAllowed, StaleEdit
 from portal.extensions import DbSession
 from portal.i18n import lazy_gettext as _l
-from portal.orgs.models import Organisation
+from portal.orgs.models import Organisation, OrgKind
 from portal.timeutil import utcnow
 from video import permissions as perm
 from video.models import (
@@ -631,8 +631,24 @@ def note_for(session: DbSession, seat: Seat) -> ReceptionNote | None:
     return session.scalar(select(ReceptionNote).where(ReceptionNote.seat_id == seat.id))
 
 
+def _check_case_fields(session: DbSession, case_fields: dict[str, Any]) -> None:
+    """The kind and place for the case a note may open: known values, a village of the
+    township (refused on save, so the filing after the petitioner's answer cannot fail)."""
+    kind = case_fields.get("case_kind")
+    if kind and kind not in {k.value for k in CaseKind}:
+        raise DomainError(_l("Choose the kind of matter."))
+    township_id, village_id = case_fields.get("township_id"), case_fields.get("village_id")
+    township = session.get(Organisation, township_id) if township_id else None
+    if township_id and (township is None or township.kind != OrgKind.TOWNSHIP):
+        raise DomainError(_l("Choose a township."))
+    problem = case_ops.village_problem(cast(Session, session), township_id, village_id)
+    if problem:
+        raise DomainError(problem)
+
+
 def save_note(session: DbSession, actor: Any, seat: Seat, fields: dict[str, str],
-              expected_version: int | None) -> ReceptionNote:
+              expected_version: int | None, case_fields: dict[str, Any] | None = None
+              ) -> ReceptionNote:
     if not perm.can_host(actor, seat.room):
         raise _deny()
     if seat.kind != SeatKind.PETITIONER:
@@ -643,11 +659,17 @@ def save_note(session: DbSession, actor: Any, seat: Seat, fields: dict[str, str]
                              "change."))
     if note is not None and note.version != expected_version:
         raise StaleNote(note)  # changed meanwhile, or created by another official
+    if case_fields is not None:
+        _check_case_fields(session, case_fields)
     if note is None:
         note = ReceptionNote(seat=seat, author_id=actor.id, version=0)
         session.add(note)
     for name in NOTE_FIELDS:
         setattr(note, name, (fields.get(name) or "").strip()[:10000])
+    if case_fields is not None:
+        note.case_kind = case_fields.get("case_kind") or None
+        note.township_id = case_fields.get("township_id") or None
+        note.village_id = case_fields.get("village_id") or None
     note.status = NoteStatus.DRAFT
     note.author_id = actor.id
     note.updated_at = utcnow()
@@ -693,10 +715,11 @@ def answer_note(session: DbSession, seat: Seat, note_id: int, confirm: bool,
     return note
 
 
-def file_note(session: DbSession, actor: Any, note: ReceptionNote, *, kind: str = "other"
-              ) -> Case:
+def file_note(session: DbSession, actor: Any, note: ReceptionNote, *, kind: str | None = None
+              ) -> tuple[Case, str | None]:
     """Put the note into the petitioner's case file; a reception without a case opens
-    one (channel: video reception). Returns the case."""
+    one (channel: video reception; the kind and place from the note's form). Returns the
+    case and, when it was opened here, its query code (to hand over once; never stored)."""
     seat = note.seat
     room = seat.room
     if not perm.can_host(actor, room):
@@ -705,11 +728,13 @@ def file_note(session: DbSession, actor: Any, note: ReceptionNote, *, kind: str 
         raise DomainError(_l("Show the note to the petitioner before filing it."))
     if note.filed_at is not None:
         raise DomainError(_l("This note is already in the case file."))
-    case = seat.case
+    case, code = seat.case, None
     if case is None:
         summary = note.demands or note.facts
-        case, _code = case_ops.register_case(
-            cast(Session, session), actor, channel=Channel.VIDEO, kind=kind, summary=summary,
+        case, code = case_ops.register_case(
+            cast(Session, session), actor, channel=Channel.VIDEO,
+            kind=kind or note.case_kind or "other", summary=summary,
+            township_id=note.township_id, village_id=note.village_id,
             petitioners=[{"name": seat.display_name, "phone": seat.phone}],
             office_id=room.office_id)
         seat.case_id = case.id
@@ -725,7 +750,7 @@ def file_note(session: DbSession, actor: Any, note: ReceptionNote, *, kind: str 
                                         note.next_steps)))})
     note.filed_at = utcnow()
     session.flush()
-    return case
+    return case, code
 
 
 def rooms_on(session: DbSession, user: Any, day: date | None, *, upcoming: bool = False,

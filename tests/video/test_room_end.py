@@ -143,3 +143,69 @@ def test_a_waiting_recording_is_shown_and_attached_by_case_number(
     again = client.post(f"/video/recordings/{recording.id}/attach",
                         data={"case_number": case.number}, follow_redirects=True)
     assert "not waiting for a case" in again.get_data(as_text=True)
+
+
+def test_a_case_opened_by_the_note_gets_its_kind_and_place_and_the_official_its_code(
+        app, client, session, clerk, room, make_org):
+    from portal.casefiles import operations as case_ops
+    from portal.casefiles.models import Case
+    from tests.fixtures.video import in_call
+    from video.models import ReceptionNote
+
+    county = make_org("某县", kind="county")
+    town = make_org("城关镇", kind="township", parent=county)
+    village = make_org("东关村", kind="village", parent=town)
+    elsewhere = make_org("河西镇", kind="township", parent=county)
+    seat, token, staff, g = in_call(app, client, session, clerk, room)
+    prefix = f"n{seat.id}-"
+    form = client.get(f"/video/rooms/{room.id}/notes").get_data(as_text=True)
+    assert f'name="{prefix}township_id"' in form and "东关村" in form
+    note = {prefix + "facts": "工资被拖欠", prefix + "demands": "要求支付工资",
+            prefix + "answer": "转人社局", prefix + "next_steps": "十五日内答复",
+            prefix + "version": "", prefix + "kind": "labour",
+            prefix + "township_id": str(elsewhere.id), prefix + "village_id": str(village.id),
+            "action": "show"}
+    # a village of another township is refused on save: nothing stored, nothing shown
+    refused = client.post(f"/video/seats/{seat.id}/note", data=note)
+    assert refused.status_code == 400
+    assert "not in the chosen township" in refused.get_data(as_text=True)
+    assert session.scalar(select(ReceptionNote).where(ReceptionNote.seat_id == seat.id)) is None
+    assert not events(g, "note")
+
+    note[prefix + "township_id"] = str(town.id)
+    assert client.post(f"/video/seats/{seat.id}/note", data=note).status_code == 200
+    shown = events(g, "note")[-1]["data"]
+    assert g.emit("note_reply", {"note_id": shown["note_id"], "confirm": True},
+                  namespace=NAMESPACE, callback=True)["ok"]
+    session.refresh(seat)
+    case = session.get(Case, seat.case_id)
+    assert case.kind == "labour" and case.township_id == town.id
+    assert case.village_id == village.id
+    opened = [e for e in events(staff, "case_opened")]
+    assert len(opened) == 1 and opened[0]["id"] is None  # not logged: the code is not kept
+    data = opened[0]["data"]
+    assert data["case_number"] == case.number and data["seat_id"] == seat.id
+    assert case_ops.find_case_by_query_code(session, data["query_code"]).id == case.id
+    assert not events(g, "case_opened")  # the petitioner's window gets none of it
+    # and the panel no longer offers a kind and place: the petitioner has a case now
+    form = client.get(f"/video/rooms/{room.id}/notes").get_data(as_text=True)
+    assert f'name="{prefix}township_id"' not in form
+
+
+def test_filing_the_note_from_the_room_page_shows_the_new_cases_query_code_once(
+        app, client, session, clerk, room):
+    from portal.casefiles import operations as case_ops
+    from tests.fixtures.video import in_call
+
+    seat, token, staff, g = in_call(app, client, session, clerk, room)
+    prefix = f"n{seat.id}-"
+    client.post(f"/video/seats/{seat.id}/note", data={
+        prefix + "facts": "宅基地纠纷", prefix + "version": "", prefix + "kind": "land",
+        "action": "show"})
+    page = client.post(f"/video/seats/{seat.id}/note/file", follow_redirects=True)
+    text = page.get_data(as_text=True)
+    session.refresh(seat)
+    assert seat.case.number in text and seat.case.kind == "land"
+    code = text.split("query code: ", 1)[1].split(" ", 1)[0]
+    assert case_ops.find_case_by_query_code(session, code).id == seat.case_id
+    assert code not in client.get(f"/video/rooms/{room.id}").get_data(as_text=True)
