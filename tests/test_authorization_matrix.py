@@ -157,6 +157,8 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("video.cancel_seat", "POST"): room_rule(lambda o: {"seat_id": o["seat_to_cancel"].id}),
     ("video.save_note", "POST"): room_rule(lambda o: {"seat_id": o["seat"].id}),
     ("video.file_note", "POST"): room_rule(lambda o: {"seat_id": o["seat"].id}),
+    ("video.attach_recording", "POST"): room_rule(
+        lambda o: {"recording_id": o["recording"].id}),
     ("join.check", "GET"): Rule(PUBLIC, lambda o: {"token": o["guest_token"]}),
     ("join.consent", "POST"): Rule(PUBLIC, lambda o: {"token": o["guest_token"]}),
     ("join.call", "GET"): Rule(PUBLIC, lambda o: {"token": o["guest_token"]}),
@@ -245,12 +247,16 @@ def objects(make_user, make_org, session) -> dict[str, Any]:
     seat_to_cancel, _token = video_ops.book_seat(session, admin, room, name="矩阵取消")
     _guest, guest_token = video_ops.book_seat(session, admin, room, name="矩阵来宾")
     video_ops.pending_events(session)
+    from video.models import Recording, RecordingStatus
+    recording = Recording(room=room, seat_id=seat.id, status=RecordingStatus.ACCEPTED,
+                          started_by_id=admin.id, started_at=start, stopped_at=start)
+    session.add(recording)
     target = make_user(Role.CLERK)
     session.commit()
     return {"target": target, "org": org, "person": person, "tie": tie, "case": case,
             "document": document, "holiday": holiday, "failed_email": email, "home": home,
             "room": room, "seat": seat, "seat_to_cancel": seat_to_cancel,
-            "guest_token": guest_token,
+            "guest_token": guest_token, "recording": recording,
             # someone else's: the actor's own replaces it (anonymous is sent to log in)
             "notification": _notification(session, target)}
 

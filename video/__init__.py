@@ -29,6 +29,7 @@ def init_app(app: Flask) -> None:
     add_nav(app, _l("Video reception"), "video.index", can_open_schedule, order=20)
     register_seeder(app, "video", seed_rooms)
     register_tick(app, "unfinished recordings", filing.recovery_tick)
+    register_tick(app, "rooms past their end", filing.end_tick)
     # a socket node died: its people show offline in their rooms
     live.registry(app).on_dropped(partial(events.nodes_lost, app))
     if not app.extensions.get("video.events"):

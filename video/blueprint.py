@@ -22,10 +22,11 @@ from sqlalchemy import select
 from portal import idempotency, transaction, web
 from portal.app import settings_of
 from portal.casefiles.models import Case
+from portal.casefiles.pages import places
 from portal.casefiles.permissions import can_contribute as can_add_to_case
 from portal.extensions import db
 from portal.notify.operations import queue_email, queue_sms
-from portal.orgs.models import Organisation
+from portal.orgs.models import Organisation, OrgKind
 from portal.web import DomainError, public, render, require
 from video import filing
 from video import operations as ops
@@ -155,7 +156,26 @@ def _room_page(room: Room, form: BookForm, status: int = 200) -> ResponseReturnV
              if s.kind == SeatKind.PETITIONER}
     return render("video/manage.html", room=room, slots=ops.slots(room), queue=queue,
                   form=form, companion_form=CompanionForm(), recordings=recordings,
-                  notes=notes, status=status, **LABELS)
+                  waiting_recordings=filing.waiting(room), notes=notes, status=status,
+                  **LABELS)
+
+
+@bp.post("/recordings/<int:recording_id>/attach")
+@require(perm.can_open_schedule)
+def attach_recording(recording_id: int) -> ResponseReturnValue:
+    """A recording waiting for a case goes into the case the official names."""
+    recording = db.session.get(Recording, recording_id)
+    if recording is None:
+        abort(404)
+    room = _room(recording.room_id, perm.can_host)
+    web.on_error(web.flash_and_redirect(url_for("video.room", room_id=room.id)))
+    number = (request.form.get("case_number") or "").strip()
+    case = db.session.scalar(select(Case).where(Case.number == number)) if number else None
+    if case is None or not can_add_to_case(current_user, case):
+        raise DomainError(_("No case %(number)s that you can add to.", number=number))
+    filing.attach_waiting(current_user, recording, case)
+    flash(_("The recording is in case %(number)s.", number=case.number), "success")
+    return redirect(url_for("video.room", room_id=room.id), code=303)
 
 
 def _case_id(number: str | None) -> int | None:
@@ -339,7 +359,11 @@ def notes(room_id: int) -> ResponseReturnValue:
     for seat in seats:
         note = ops.note_for(db.session, seat)
         form = NoteForm(prefix=f"n{seat.id}", obj=note)
-        form.fill_choices()
+        _note_choices(form)
+        if note is not None:
+            form.kind.data = note.case_kind or ""
+            form.township_id.data = note.township_id or 0
+            form.village_id.data = note.village_id or 0
         form.version.data = str(note.version) if note else ""
         forms[seat.id] = (form, note)
     return render("video/notes.html", block="content", room=room, seats=seats, forms=forms,
@@ -351,7 +375,7 @@ def notes(room_id: int) -> ResponseReturnValue:
 def save_note(seat_id: int) -> ResponseReturnValue:
     seat = _seat(seat_id, perm.can_host)
     form = NoteForm(prefix=f"n{seat.id}")
-    form.fill_choices()
+    _note_choices(form)
     action = request.form.get("action", "save")
     web.on_error(lambda error: _note_again(seat, form, error))
     if not form.validate():
@@ -360,12 +384,23 @@ def save_note(seat_id: int) -> ResponseReturnValue:
     note = ops.save_note(db.session, current_user, seat, {
         "facts": form.facts.data or "", "demands": form.demands.data or "",
         "answer": form.answer.data or "", "next_steps": form.next_steps.data or ""},
-        expected)
+        expected, case_fields=None if seat.case_id else {
+            "case_kind": form.kind.data or None, "township_id": form.township_id.data or None,
+            "village_id": form.village_id.data or None})
     if action == "show":
         ops.show_note(db.session, current_user, note)
     flash(_("Note shown to %(name)s to confirm.", name=seat.display_name)
           if action == "show" else _("Note saved."), "success")
     return _note_form(seat, form, note)
+
+
+def _note_choices(form: NoteForm) -> None:
+    """The kind and place of the case a note opens: every township, every village (by its
+    full name, under its township); the operation checks they belong together."""
+    villages = db.session.scalars(select(Organisation).where(
+        Organisation.kind == OrgKind.VILLAGE, Organisation.is_active.is_(True))
+        .order_by(Organisation.name))
+    form.fill_choices(places(OrgKind.TOWNSHIP), [(v.id, v.full_name) for v in villages])
 
 
 def _note_form(seat: Seat, form: NoteForm, note: ReceptionNote | None,
@@ -391,8 +426,12 @@ def file_note(seat_id: int) -> ResponseReturnValue:
     if note is None:
         raise DomainError(_("Write the note first."))
     web.on_error(web.flash_and_redirect(url_for("video.room", room_id=seat.room_id)))
-    case = filing.file_note(current_user, note, kind=request.form.get("kind") or "other")
-    flash(_("The note is in case %(number)s.", number=case.number), "success")
+    case, code = filing.file_note(current_user, note, kind=request.form.get("kind") or None)
+    if code is not None:  # shown this once: the petitioner's query code is stored nowhere
+        flash(_("The note opened case %(number)s. Give the petitioner its query code: "
+                "%(code)s (shown only now).", number=case.number, code=code), "success")
+    else:
+        flash(_("The note is in case %(number)s.", number=case.number), "success")
     return redirect(url_for("video.room", room_id=seat.room_id), code=303)
 
 

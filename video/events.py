@@ -680,9 +680,10 @@ def on_end(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
     from video import filing
 
     room = seat.room
-    if room.is_recording:
-        filing.stop(current_user, room)
-    ops.end_room(db.session, current_user, room)
+    filing.stop(current_user, room)  # a recording running stops and is processed
+    # people still booked or waiting: refused (naming them, nothing changed) unless the
+    # official confirms
+    ops.end_room(db.session, current_user, room, confirm=data.get("confirm") is True)
     room_key = room.room_key
 
     def close_media() -> None:

@@ -12,6 +12,7 @@ import logging
 import shutil
 import threading
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,14 +25,24 @@ from portal.app import settings_of
 from portal.auth.models import User
 from portal.casefiles import operations as case_ops
 from portal.casefiles.models import Case
+from portal.casefiles.permissions import can_contribute
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
 from portal.timeutil import utcnow
 from video import operations as ops
+from video import permissions as perm
 from video.engines import current_engine
 from video.engines.base import MediaError, Segment
-from video.models import NoteStatus, ReceptionNote, Recording, RecordingStatus, Room
+from video.models import (
+    NoteStatus,
+    ReceptionNote,
+    Recording,
+    RecordingStatus,
+    Room,
+    RoomStatus,
+    Seat,
+)
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +199,7 @@ def _process(app: Flask, recording_id: int) -> None:
         return
     recording.duration_s = info.duration_s
     recording.status = RecordingStatus.ACCEPTED
-    case = db.session.get(Case, recording.case_id) if recording.case_id else None
+    case = _case_for(recording)
     if case is not None:
         attach(recording, case, out)
     else:
@@ -198,6 +209,93 @@ def _process(app: Flask, recording_id: int) -> None:
     if case is not None:
         shutil.rmtree(directory, ignore_errors=True)  # segments: the blob is the record
     _notify(recording)
+
+
+def _case_for(recording: Recording) -> Case | None:
+    """The case a recording goes into: its own, or its petitioner's (a note filed while
+    the recording was being checked may have opened one)."""
+    case_id = recording.case_id
+    if case_id is None and recording.seat_id is not None:
+        seat = db.session.get(Seat, recording.seat_id)
+        case_id = seat.case_id if seat is not None else None
+    return db.session.get(Case, case_id) if case_id else None
+
+
+def waiting(room: Room) -> list[Recording]:
+    """Recordings of the room checked and kept, but in no case file yet: staff see them on
+    the room page with what to do."""
+    return list(db.session.scalars(select(Recording).where(
+        Recording.room_id == room.id, Recording.status == RecordingStatus.ACCEPTED,
+        Recording.document_id.is_(None)).order_by(Recording.id)))
+
+
+def attach_waiting(actor: Any, recording: Recording, case: Case) -> None:
+    """File a recording left waiting into the case the official names (in the caller's
+    unit of work). A petitioner without a case gets that one, so their note follows."""
+    room = recording.room
+    if not perm.can_host(actor, room) or not can_contribute(actor, case):
+        raise ops.NotAllowed(_l("You do not have permission to do that."))
+    if recording.status != RecordingStatus.ACCEPTED or recording.document_id is not None:
+        raise DomainError(_l("This recording is not waiting for a case."))
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    kept = kept_path(app, recording.room_id, recording.id)
+    if not kept.exists():
+        raise DomainError(_l("The recording's file is missing; it cannot be filed."))
+    seat = db.session.get(Seat, recording.seat_id) if recording.seat_id else None
+    if seat is not None and seat.case_id is None:
+        seat.case_id = case.id
+    attach(recording, case, kept, actor=actor)
+    transaction.after_commit(db.session, partial(kept.unlink, missing_ok=True), last=True)
+
+
+#: a room still open this long after its end time is ended by the worker's tick
+ROOM_OVERRUN = timedelta(minutes=30)
+
+
+def end_tick(app: Flask, now: datetime | None = None) -> int:
+    """Called on each pass of the outbox worker: a room whose end time has passed (by
+    ROOM_OVERRUN) is ended, and a recording still running in an ended room is stopped;
+    both recordings are processed and filed. Returns how many rooms or recordings were
+    closed."""
+    now = now or utcnow()
+    last = app.extensions.get("video.end_tick_at")
+    if last is not None and now - last < timedelta(minutes=1):
+        return 0
+    app.extensions["video.end_tick_at"] = now
+    closed = 0
+    with app.app_context():
+        try:
+            overdue = db.session.scalars(select(Room.id).where(
+                Room.status != RoomStatus.ENDED, Room.ends_at < now - ROOM_OVERRUN)).all()
+            orphans = db.session.scalars(select(Recording.room_id).join(Room).where(
+                Recording.status == RecordingStatus.RECORDING,
+                Room.status == RoomStatus.ENDED).distinct()).all()
+        finally:
+            db.session.remove()
+        for room_id in {*overdue, *orphans}:
+            def close(room_id: int = room_id) -> None:
+                room = db.session.get(Room, room_id)
+                if room is None:
+                    return
+                stop(None, room)
+                if room.status != RoomStatus.ENDED:
+                    ops.end_room(db.session, None, room)
+                    room_key = room.room_key
+                    transaction.after_commit(
+                        db.session, lambda: _close_media(room_key), last=True)
+
+            with app.test_request_context():  # url building and gettext in the events
+                transaction.run(db.session, close, _log_refusal(f"room {room_id} not ended"))
+                db.session.remove()
+            closed += 1
+    return closed
+
+
+def _close_media(room_key: str) -> None:
+    try:
+        current_engine().close_room(room_key)
+    except MediaError as error:
+        log.warning("room %s: media not closed: %s", room_key, error)
 
 
 def recovery_tick(app: Flask, now: datetime | None = None) -> int:
@@ -228,9 +326,10 @@ def recovery_tick(app: Flask, now: datetime | None = None) -> int:
     return started
 
 
-def attach(recording: Recording, case: Case, path: Path) -> None:
-    """File an accepted recording in the case, as the official who recorded it."""
-    actor = db.session.get(User, recording.started_by_id)
+def attach(recording: Recording, case: Case, path: Path, actor: Any = None) -> None:
+    """File an accepted recording in the case, as `actor` (by default the official who
+    recorded it)."""
+    actor = actor or db.session.get(User, recording.started_by_id)
     with path.open("rb") as stream:
         document = case_ops.add_document(
             cast(Session, db.session), actor, case, title=str(_l("Reception recording, %(when)s",
@@ -244,7 +343,12 @@ def attach(recording: Recording, case: Case, path: Path) -> None:
 
 
 def attach_pending(app: Flask, seat_id: int, case: Case) -> None:
-    """The petitioner's recordings accepted before they had a case go into it now."""
+    """The petitioner's recordings accepted before they had a case go into it now; those
+    still running or being checked are marked for it (the processing files them)."""
+    db.session.execute(update(Recording).where(
+        Recording.seat_id == seat_id, Recording.case_id.is_(None),
+        Recording.status.in_((RecordingStatus.RECORDING, RecordingStatus.PROCESSING)))
+        .values(case_id=case.id).execution_options(synchronize_session=False))
     pending = db.session.scalars(select(Recording).where(
         Recording.seat_id == seat_id, Recording.status == RecordingStatus.ACCEPTED,
         Recording.document_id.is_(None))).all()
@@ -252,6 +356,8 @@ def attach_pending(app: Flask, seat_id: int, case: Case) -> None:
         kept = kept_path(app, recording.room_id, recording.id)
         if kept.exists():
             attach(recording, case, kept)
+            transaction.after_commit(db.session, partial(kept.unlink, missing_ok=True),
+                                     last=True)
 
 
 def _notify(recording: Recording) -> None:
@@ -265,13 +371,26 @@ def _notify(recording: Recording) -> None:
     transaction.commit(db.session)
 
 
-def file_note(actor: Any, note: ReceptionNote, kind: str = "other") -> Case:
+def file_note(actor: Any, note: ReceptionNote, kind: str | None = None
+              ) -> tuple[Case, str | None]:
     """File the note (opening a case if the reception had none) and any recording of
-    the room waiting for that case."""
-    case = ops.file_note(db.session, actor, note, kind=kind)
+    the room waiting for that case. Returns the case and, if opened here, its query
+    code (to hand over once)."""
+    case, code = ops.file_note(db.session, actor, note, kind=kind)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     attach_pending(app, note.seat_id, case)
-    return case
+    return case, code
+
+
+def tell_case_opened(room_id: int, seat_id: int, name: str, number: str, code: str) -> None:
+    """The officials in the room see the new case's number and query code on the note
+    panel, once (a snapshot: not logged, so the code is stored nowhere)."""
+    from portal.extensions import socketio
+    from video.events import NAMESPACE, room_staff
+
+    socketio.emit("room_event", {"id": None, "kind": "case_opened", "data": {
+        "seat_id": seat_id, "name": name, "case_number": number, "query_code": code}},
+        to=room_staff(room_id), namespace=NAMESPACE)
 
 
 def file_note_as_author(note_id: int) -> None:
@@ -282,7 +401,13 @@ def file_note_as_author(note_id: int) -> None:
         return
     author = db.session.get(User, note.author_id)
     if note.filed_at is None:
-        file_note(author, note)
+        case, code = file_note(author, note)
+        if code is not None:
+            seat = note.seat
+            room_id, seat_id, name, number = seat.room_id, seat.id, seat.display_name, \
+                case.number
+            transaction.after_commit(db.session, lambda: tell_case_opened(
+                room_id, seat_id, name, number, code))
     elif note.seat.case is not None:  # filed before the answer: the answer follows
         case_ops.record_event(cast(Session, db.session), author, note.seat.case,
                               "reception.note.answered", {

@@ -100,10 +100,17 @@ class NoteForm(FlaskForm):
     next_steps = TextAreaField(_l("Next steps"), validators=[Optional(), Length(max=10000)])
     kind = SelectField(_l("Kind of matter (if a case is opened)"), choices=[],
                        validators=[Optional()])
+    township_id = SelectField(_l("Township (if a case is opened)"), coerce=int, choices=[],
+                              validators=[Optional()])
+    village_id = SelectField(_l("Village (if a case is opened)"), coerce=int, choices=[],
+                             validators=[Optional()])
     version = HiddenField()
 
-    def fill_choices(self) -> None:
-        self.kind.choices = choices(CaseKind)
+    def fill_choices(self, townships: list[tuple[int, str]] | None = None,
+                     villages: list[tuple[int, str]] | None = None) -> None:
+        self.kind.choices = [("", "—"), *choices(CaseKind)]
+        self.township_id.choices = [(0, "—"), *(townships or [])]
+        self.village_id.choices = [(0, "—"), *(villages or [])]
 
 
 class EmailLinkForm(FlaskForm):

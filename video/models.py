@@ -234,6 +234,11 @@ class ReceptionNote(Model):
     demands: Mapped[str] = mapped_column(Text, default="")
     answer: Mapped[str] = mapped_column(Text, default="")
     next_steps: Mapped[str] = mapped_column(Text, default="")
+    #: for the case the note opens when the petitioner has none: the kind of matter and
+    #: the place (checked against the organisations when the case is opened)
+    case_kind: Mapped[str | None] = mapped_column(String(32))
+    township_id: Mapped[int | None] = mapped_column(Integer)
+    village_id: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default=NoteStatus.DRAFT)
     refusal_reason: Mapped[str | None] = mapped_column(Text)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

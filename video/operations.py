@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 from portal import identity
 from portal.auth.models import User, UserRole
 from portal.casefiles import operations as case_ops
-from portal.casefiles.models import Case, Channel
+from portal.casefiles.models import Case, CaseKind, Channel
 from portal.casefiles.permissions import can_contribute
 from portal.crypto import lookup_hash
 from portal.errors import DomainError, NotAllowed, StaleEdit
 from portal.extensions import DbSession
 from portal.i18n import lazy_gettext as _l
-from portal.orgs.models import Organisation
+from portal.orgs.models import Organisation, OrgKind
 from portal.timeutil import utcnow
 from video import permissions as perm
 from video.models import (
@@ -448,6 +448,12 @@ def admit(session: DbSession, actor: Any, room: Room, seat_id: int) -> list[Seat
         session.refresh(one)
         done.append(one)
         add_event(session, room, "admitted", {"seat_id": one.id}, audience=f"seat:{one.id}")
+    if room.is_recording and seat.kind == SeatKind.PETITIONER and seat in done:
+        # recording began before anyone came in: it is this petitioner's (and their case's)
+        recording = current_recording(session, room)
+        if recording is not None and recording.seat_id is None:
+            recording.seat_id = seat.id
+            recording.case_id = seat.case_id
     if room.status == RoomStatus.SCHEDULED:
         room.status = RoomStatus.LIVE
     session.flush()
@@ -522,11 +528,35 @@ def mute(session: DbSession, actor: Any, room: Room, seat_id: int) -> Seat:
     return seat
 
 
-def end_room(session: DbSession, actor: Any, room: Room) -> None:
-    """End the call for everyone; every open link stops working."""
-    if not perm.can_host(actor, room):
+def still_expected(room: Room) -> list[Seat]:
+    """The petitioners booked or waiting, not yet seen: ending the day leaves them out."""
+    return [s for s in room.seats if s.kind == SeatKind.PETITIONER
+            and s.state in (SeatState.BOOKED, SeatState.WAITING)]
+
+
+class PeopleStillExpected(DomainError):
+    """Ending the reception day would leave people booked or waiting: confirm first."""
+
+    def __init__(self, seats: list[Seat]) -> None:
+        names = ", ".join(s.display_name for s in seats)
+        super().__init__(_l("Still booked or waiting: %(names)s. End the reception day for "
+                            "them too?", names=names), 409)
+        #: in the refused `end`'s ack: whom the official is asked to confirm about
+        self.reply = {"still_expected": [
+            {"seat_id": s.id, "name": s.display_name, "state": str(s.state)}
+            for s in seats]}
+
+
+def end_room(session: DbSession, actor: Any, room: Room, *, confirm: bool = True) -> None:
+    """End the call for everyone; every open link stops working. Without `confirm`, a
+    room with people still booked or waiting is not ended (PeopleStillExpected names
+    them). `actor` None: the room's time ran out (the worker's tick)."""
+    if actor is not None and not perm.can_host(actor, room):
         raise _deny()
     _check_open(room)
+    expected = still_expected(room)
+    if expected and not confirm:
+        raise PeopleStillExpected(expected)
     now = utcnow()
     room.status = RoomStatus.ENDED
     room.ended_at = now
@@ -614,8 +644,24 @@ def note_for(session: DbSession, seat: Seat) -> ReceptionNote | None:
     return session.scalar(select(ReceptionNote).where(ReceptionNote.seat_id == seat.id))
 
 
+def _check_case_fields(session: DbSession, case_fields: dict[str, Any]) -> None:
+    """The kind and place for the case a note may open: known values, a village of the
+    township (refused on save, so the filing after the petitioner's answer cannot fail)."""
+    kind = case_fields.get("case_kind")
+    if kind and kind not in {k.value for k in CaseKind}:
+        raise DomainError(_l("Choose the kind of matter."))
+    township_id, village_id = case_fields.get("township_id"), case_fields.get("village_id")
+    township = session.get(Organisation, township_id) if township_id else None
+    if township_id and (township is None or township.kind != OrgKind.TOWNSHIP):
+        raise DomainError(_l("Choose a township."))
+    problem = case_ops.village_problem(cast(Session, session), township_id, village_id)
+    if problem:
+        raise DomainError(problem)
+
+
 def save_note(session: DbSession, actor: Any, seat: Seat, fields: dict[str, str],
-              expected_version: int | None) -> ReceptionNote:
+              expected_version: int | None, case_fields: dict[str, Any] | None = None
+              ) -> ReceptionNote:
     if not perm.can_host(actor, seat.room):
         raise _deny()
     if seat.kind != SeatKind.PETITIONER:
@@ -626,11 +672,17 @@ def save_note(session: DbSession, actor: Any, seat: Seat, fields: dict[str, str]
                              "change."))
     if note is not None and note.version != expected_version:
         raise StaleNote(note)  # changed meanwhile, or created by another official
+    if case_fields is not None:
+        _check_case_fields(session, case_fields)
     if note is None:
         note = ReceptionNote(seat=seat, author_id=actor.id, version=0)
         session.add(note)
     for name in NOTE_FIELDS:
         setattr(note, name, (fields.get(name) or "").strip()[:10000])
+    if case_fields is not None:
+        note.case_kind = case_fields.get("case_kind") or None
+        note.township_id = case_fields.get("township_id") or None
+        note.village_id = case_fields.get("village_id") or None
     note.status = NoteStatus.DRAFT
     note.author_id = actor.id
     note.updated_at = utcnow()
@@ -676,10 +728,11 @@ def answer_note(session: DbSession, seat: Seat, note_id: int, confirm: bool,
     return note
 
 
-def file_note(session: DbSession, actor: Any, note: ReceptionNote, *, kind: str = "other"
-              ) -> Case:
+def file_note(session: DbSession, actor: Any, note: ReceptionNote, *, kind: str | None = None
+              ) -> tuple[Case, str | None]:
     """Put the note into the petitioner's case file; a reception without a case opens
-    one (channel: video reception). Returns the case."""
+    one (channel: video reception; the kind and place from the note's form). Returns the
+    case and, when it was opened here, its query code (to hand over once; never stored)."""
     seat = note.seat
     room = seat.room
     if not perm.can_host(actor, room):
@@ -688,11 +741,13 @@ def file_note(session: DbSession, actor: Any, note: ReceptionNote, *, kind: str 
         raise DomainError(_l("Show the note to the petitioner before filing it."))
     if note.filed_at is not None:
         raise DomainError(_l("This note is already in the case file."))
-    case = seat.case
+    case, code = seat.case, None
     if case is None:
         summary = note.demands or note.facts
-        case, _code = case_ops.register_case(
-            cast(Session, session), actor, channel=Channel.VIDEO, kind=kind, summary=summary,
+        case, code = case_ops.register_case(
+            cast(Session, session), actor, channel=Channel.VIDEO,
+            kind=kind or note.case_kind or "other", summary=summary,
+            township_id=note.township_id, village_id=note.village_id,
             petitioners=[{"name": seat.display_name, "phone": seat.phone}],
             office_id=room.office_id)
         seat.case_id = case.id
@@ -708,7 +763,7 @@ def file_note(session: DbSession, actor: Any, note: ReceptionNote, *, kind: str 
                                         note.next_steps)))})
     note.filed_at = utcnow()
     session.flush()
-    return case
+    return case, code
 
 
 def rooms_on(session: DbSession, user: Any, day: date | None, *, upcoming: bool = False,

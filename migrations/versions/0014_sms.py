@@ -2,14 +2,14 @@
 language a video reception's guest reads (their join link's SMS)
 
 Revision ID: 0014_sms
-Revises: 0007_party_id_kind
+Revises: 0011_note_case_place
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0014_sms'
-down_revision = '0007_party_id_kind'
+down_revision = '0011_note_case_place'
 branch_labels = None
 depends_on = None
 

@@ -55,7 +55,9 @@ Reply = dict[str, Any] | after_commit_reply | None
 
 def _refusal(error: DomainError,
              message_for: Callable[[DomainError], Any] | None = None) -> dict[str, Any]:
-    return {"ok": False, "error": str(message_for(error) if message_for else error.message)}
+    # a refusal may carry what the client needs to act on it (`reply`: plain data)
+    return {**getattr(error, "reply", {}), "ok": False,
+            "error": str(message_for(error) if message_for else error.message)}
 
 
 def socket_event(handler: Callable[..., Reply],

@@ -380,7 +380,9 @@ def inner_reception_journey(official: dict[str, Any], media_browser: Any,
         expect(guest.locator("#rec-status .rec-indicator")).to_be_visible()
         _shot(guest, shots, "06-recording-notice-phone")
         guest.locator("#rec-notice button").click()
-        host.locator("#rec-notice button").click()
+        # the official started it: the indicator, never the guests' blocking notice
+        expect(host.locator("#rec-status .rec-indicator")).to_be_visible()
+        expect(host.locator("#rec-notice")).not_to_be_visible()
         guest.wait_for_function("videoRoom.state().recorder === 'connected'", timeout=MEDIA_WAIT)
         host.wait_for_function("videoRoom.state().recorder === 'connected'", timeout=MEDIA_WAIT)
         _shot(host, shots, "07-recording-desk")
@@ -411,8 +413,16 @@ def inner_reception_journey(official: dict[str, Any], media_browser: Any,
         expect(host.locator('#note-panel button[value="show"]')).to_have_count(0)
         expect(host.locator("#note-panel form.note")).to_contain_text("金额不对，是九万元。")
 
-        # -- the official ends the call; the petitioner is told --------------------------
+        # -- finishing one person is not ending the day: the per-person action names
+        #    them, and ending the day with someone still booked names who ------------
+        expect(host.locator("#participants li", has_text=name).locator("button",
+               has_text=name)).to_be_visible()
+        expect(host.locator("#btn-end")).to_have_text(strings["end_for_all"])
+        later = "赵桂芝"
+        _book_walk_in(official, later)
         host.locator("#btn-end").click()
+        host.locator("#confirm-yes").click()
+        expect(host.locator("#confirm-text")).to_contain_text(later)
         host.locator("#confirm-yes").click()
         expect(guest.locator("#closed")).to_be_visible()
         expect(guest.locator("#closed-title")).to_have_text(strings["ended"])

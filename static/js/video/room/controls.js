@@ -4,6 +4,8 @@
 // mounts a room with controls of its own passes `controls: (api) => ({sync(view),
 // destroy()})` to createRoom instead (see room.js).
 
+import { fmt } from "./i18n.js";
+
 /** The actions a controls implementation may use (the same ones the default uses). */
 export function controlsApi(room) {
   const { st, S } = room;
@@ -21,8 +23,17 @@ export function controlsApi(room) {
     toggleShare: () => room.media.toggleShare(),
     /** Staff: recording on or off (the server tells everyone). */
     record: async (on) => room.failIfNot(await room.request("record", { on }, 30000)),
-    /** Staff: the call ends for everyone. */
-    end: async () => room.failIfNot(await room.request("end", {}, 30000)),
+    /** Staff: the reception day ends for everyone. With people still booked or waiting
+     * the server refuses and names them (`still_expected`); the official is asked again
+     * with their names, and only then is the end confirmed. */
+    end: async () => {
+      const ack = await room.request("end", {}, 30000);
+      const people = ack && !ack.ok && Array.isArray(ack.still_expected) ? ack.still_expected : [];
+      if (!people.length) return room.failIfNot(ack);
+      const names = people.map((p) => p.name).join(S.list_separator || ", ");
+      if (!(await room.confirm(fmt(S.confirm_end_people, { names })))) return false;
+      return room.failIfNot(await room.request("end", { confirm: true }, 30000));
+    },
     /** This person leaves the room. */
     leave: () => room.leave(),
     isRecording: () => st.isRecording,

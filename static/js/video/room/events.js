@@ -75,6 +75,9 @@ export function createEvents(room) {
           }
         }
         break;
+      case "case_opened":
+        if (cfg.isStaff && !replay) room.notePanel.showCaseOpened(data);
+        break;
       default:
         break;
     }

@@ -4,9 +4,10 @@
 // locked with their answer, once they confirmed or refused the note.
 
 import { el } from "./dom.js";
+import { fmt } from "./i18n.js";
 
 export function createNotePanel(room) {
-  const { $, st } = room;
+  const { $, st, S } = room;
   let busy = false;
 
   async function fetchFragment(url) {
@@ -66,5 +67,20 @@ export function createNotePanel(room) {
     }
   }
 
-  return { refresh, refreshForm };
+  /** The note opened a case: its number and query code, to hand over to the petitioner
+   *  (sent once, never stored: it stays on this panel until the page is left). */
+  function showCaseOpened(data) {
+    const body = $("note-panel-body");
+    if (!body || !data.case_number) return;
+    const seatId = Number(data.seat_id);
+    $(`case-opened-${seatId}`)?.remove();
+    const box = el("div", { class: "case-opened flash flash-success", role: "status", id: `case-opened-${seatId}` },
+      el("p", { text: fmt(S.case_opened, { name: data.name || "", number: data.case_number }) }),
+      el("p", {}, S.query_code_label, " ", el("strong", { class: "query-code", text: data.query_code || "" })),
+      el("p", { class: "muted", text: S.query_code_once }));
+    const form = $(`note-${seatId}`);
+    if (form) form.before(box); else body.prepend(box);
+  }
+
+  return { refresh, refreshForm, showCaseOpened };
 }

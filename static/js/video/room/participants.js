@@ -58,7 +58,8 @@ export function createParticipants(room) {
             onclick: () => act("mute", p.seat_id),
           }),
           el("button", {
-            type: "button", text: S.finish, "aria-label": fmt(S.participant_finish, { name }),
+            // the per-person action (ending the whole day is the toolbar's, apart)
+            type: "button", class: "primary", text: fmt(S.participant_finish, { name }),
             onclick: () => act("finish", p.seat_id, fmt(S.confirm_finish, { name })),
           }),
           el("button", {
