@@ -294,3 +294,60 @@ def test_documents_open_only_for_their_own_case(qapp, client):
         db.session.commit()
     stale = client.post("/query/document", data={"token": token, "document_id": ids[0]})
     assert "This page has expired" in _text(stale)
+
+
+def test_the_page_says_when_the_answer_is_due_the_reply_the_phone_and_the_review_right(
+        qapp, client):
+    from portal.casefiles.clocks import clocks_for_case
+    from portal.casefiles.deadlines import ClockKind
+
+    with qapp.app_context():
+        seed = Seed()
+        seed.office.phone = "0571-8888 6666"
+        db.session.commit()
+        case, code = seed.case()
+        case_id, clerk_id = case.id, seed.clerk.id
+        accept_due = clocks_for_case(db.session, case)[-1].state.due
+        office_name = seed.office.name
+    page = _text(client.post("/query", data={"code": code}))
+    assert "A decision on whether your petition is accepted" in page
+    assert f'<strong class="due">{accept_due.isoformat()}</strong>' in page
+    assert office_name in page
+    assert 'href="tel:0571-88886666"' in page and "0571-8888 6666" in page
+    assert "right to ask for a review" not in page  # no reply yet
+
+    with qapp.app_context():
+        case = db.session.get(Case, case_id)
+        transition(db.session, case, "accept", db.session.get(User, clerk_id))
+        db.session.commit()
+        reply_clock = clocks_for_case(db.session, case)[-1].state
+        assert reply_clock.kind == ClockKind.REPLY and reply_clock.stopped_on is None
+    page = _text(client.post("/query", data={"code": code}))
+    assert "What comes next: A written reply" in page
+    assert f'<strong class="due">{reply_clock.due.isoformat()}</strong>' in page
+
+    with qapp.app_context():
+        case = db.session.get(Case, case_id)
+        case.is_simple = True  # the office replies itself (简易办理)
+        transition(db.session, case, "reply", db.session.get(User, clerk_id),
+                   reason="经核实，已责令公司于十日内足额支付拖欠工资。")
+        db.session.commit()
+        window = clocks_for_case(db.session, case)[-1].state
+        assert window.kind == ClockKind.REVIEW_REQUEST
+    page = _text(client.post("/query", data={"code": code}))
+    assert "What comes next" not in page  # no office clock runs after the reply
+    assert "Written reply" in page
+    assert "经核实，已责令公司于十日内足额支付拖欠工资。" in page
+    assert "Your right to ask for a review (复查)" in page
+    assert "within 30 days" in page
+    assert f'Last day to ask: <strong class="due">{window.due.isoformat()}</strong>' in page
+    assert "one level above the body that replied" in page
+
+    with qapp.app_context():
+        case = db.session.get(Case, case_id)
+        transition(db.session, case, "request_review", db.session.get(User, clerk_id))
+        db.session.commit()
+    page = _text(client.post("/query", data={"code": code}))
+    assert "Your request was recorded on" in page and "Last day to ask" not in page
+    assert "What comes next: The review decision" in page
+
