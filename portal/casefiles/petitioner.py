@@ -193,15 +193,17 @@ class ReviewRight:
     is_open: bool
 
 
-def next_answer(clocks: list[CaseClock]) -> NextAnswer | None:
-    """From the office clock running now (clocks.current_clock): what comes next, by when."""
+def next_answer(case: Case, clocks: list[CaseClock]) -> NextAnswer | None:
+    """From the office clock running now (clocks.current_clock): what comes next, by when.
+    Paused as the case says (`is_clock_paused`), also on the day the pause began, which
+    the clock itself counts only from the next day."""
     clock = current_clock(clocks)
     if clock is None or clock.state.kind not in NEXT_ANSWER_LABELS:
         return None
     state = clock.state
-    return NextAnswer(NEXT_ANSWER_LABELS[state.kind], state.due,
-                      is_paused=state.paused_since is not None,
-                      is_late=state.status == dl.ClockStatus.OVERDUE)
+    paused = state.paused_since is not None or bool(case.is_clock_paused)
+    return NextAnswer(NEXT_ANSWER_LABELS[state.kind], state.due, is_paused=paused,
+                      is_late=not paused and state.status == dl.ClockStatus.OVERDUE)
 
 
 def answers(case: Case) -> list[Answer]:

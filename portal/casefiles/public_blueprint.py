@@ -117,7 +117,7 @@ def _page(form: CodeForm, case: Case | None = None, message: str | None = None,
         rating.token.data = make_token(case)
         clocks = clocks_for_case(db.session(), case)
         office = office_of(case)
-        context.update(next_answer=next_answer(clocks), answers=answers(case),
+        context.update(next_answer=next_answer(case, clocks), answers=answers(case),
                        review=review_right(case, clocks), today=today_in_china(),
                        office_name=office.name if office else "",
                        office_phone=(office.phone or "").strip() if office else "")

@@ -351,3 +351,20 @@ def test_the_page_says_when_the_answer_is_due_the_reply_the_phone_and_the_review
     assert "Your request was recorded on" in page and "Last day to ask" not in page
     assert "What comes next: The review decision" in page
 
+
+
+def test_a_paused_clock_is_said_so_without_its_internal_reason(qapp, client):
+    from portal.casefiles import clock_ops
+
+    with qapp.app_context():
+        seed = Seed()
+        case, code = seed.case()
+        transition(db.session, case, "accept", seed.clerk)
+        clock_ops.pause_clock(db.session, seed.clerk, case, "内部：等待司法鉴定结论",
+                              "appraisal")
+        db.session.commit()
+    page = _text(client.post("/query", data={"code": code}))
+    assert "What comes next: A written reply" in page
+    assert "The time limit is paused for now" in page
+    assert "Expected by (before the pause)" in page
+    assert "内部：等待司法鉴定结论" not in page
