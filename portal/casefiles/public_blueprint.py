@@ -38,7 +38,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from portal.casefiles import blobs
-from portal.casefiles.clocks import china_day, clocks_for_case, today_in_china
+from portal.casefiles.clocks import china_day, clocks_for_case
 from portal.casefiles.models import Case, Document
 from portal.casefiles.operations import find_case_by_query_code, normalised_query_code
 from portal.casefiles.petitioner import (
@@ -118,7 +118,7 @@ def _page(form: CodeForm, case: Case | None = None, message: str | None = None,
         clocks = clocks_for_case(db.session(), case)
         office = office_of(case)
         context.update(next_answer=next_answer(case, clocks), answers=answers(case),
-                       review=review_right(case, clocks), today=today_in_china(),
+                       review=review_right(case, clocks),
                        office_name=office.name if office else "",
                        office_phone=(office.phone or "").strip() if office else "")
         context.update(case=case, status_label=status_label(case.status),
