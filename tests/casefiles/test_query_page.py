@@ -368,3 +368,21 @@ def test_a_paused_clock_is_said_so_without_its_internal_reason(qapp, client):
     assert "The time limit is paused for now" in page
     assert "Expected by (before the pause)" in page
     assert "内部：等待司法鉴定结论" not in page
+
+
+def test_a_reply_the_office_took_back_is_not_shown_as_the_answer(qapp, client):
+    from portal.casefiles.timeline import append_event
+
+    with qapp.app_context():
+        seed = Seed()
+        case, code = seed.case(is_simple=True)
+        transition(db.session, case, "accept", seed.clerk)
+        transition(db.session, case, "reply", seed.clerk, payload={"text": "初稿答复：不予支持。"})
+        # 退回 by the leader (recorded as the workflow does): the reply is to be redone
+        case.status = "investigating"
+        append_event(db.session, case, "workflow.return_reply", seed.clerk,
+                     {"action": "return_reply", "from": "replied", "to": "investigating"})
+        db.session.commit()
+    page = _text(client.post("/query", data={"code": code}))
+    assert "初稿答复：不予支持。" not in page
+    assert "right to ask for a review" not in page
