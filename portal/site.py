@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
 from portal.extensions import db
 from portal.health import database_is_up
@@ -15,7 +16,11 @@ bp = Blueprint("site", __name__)
 
 
 @bp.route("/")
+@public
 def home() -> ResponseReturnValue:
+    if not current_user.is_authenticated:
+        # people without an account: the public pages (the query page), staff login aside
+        return render("public/landing.html")
     from portal.auth.roles import ROLE_LABELS
 
     return render("home.html", role_labels=ROLE_LABELS)

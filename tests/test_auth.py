@@ -21,7 +21,7 @@ def test_login_with_wrong_password_says_so_and_stays_out(client, make_user):
     page = client.post("/login", data={"username": user.username, "password": "nope"})
     assert page.status_code == 200
     assert "The username or password is not correct." in page.get_data(as_text=True)
-    assert client.get("/").status_code == 302
+    assert client.get("/account").status_code == 302
 
 
 #: argon2-cffi's defaults (RFC 9106's low-memory profile): argon2id, 64 MiB, 3 passes, 4 lanes
@@ -94,7 +94,7 @@ def test_login_then_logout(client, make_user):
     assert "王小明" in client.get("/").get_data(as_text=True)
     response = client.post("/logout")
     assert response.status_code == 302
-    assert client.get("/").status_code == 302
+    assert client.get("/account").status_code == 302
 
 
 def test_next_parameter_is_followed_only_inside_the_site(client, make_user):
@@ -160,7 +160,7 @@ def test_session_ends_after_inactivity(client, make_user, app):
         time.sleep(2.2)
         # even a client that keeps sending the old cookie is refused by the server
         client.set_cookie("portal_session", cookie.value)
-        response = client.get("/")
+        response = client.get("/account")
         assert response.status_code == 302
         assert "/login" in response.headers["Location"]
     finally:
@@ -186,7 +186,7 @@ def test_change_password_logs_out_other_sessions(app, client, make_user, session
                                        "confirm": "new password 1"})
     assert ok.status_code == 302
     assert client.get("/").status_code == 200  # this session goes on
-    assert other_device.get("/").status_code == 302  # the other one is logged out
+    assert other_device.get("/account").status_code == 302  # the other one is logged out
     client.post("/logout")
     login(client, user, password="new password 1")
 
@@ -250,7 +250,7 @@ def test_admin_outside_dev_must_enrol_totp_at_first_login(client, make_user, ses
     assert response.headers["Location"].endswith("/login/verify")
     page = client.get("/login/verify").get_data(as_text=True)
     assert "<svg" in page  # the QR code to scan
-    assert client.get("/").status_code == 302  # not logged in yet
+    assert client.get("/account").status_code == 302  # not logged in yet
     with client.session_transaction() as sess:
         secret = sess["enrol_secret"]
     wrong = client.post("/login/verify", data={"code": "000000"})

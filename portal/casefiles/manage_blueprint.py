@@ -7,6 +7,7 @@ this module, so its views are on `bp` before the blueprint is registered."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any
@@ -182,7 +183,10 @@ def new() -> ResponseReturnValue:
 
 def _code_page(case: Case, query_code: str, new: bool) -> ResponseReturnValue:
     public_url = request.host_url.rstrip("/") + "/query"
-    qr = segno.make(query_code, error="m").svg_inline(
+    # the QR code opens the query page with the code filled in: in the fragment, which the
+    # browser never sends (static/js/query-code.js reads it), so no log ever holds it
+    qr_url = public_url + "#code=" + re.sub(r"[^0-9A-Za-z]", "", query_code)
+    qr = segno.make(qr_url, error="m").svg_inline(
         scale=5, title=_("Query code of case %(number)s", number=case.number))
     body, code = render("casefiles/registered.html", block=None, case=case,
                         query_code=query_code, qr_svg=qr, public_url=public_url, new=new,

@@ -4,11 +4,11 @@ Other domains write into a case file only through this module."""
 
 from __future__ import annotations
 
-import base64
 import difflib
 import io
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -57,8 +57,10 @@ from portal.timeutil import utcnow
 
 #: case numbers count per calendar year in China (UTC+8, no daylight saving)
 CHINA = timezone(timedelta(hours=8))
-#: bytes of randomness in a query code (160 bits; at least 128 are required)
-QUERY_CODE_BYTES = 20
+#: digits of a query code (10**12 codes; typed on a keypad, read over the phone)
+QUERY_CODE_DIGITS = 12
+#: the long codes issued before (base32, 160 bits) still open their cases
+LEGACY_CODE_MIN_CHARS = 26
 #: how alike two summaries must be (0..1) for the duplicate check
 SIMILAR_SUMMARY = 0.5
 
@@ -83,20 +85,50 @@ def next_case_number(session: Session, when: datetime | None = None) -> str:
     return f"{year}-XF-{last:06d}"
 
 
-def new_query_code() -> str:
-    """A 查询码: 160 random bits in base32, grouped by four (easy to read out and to
-    print as a QR code): e.g. ABCD-EFGH-...; shown once, stored only as an HMAC."""
-    raw = base64.b32encode(secrets.token_bytes(QUERY_CODE_BYTES)).decode("ascii").rstrip("=")
-    return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
+def new_query_code(session: Session) -> str:
+    """A 查询码: 12 random digits shown in groups of four ("4821 0937 5520"), short enough to
+    read over the phone and type on a keypad; shown once, stored only as an HMAC (keyed
+    hash), and unique: a draw that hits an existing case's code is drawn again (the
+    unique index on the hash is the backstop for a race).
+
+    12 digits are ~40 bits, far fewer than the 160 of the old codes: what makes them safe
+    is that a guess costs a request and the query page limits wrong tries per address and
+    across all addresses (see portal/casefiles/public_blueprint.py)."""
+    for _attempt in range(20):
+        digits = f"{secrets.randbelow(10 ** QUERY_CODE_DIGITS):0{QUERY_CODE_DIGITS}d}"
+        if session.scalar(select(Case.id).where(
+                Case.query_code_hash == query_code_hash(digits))) is None:
+            return " ".join(digits[i:i + 4] for i in range(0, QUERY_CODE_DIGITS, 4))
+    raise DomainError(_l("No free query code was found. Please try again."))  # pragma: no cover
+
+
+def normalised_query_code(code: str | None) -> str | None:
+    """The code as typed, reduced to what is hashed: full-width digits and letters made
+    plain (NFKC, for a Chinese input method), spaces, dashes and other separators dropped,
+    letters made capital. A 12-digit code (today's) or a code of at least 26 letters and
+    digits (the long codes issued before, 128 bits or more) is kept; anything else can
+    be no one's code and gives None."""
+    cleaned = re.sub(r"[^0-9A-Za-z]", "", unicodedata.normalize("NFKC", code or "")).upper()
+    if len(cleaned) == QUERY_CODE_DIGITS and cleaned.isdigit():
+        return cleaned
+    if len(cleaned) >= LEGACY_CODE_MIN_CHARS:
+        return cleaned
+    return None
 
 
 def query_code_hash(code: str) -> str:
-    return lookup_hash(re.sub(r"[^0-9A-Za-z]", "", code).upper())
+    """The keyed hash stored on the case. Short codes are hashed with a prefix of their
+    own, so they live apart from other hashed numbers; the long codes issued before are
+    hashed as they always were, so those cases keep working with their old codes."""
+    cleaned = normalised_query_code(code) or re.sub(r"[^0-9A-Za-z]", "", code).upper()
+    if len(cleaned) == QUERY_CODE_DIGITS and cleaned.isdigit():
+        return lookup_hash("QC" + cleaned)
+    return lookup_hash(cleaned)
 
 
 def find_case_by_query_code(session: Session, code: str) -> Case | None:
-    cleaned = re.sub(r"[^0-9A-Za-z]", "", code or "")
-    if len(cleaned) < 26:  # shorter than 128 bits cannot be one of ours
+    """The case of a query code in either form (12 digits, or an older long code)."""
+    if normalised_query_code(code) is None:
         return None
     return session.scalar(select(Case).where(Case.query_code_hash == query_code_hash(code)))
 
@@ -105,7 +137,7 @@ def reissue_query_code(session: Session, actor: Any, case: Case) -> str:
     """A new code for a petitioner who lost theirs; the old one stops working."""
     if not perm.can_manage(actor, case):
         raise _deny()
-    code = new_query_code()
+    code = new_query_code(session)
     case.query_code_hash = query_code_hash(code)
     session.flush()
     append_event(session, case, "case.query_code_reissued", actor, {})
@@ -228,7 +260,7 @@ def register_case(
     if leader_id is not None:
         _check_leader(session, leader_id)
 
-    code = new_query_code()
+    code = new_query_code(session)
     now = utcnow()
     case = Case(number=next_case_number(session, now), status=Status.REGISTERED,
                 channel=channel, kind=kind, summary=summary, township_id=township_id,

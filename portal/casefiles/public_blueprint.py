@@ -6,11 +6,22 @@ else: no agency internals (letters, reasons, names of officers or agencies), no 
 parties, no ID or phone numbers. Once a reply is given, the petitioner may rate
 satisfaction (满意 / 基本满意 / 不满意) once.
 
-The code never goes into a URL (query strings land in logs): every form posts. After a
-right code the page carries a short-lived signed token (itsdangerous, bound to the case
-and its current code hash, so a reissued code ends it) in its download and rating forms,
-and each of those requests re-checks it. Wrong codes are rate-limited per address; the
-429 page says so plainly."""
+The code is 12 digits in groups of four, typed on a keypad (spaces and dashes are
+ignored); the long codes issued before still work. It never goes into a URL the server
+sees (query strings land in logs): every form posts, and the printed slip's QR code opens
+``/query#code=...``, a fragment the browser keeps to itself, which static/js/query-code.js
+puts into the form. After a right code the page carries a short-lived signed token
+(itsdangerous, bound to the case and its current code hash, so a reissued code ends it)
+in its download and rating forms, and each of those requests re-checks it.
+
+Guessing. 12 digits are 10**12 codes; a wrong code names no case, so wrong tries cannot
+be counted per case. They are limited per address (a person mistyping) and across all
+addresses together (a guesser spread over many addresses). With the global limit, a year
+of guessing at the limit tries about 4.4 million codes; with 100,000 live cases that finds
+less than one case a year, at random. The price is that a flood of wrong codes can make
+the page refuse everyone for up to an hour; the 429 page then says to call the office.
+A wrong code gets the same answer whether or not some case exists, and right codes are
+not counted."""
 
 from __future__ import annotations
 
@@ -27,22 +38,26 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from portal.casefiles import blobs
-from portal.casefiles.clocks import china_day
+from portal.casefiles.clocks import china_day, clocks_for_case
 from portal.casefiles.models import Case, Document
-from portal.casefiles.operations import find_case_by_query_code
+from portal.casefiles.operations import find_case_by_query_code, normalised_query_code
 from portal.casefiles.petitioner import (
     RATING_LABELS,
     SATISFACTION,
     STEP_LABELS,
     Rating,
     Step,
+    answers,
     case_from_token,
     make_token,
     may_rate,
+    next_answer,
+    office_of,
     petitioner_documents,
     petitioner_events,
     petitioner_steps,
     record_satisfaction,
+    review_right,
 )
 from portal.casefiles.presentation import status_label
 from portal.extensions import db, limiter
@@ -56,7 +71,9 @@ __all__ = ["RATING_LABELS", "STEP_LABELS", "Rating", "Step", "bp", "case_from_to
 bp = Blueprint("casequery", __name__)
 
 #: wrong codes per address; right codes are not counted
-WRONG_CODE_LIMIT = "10 per minute;50 per hour"
+WRONG_CODE_LIMIT = "10 per minute;50 per hour;200 per day"
+#: wrong codes from all addresses together (see the module's note on guessing)
+GLOBAL_WRONG_CODE_LIMIT = "500 per hour"
 #: downloads and ratings (they carry a token, not a code)
 TOKEN_LIMIT = "60 per minute"
 #: media types a browser may show inline; anything else is downloaded
@@ -67,7 +84,8 @@ INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/w
 class CodeForm(FlaskForm):
     code = StringField(_l("Query code"), validators=[DataRequired(), Length(max=120)],
                        render_kw={"autocomplete": "off", "autocapitalize": "characters",
-                                  "spellcheck": "false", "inputmode": "text"})
+                                  "spellcheck": "false", "inputmode": "numeric",
+                                  "placeholder": "0000 0000 0000"})
 
 
 class DocumentForm(FlaskForm):
@@ -97,6 +115,12 @@ def _page(form: CodeForm, case: Case | None = None, message: str | None = None,
         events = petitioner_events(case)
         rating = RatingForm()
         rating.token.data = make_token(case)
+        clocks = clocks_for_case(db.session(), case)
+        office = office_of(case)
+        context.update(next_answer=next_answer(case, clocks), answers=answers(case),
+                       review=review_right(case, clocks),
+                       office_name=office.name if office else "",
+                       office_phone=(office.phone or "").strip() if office else "")
         context.update(case=case, status_label=status_label(case.status),
                        received_on=china_day(case.received_at),
                        steps=petitioner_steps(events), documents=petitioner_documents(case),
@@ -114,15 +138,35 @@ def _wrong_code_message() -> str:
              "and try again, or ask the petition office for help.")
 
 
+def _busy_message() -> str:
+    return _("Too many wrong query codes were tried on this page in the last hour. Please "
+             "try again later, or call the petition office.")
+
+
+def _everyone() -> str:
+    return "all-addresses"
+
+
+def _global_limit() -> str:
+    return str(current_app.config.get("PORTAL_QUERY_GLOBAL_LIMIT", GLOBAL_WRONG_CODE_LIMIT))
+
+
 @bp.route("/query", methods=["GET", "POST"])
 @public
 @limiter.limit(WRONG_CODE_LIMIT, methods=["POST"],
                deduct_when=lambda response: bool(g.get("casequery_wrong")),
                error_message=_wrong_code_message)
+@limiter.limit(_global_limit, methods=["POST"], key_func=_everyone,
+               deduct_when=lambda response: bool(g.get("casequery_wrong")),
+               error_message=_busy_message)
 def query() -> ResponseReturnValue:
     form = CodeForm()
     if not form.validate_on_submit():
         return _page(form)
+    if normalised_query_code(form.code.data) is None:  # a slip of the finger: not counted
+        return _page(form, message=_(
+            "A query code has 12 digits, e.g. 4821 0937 5520. Check the code on your "
+            "receipt and try again."))
     case = find_case_by_query_code(db.session(), form.code.data or "")
     if case is None:
         g.casequery_wrong = True

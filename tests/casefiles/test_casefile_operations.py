@@ -22,6 +22,7 @@ from portal.casefiles.models import (
     Status,
 )
 from portal.casefiles.timeline import payload_of, verify_case
+from portal.crypto import lookup_hash
 from portal.web import DomainError, NotAllowed
 from tests.fixtures.casefiles import new_case
 
@@ -51,18 +52,44 @@ def test_case_numbers_are_unique_and_consecutive(session, world):
     assert counters == list(range(counters[0], counters[0] + 5))
 
 
-def test_query_code_is_long_shown_once_and_finds_its_case(session, world):
+def test_query_code_is_12_digits_in_groups_stored_hashed_and_finds_its_case(session, world):
     case, code = new_case(session, world)
-    letters = re.sub(r"[^A-Z2-7]", "", code)
-    assert len(letters) * 5 >= 128
-    assert code not in case.query_code_hash and letters not in case.query_code_hash
+    assert re.fullmatch(r"\d{4} \d{4} \d{4}", code)
+    digits = code.replace(" ", "")
+    assert digits not in case.query_code_hash and len(case.query_code_hash) == 64
     assert ops.find_case_by_query_code(session, code) is case
-    assert ops.find_case_by_query_code(session, code.lower().replace("-", " ")) is case
-    assert ops.find_case_by_query_code(session, "AAAA-" + code[5:]) is None
+    assert ops.find_case_by_query_code(session, digits) is case
+    assert ops.find_case_by_query_code(session, f"{digits[:4]}-{digits[4:8]}-{digits[8:]}") is case
+    # full-width digits from a Chinese input method
+    assert ops.find_case_by_query_code(session, "".join(chr(0xFF10 + int(d)) for d in digits)) \
+        is case
+    other = "0" if digits[-1] != "0" else "1"
+    assert ops.find_case_by_query_code(session, digits[:-1] + other) is None
+    assert ops.find_case_by_query_code(session, digits[:-1]) is None
     assert ops.find_case_by_query_code(session, "short") is None
     new_code = ops.reissue_query_code(session, world.clerk, case)
+    assert re.fullmatch(r"\d{4} \d{4} \d{4}", new_code)
     assert ops.find_case_by_query_code(session, code) is None
     assert ops.find_case_by_query_code(session, new_code) is case
+
+
+def test_query_codes_are_unique(session, world, monkeypatch):
+    _case, code = new_case(session, world)
+    taken = int(code.replace(" ", ""))
+    draws = iter([taken, taken, 123456789012])
+    monkeypatch.setattr(ops.secrets, "randbelow", lambda n: next(draws))
+    assert ops.new_query_code(session) == "1234 5678 9012"
+
+
+def test_a_case_keeps_its_older_long_code(session, world):
+    """Cases registered before the short codes keep the 32-letter code they were given."""
+    case, _code = new_case(session, world)
+    legacy = "ABCD-EFGH-IJKL-MNOP-QRST-UVWX-YZ23-4567"
+    case.query_code_hash = lookup_hash(legacy.replace("-", ""))  # as it was stored then
+    session.flush()
+    assert ops.find_case_by_query_code(session, legacy) is case
+    assert ops.find_case_by_query_code(session, legacy.lower().replace("-", " ")) is case
+    assert ops.find_case_by_query_code(session, "AAAA-" + legacy[5:]) is None
 
 
 def test_id_and_phone_numbers_are_encrypted_at_rest(session, world):

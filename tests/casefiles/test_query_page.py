@@ -7,6 +7,7 @@ fixture is not changed)."""
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -101,7 +102,18 @@ def test_the_form_is_public_and_posts(client):
     assert response.status_code == 200
     page = _text(response)
     assert 'method="post"' in page and 'name="code"' in page
+    assert 'inputmode="numeric"' in page  # a keypad on a phone
+    # the QR code's #code= fragment is put into the form by a static script, not inline
+    assert '<script src="/static/js/query-code.js" defer></script>' in page
+    assert "<script>" not in page
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_script_that_fills_the_form_is_served(client):
+    response = client.get("/static/js/query-code.js")
+    assert response.status_code == 200
+    script = response.get_data(as_text=True)
+    assert "location.hash" in script and "replaceState" in script
 
 
 def test_the_right_code_shows_steps_and_only_the_petitioners_notices(qapp, client):
@@ -117,8 +129,9 @@ def test_the_right_code_shows_steps_and_only_the_petitioners_notices(qapp, clien
                          original_name="report.txt", media_type="text/plain")
         db.session.commit()
         number, agency_name = case.number, seed.agency.name
-    # the code as a petitioner might type it: small letters, spaces for dashes
-    response = client.post("/query", data={"code": code.lower().replace("-", " ")})
+    # the code as a petitioner might type it: dashes for spaces, stray spaces
+    typed = " " + code.replace(" ", "-")[:7] + "  " + code.replace(" ", "-")[7:] + " "
+    response = client.post("/query", data={"code": typed})
     assert response.status_code == 200
     page = _text(response)
     assert number in page
@@ -132,17 +145,35 @@ def test_the_right_code_shows_steps_and_only_the_petitioners_notices(qapp, clien
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_a_wrong_code_gets_a_plain_message(client):
-    for wrong in ["ABCD-EFGH-IJKL-MNOP-QRST-UVWX-YZ23-4567", "1234", "' OR 1=1 --"]:
+def test_a_wrong_code_gets_a_plain_message_that_says_nothing(qapp, client):
+    with qapp.app_context():
+        seed = Seed()
+        case, stale = seed.case()
+        ops.reissue_query_code(db.session, seed.clerk, case)  # `stale` named a case once
+        db.session.commit()
+        number = case.number
+    pages = []
+    for wrong in ["1111 2222 3333", stale, "ABCD-EFGH-IJKL-MNOP-QRST-UVWX-YZ23-4567"]:
         response = client.post("/query", data={"code": wrong})
         assert response.status_code == 200
-        assert "No case matches this query code" in _text(response)
+        page = _text(response)
+        assert "No case matches this query code" in page
+        assert number not in page
+        pages.append(re.sub(r'"X-CSRFToken": "[^"]*"', "", page))
+    # the same answer whether the code was never given or named a case: nothing to learn
+    assert pages[0] == pages[1] == pages[2]
+    for malformed in ["1234", "' OR 1=1 --", "4821 0937 552"]:
+        response = client.post("/query", data={"code": malformed})
+        assert response.status_code == 200
+        assert "A query code has 12 digits" in _text(response)
 
 
 def test_wrong_codes_are_rate_limited_but_right_ones_are_not_counted(qapp, client):
     with qapp.app_context():
         _case, code = Seed().case()
-    wrong = {"code": "ABCD-EFGH-IJKL-MNOP-QRST-UVWX-YZ23-4567"}
+    wrong = {"code": "0000 0000 0001" if code != "0000 0000 0001" else "0000 0000 0002"}
+    for _ in range(5):  # a slip of the finger (too few digits) is not a guess
+        assert client.post("/query", data={"code": "1234 5678"}).status_code == 200
     for _ in range(9):
         assert client.post("/query", data=wrong).status_code == 200
     for _ in range(5):  # a petitioner looking again is not an attacker
@@ -154,6 +185,31 @@ def test_wrong_codes_are_rate_limited_but_right_ones_are_not_counted(qapp, clien
     assert "Too many wrong query codes" in _text(blocked)
     assert client.post("/query", data={"code": code}).status_code == 429
     assert client.get("/query").status_code == 200
+    # "back" on the too-many-tries page leads to the query page, not the staff login
+    assert 'href="/query"' in _text(blocked) and "/login" not in _text(blocked)
+
+
+def test_wrong_codes_from_all_addresses_together_are_limited(qapp, client):
+    """A guesser spread over many addresses meets the limit on all wrong codes together."""
+    with qapp.app_context():
+        _case, code = Seed().case()
+    wrong = "0000 0000 0001" if code != "0000 0000 0001" else "0000 0000 0002"
+    qapp.config["PORTAL_QUERY_GLOBAL_LIMIT"] = "5 per hour"
+    try:
+        for i in range(4):
+            other = qapp.test_client()
+            other.environ_base["REMOTE_ADDR"] = f"10.200.{i}.1"
+            assert other.post("/query", data={"code": wrong}).status_code == 200
+        # right codes are not counted
+        assert "Your petition was registered" in _text(client.post("/query",
+                                                                   data={"code": code}))
+        assert client.post("/query", data={"code": wrong}).status_code == 200  # the 5th
+        blocked = client.post("/query", data={"code": wrong})
+        assert blocked.status_code == 429
+        assert "call the petition office" in _text(blocked)
+        assert 'href="/query"' in _text(blocked)
+    finally:
+        del qapp.config["PORTAL_QUERY_GLOBAL_LIMIT"]
 
 
 def _token(page: str) -> str:
@@ -238,3 +294,95 @@ def test_documents_open_only_for_their_own_case(qapp, client):
         db.session.commit()
     stale = client.post("/query/document", data={"token": token, "document_id": ids[0]})
     assert "This page has expired" in _text(stale)
+
+
+def test_the_page_says_when_the_answer_is_due_the_reply_the_phone_and_the_review_right(
+        qapp, client):
+    from portal.casefiles.clocks import clocks_for_case
+    from portal.casefiles.deadlines import ClockKind
+
+    with qapp.app_context():
+        seed = Seed()
+        seed.office.phone = "0571-8888 6666"
+        db.session.commit()
+        case, code = seed.case()
+        case_id, clerk_id = case.id, seed.clerk.id
+        accept_due = clocks_for_case(db.session, case)[-1].state.due
+        office_name = seed.office.name
+    page = _text(client.post("/query", data={"code": code}))
+    assert "A decision on whether your petition is accepted" in page
+    assert f'<strong class="due">{accept_due.isoformat()}</strong>' in page
+    assert office_name in page
+    assert 'href="tel:0571-88886666"' in page and "0571-8888 6666" in page
+    assert "right to ask for a review" not in page  # no reply yet
+
+    with qapp.app_context():
+        case = db.session.get(Case, case_id)
+        transition(db.session, case, "accept", db.session.get(User, clerk_id))
+        db.session.commit()
+        reply_clock = clocks_for_case(db.session, case)[-1].state
+        assert reply_clock.kind == ClockKind.REPLY and reply_clock.stopped_on is None
+    page = _text(client.post("/query", data={"code": code}))
+    assert "What comes next: A written reply" in page
+    assert f'<strong class="due">{reply_clock.due.isoformat()}</strong>' in page
+
+    with qapp.app_context():
+        case = db.session.get(Case, case_id)
+        case.is_simple = True  # the office replies itself (简易办理)
+        transition(db.session, case, "reply", db.session.get(User, clerk_id),
+                   reason="经核实，已责令公司于十日内足额支付拖欠工资。")
+        db.session.commit()
+        window = clocks_for_case(db.session, case)[-1].state
+        assert window.kind == ClockKind.REVIEW_REQUEST
+    page = _text(client.post("/query", data={"code": code}))
+    assert "What comes next" not in page  # no office clock runs after the reply
+    assert "Written reply" in page
+    assert "经核实，已责令公司于十日内足额支付拖欠工资。" in page
+    assert "Your right to ask for a review (复查)" in page
+    assert "within 30 days" in page
+    assert f'Last day to ask: <strong class="due">{window.due.isoformat()}</strong>' in page
+    assert "one level above the body that replied" in page
+
+    with qapp.app_context():
+        case = db.session.get(Case, case_id)
+        transition(db.session, case, "request_review", db.session.get(User, clerk_id))
+        db.session.commit()
+    page = _text(client.post("/query", data={"code": code}))
+    assert "Your request was recorded on" in page and "Last day to ask" not in page
+    assert "What comes next: The review decision" in page
+
+
+
+def test_a_paused_clock_is_said_so_without_its_internal_reason(qapp, client):
+    from portal.casefiles import clock_ops
+
+    with qapp.app_context():
+        seed = Seed()
+        case, code = seed.case()
+        transition(db.session, case, "accept", seed.clerk)
+        clock_ops.pause_clock(db.session, seed.clerk, case, "内部：等待司法鉴定结论",
+                              "appraisal")
+        db.session.commit()
+    page = _text(client.post("/query", data={"code": code}))
+    assert "What comes next: A written reply" in page
+    assert "The time limit is paused for now" in page
+    assert "Expected by (before the pause)" in page
+    assert "内部：等待司法鉴定结论" not in page
+
+
+def test_a_reply_the_office_took_back_is_not_shown_as_the_answer(qapp, client):
+    from portal.casefiles.timeline import append_event
+
+    with qapp.app_context():
+        seed = Seed()
+        case, code = seed.case(is_simple=True)
+        transition(db.session, case, "accept", seed.clerk)
+        transition(db.session, case, "reply", seed.clerk, payload={"text": "初稿答复：不予支持。"})
+        # 退回 by the leader (recorded as the workflow does): the reply is to be redone
+        case.status = "investigating"
+        append_event(db.session, case, "workflow.return_reply", seed.clerk,
+                     {"action": "return_reply", "from": "replied", "to": "investigating"})
+        db.session.commit()
+    page = _text(client.post("/query", data={"code": code}))
+    assert "初稿答复：不予支持。" not in page
+    assert "right to ask for a review" not in page
