@@ -149,7 +149,8 @@ def append_event(session: Session, case: Case, kind: str, actor: Any,
     # bumped, so a form open on the case does not become stale because of an event)
     table = cast(Table, Case.__table__)
     session.execute(update(table).where(table.c.id == case_id)
-                    .values(event_count=seq, head_hash=digest))
+                    .values(event_count=seq, head_hash=digest,
+                            updated_at=table.c.updated_at))  # not a change of the case
     if sa_inspect(case).persistent:
         set_committed_value(case, "event_count", seq)
         set_committed_value(case, "head_hash", digest)

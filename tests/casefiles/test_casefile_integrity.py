@@ -421,7 +421,7 @@ def test_appends_keep_the_head_on_the_case(fresh):
     _clerk, numbers = _seed(fresh, cases=1)
     with fresh.app_context():
         case = db.session.scalar(select(Case).where(Case.number == numbers[0]))
-        version = case.version
+        version, updated = case.version, case.updated_at
         newest = db.session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id)
                                    .order_by(CaseEvent.seq.desc()).limit(1))
         assert (case.event_count, case.head_hash) == (newest.seq, newest.hash)
@@ -431,6 +431,7 @@ def test_appends_keep_the_head_on_the_case(fresh):
         db.session.expire_all()
         assert (case.event_count, case.head_hash) == (event.seq, event.hash)
         assert case.version == version  # an event does not make an open form stale
+        assert case.updated_at == updated
 
 
 def test_a_cut_off_timeline_is_named_by_verify(fresh):
