@@ -84,7 +84,9 @@ def official_days() -> dict[date, tuple[str, str]]:
     Chinese name); a make-up working day is named after its holiday with 调休."""
     import chinese_calendar
 
-    names = {h.value: h.chinese for h in chinese_calendar.Holiday}
+    # the package's short names, as the notice writes them (清明 → 清明节)
+    full = {"清明": "清明节", "端午": "端午节", "中秋": "中秋节"}
+    names = {h.value: full.get(h.chinese, h.chinese) for h in chinese_calendar.Holiday}
     days: dict[date, tuple[str, str]] = {}
     for day, name in chinese_calendar.holidays.items():
         days[day] = (DayKind.HOLIDAY.value, names.get(name, name))

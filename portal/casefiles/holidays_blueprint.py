@@ -47,7 +47,8 @@ class HolidayForm(FlaskForm):
 class NoticeForm(FlaskForm):
     year = IntegerField(_l("Year of the notice"),
                         validators=[DataRequired(), NumberRange(min=2000, max=2100)])
-    notice = TextAreaField(_l("The notice's text"), validators=[Optional()])
+    notice = TextAreaField(_l("The notice's text"), validators=[Optional()],
+                           render_kw={"rows": 12})
     upload = FileField(_l("Or upload the notice as a text file"))
 
 
