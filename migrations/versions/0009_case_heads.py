@@ -1,4 +1,5 @@
-"""cases: the timeline's head (event_count, head_hash), backfilled from the events
+"""cases: the timeline's head (event_count, head_hash), backfilled from the events; the
+stored due dates recomputed with the State Council's days (chinese-calendar)
 
 Revision ID: 0009_case_heads
 Revises: 0007_party_id_kind
@@ -28,6 +29,11 @@ def upgrade():
         "head_hash = COALESCE((SELECT e.hash FROM case_events e WHERE e.case_id = cases.id "
         "ORDER BY e.seq DESC LIMIT 1), '" + '0' * 64 + "')"
     )
+    # the working-day calendar now holds the package's holidays and make-up days: each
+    # case's stored due date (cases.clock_due_on) is recomputed as the portal does
+    from portal.casefiles.due import refresh_all
+
+    refresh_all(op.get_bind())
 
 
 def downgrade():

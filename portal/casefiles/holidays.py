@@ -95,6 +95,13 @@ def official_days() -> dict[date, tuple[str, str]]:
     return days
 
 
+def merged_calendar(local: Iterable[Any]) -> dl.Calendar:
+    """The package's days with the local (day, kind) rows over them."""
+    merged = {day: kind for day, (kind, _name) in official_days().items()}
+    merged.update((day, kind) for day, kind in local)
+    return calendar_of(merged.items())
+
+
 def calendar_from_db(session: DbSession) -> dl.Calendar:
     """The working-day calendar: the package's official days, overridden by the table's
     local ones; cached for the current app context."""
@@ -102,9 +109,7 @@ def calendar_from_db(session: DbSession) -> dl.Calendar:
         cached = g.get(_CACHE)
         if isinstance(cached, dl.Calendar):
             return cached
-    merged = {day: kind for day, (kind, _name) in official_days().items()}
-    merged.update((day, kind) for day, kind in session.execute(select(Holiday.day, Holiday.kind)))
-    calendar = calendar_of(merged.items())
+    calendar = merged_calendar(session.execute(select(Holiday.day, Holiday.kind)))
     if has_app_context():
         setattr(g, _CACHE, calendar)
     return calendar

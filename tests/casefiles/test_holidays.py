@@ -272,3 +272,16 @@ def test_the_notice_parser_reads_the_common_forms():
         hol.parse_notice("元旦：1月1日放假。\n元旦：1月1日放假。", 2030)
     with pytest.raises(hol.HolidayRefused, match="no such day"):
         hol.parse_notice("春节：2月30日放假。", 2030)
+
+
+def test_the_stored_due_date_counts_the_package_days(session, make_user, make_org):
+    """The overdue filter's stored due date uses the same calendar as the clocks: 15 days
+    from 5 February 2026 end on Friday 20 February, in Spring Festival, so the 24th."""
+    world = make_world(make_user, make_org)
+    case, _ = new_case(session, world, received_at=at(date(2026, 2, 5)))
+    session.commit()
+    session.refresh(case)
+    shown = clk.current_clocks(session, [case], date(2026, 2, 6))[case.id]
+    assert shown is not None
+    assert (shown.state.nominal_due, shown.state.due) == (date(2026, 2, 20), date(2026, 2, 24))
+    assert case.clock_due_on == date(2026, 2, 24)
