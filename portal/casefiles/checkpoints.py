@@ -39,6 +39,8 @@ from portal.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 _LAST_RUN = "casefiles.checkpoint_last_day"
+#: checkpoints kept (the newest is the one checked; older ones are for the record)
+KEEP = 62
 
 
 class BadCheckpoint(Exception):
@@ -77,8 +79,9 @@ def _sign(body: dict[str, Any], key: bytes) -> str:
 
 
 def write_checkpoint(session: Session, now: datetime | None = None,
-                     directory: Path | None = None) -> Path:
-    """Sign the heads recorded on the cases now and write them to a new file."""
+                     directory: Path | None = None, keep: int = KEEP) -> Path:
+    """Sign the heads recorded on the cases now and write them to a new file; only the
+    newest `keep` files stay."""
     now = now or utcnow()
     heads = [[case_id, number, count, head] for case_id, number, count, head in session.execute(
         select(Case.id, Case.number, Case.event_count, Case.head_hash).order_by(Case.id))]
@@ -93,6 +96,8 @@ def write_checkpoint(session: Session, now: datetime | None = None,
         os.fsync(f.fileno())
     tmp.chmod(0o440)
     os.replace(tmp, path)
+    for old in sorted(directory.glob("*.json"))[:-keep]:
+        old.unlink()
     return path
 
 

@@ -503,6 +503,13 @@ def test_the_worker_tick_writes_one_checkpoint_a_day(fresh):
     with fresh.app_context():
         latest = latest_checkpoint()
         assert latest is not None and list(latest.anchors.values())[0][0] == 5
+        from portal.casefiles.checkpoints import write_checkpoint
+
+        for hour in (2, 3, 4):
+            newest = write_checkpoint(db.session, datetime(2026, 3, 3, hour, tzinfo=UTC),
+                                      keep=2)
+        assert sorted(newest.parent.glob("*.json"))[-1] == newest
+        assert len(list(newest.parent.glob("*.json"))) == 2
 
 
 def test_the_migration_backfills_the_heads(bare):
