@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 _LAST_RUN = "casefiles.checkpoint_last_day"
 #: checkpoints kept (the newest is the one checked; older ones are for the record)
-KEEP = 62
+KEEP = 14
 
 
 class BadCheckpoint(Exception):
