@@ -152,6 +152,7 @@ def populate(app: Any, n: int) -> dict[str, Any]:
                 payload = canonical_json({"number": number, "summary": summary})
                 digest = chain_hash(GENESIS, _fast_event_json(
                     number, 1, "case.registered", clerk_id, iso(at), payload))
+                cases[-1].update(event_count=1, head_hash=digest)  # the timeline's head
                 events.append({"case_id": cid, "seq": 1, "kind": "case.registered",
                                "actor_id": clerk_id, "at": at, "payload": payload,
                                "prev_hash": GENESIS, "hash": digest})

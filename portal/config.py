@@ -49,6 +49,9 @@ class Settings:
     #: key for personal data encrypted at rest (ID and phone numbers); see portal/crypto.py
     data_key: str = ""
     data_dir: Path = Path("instance")
+    #: signs the case files' daily checkpoints of their timeline heads (checkpoints.py);
+    #: empty → a key derived from secret_key. Never stored in the database.
+    checkpoint_key: str = ""
     database_url: str = ""
     redis_url: str = ""
     smtp_url: str = ""
@@ -140,6 +143,7 @@ class Settings:
             secret_key=secret,
             data_key=data_key or secret,
             data_dir=data_dir,
+            checkpoint_key=env.get("PORTAL_CHECKPOINT_KEY", "").strip(),
             database_url=database_url,
             redis_url=env.get("PORTAL_REDIS_URL", "").strip(),
             smtp_url=env.get("PORTAL_SMTP_URL", "").strip(),

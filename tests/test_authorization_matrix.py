@@ -137,6 +137,9 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("holidays.add", "POST"): Rule({A}, data={"first": "2030-10-01", "kind": "holiday",
                                               "name": "国庆节"}),
     ("holidays.remove", "POST"): Rule({A}, lambda o: {"holiday_id": o["holiday"].id}),
+    ("holidays.import_form", "GET"): Rule({A}),
+    ("holidays.import_notice", "POST"): Rule({A}, data={
+        "year": "2031", "notice": "元旦：1月1日放假，共1天。", "action": "preview"}),
     ("cases.pause_clock", "POST"): case_rule(lambda o: {"number": o["case"].number}),
     ("cases.resume_clock", "POST"): case_rule(lambda o: {"number": o["case"].number}),
     ("cases.export_pdf", "GET"): case_rule(lambda o: {"number": o["case"].number}),

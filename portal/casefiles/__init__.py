@@ -11,6 +11,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from portal.casefiles import (
+        checkpoints,  # the daily signed checkpoint of the timeline heads (a tick)
         due,  # noqa: F401  (keeps each case's running due date in step: after_flush)
         holidays,  # noqa: F401  (holidays table)
         manage_blueprint,  # noqa: F401  (its views join bp)
@@ -43,3 +44,4 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(query_bp)  # the petitioner's 查询码 page, public
         register_seeder(app, "casefiles", seed_cases)
         register_tick(app, "deadline reminders", reminders.reminder_tick)
+        register_tick(app, "case file checkpoint", checkpoints.checkpoint_tick)

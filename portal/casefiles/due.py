@@ -48,7 +48,7 @@ from sqlalchemy.orm.util import identity_key
 
 from portal.casefiles import clocks as clk
 from portal.casefiles import deadlines as dl
-from portal.casefiles.holidays import Holiday, calendar_of
+from portal.casefiles.holidays import Holiday, merged_calendar
 from portal.casefiles.models import Case, CaseEvent, Status
 
 __all__ = ["OVERDUE_STATES", "overdue_condition", "refresh", "refresh_all", "running_due"]
@@ -100,8 +100,8 @@ def running_due(case: Any, events: Iterable[Any], today: date, rules: dl.Deadlin
 
 def _calendar(conn: Connection) -> dl.Calendar:
     # read on the flushing connection: a holiday added in this very flush counts
-    return calendar_of((day, kind) for day, kind in
-                       conn.execute(select(Holiday.day, Holiday.kind)))
+    # the State Council's days (the package) with the admin's over them, as the clocks
+    return merged_calendar(conn.execute(select(Holiday.day, Holiday.kind)))
 
 
 def refresh(conn: Connection, case_ids: Iterable[int], today: date | None = None,

@@ -1,5 +1,6 @@
 """The integrity check behind `flask casefile verify` and the case page's badge:
-every event chain, and every blob a document version points at."""
+every event chain and its head on the case, every blob a document version points at, and
+(given one) the newest signed checkpoint of the heads (checkpoints.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.casefiles import blobs
+from portal.casefiles.checkpoints import Checkpoint
 from portal.casefiles.models import Case, Document, DocumentVersion
 from portal.casefiles.timeline import BrokenItem, verify_all_counted, verify_case
 
@@ -47,8 +49,10 @@ def verify_blobs(session: Session, case: Case | None = None) -> tuple[BrokenItem
     return None, len(seen)
 
 
-def check_case(session: Session, case: Case) -> Report:
-    broken = verify_case(session, case)
+def check_case(session: Session, case: Case, checkpoint: Checkpoint | None = None) -> Report:
+    anchors = checkpoint.anchors if checkpoint else None
+    label = checkpoint.label if checkpoint else ""
+    broken = verify_case(session, case, anchors, label)
     events = 0
     if broken is None:
         from portal.casefiles.models import CaseEvent
@@ -59,8 +63,16 @@ def check_case(session: Session, case: Case) -> Report:
     return Report(1, events, blob_count, broken or blob_broken)
 
 
-def check_all(session: Session) -> Report:
-    broken, events = verify_all_counted(session)
+def check_all(session: Session, checkpoint: Checkpoint | None = None) -> Report:
+    anchors = checkpoint.anchors if checkpoint else None
+    label = checkpoint.label if checkpoint else ""
+    broken, events = verify_all_counted(session, anchors, label)
+    if broken is None and checkpoint is not None:
+        present = set(session.scalars(select(Case.id)))
+        gone = sorted(checkpoint.anchors.keys() - present)
+        if gone:
+            broken = BrokenItem("case", f"it is in the checkpoint of {label} but no longer "
+                                "in the database", checkpoint.numbers.get(gone[0]))
     cases = session.scalar(select(func.count()).select_from(Case)) or 0
     blob_broken, blob_count = verify_blobs(session) if broken is None else (None, 0)
     return Report(cases, events, blob_count, broken or blob_broken)

@@ -165,6 +165,12 @@ class Case(Model):
     #: whether that clock is paused now (a hearing, an appraisal): then it is not overdue
     is_clock_paused: Mapped[bool] = mapped_column(Boolean, default=False,
                                                   server_default=false())
+    #: the timeline's head: how many events the case has and the newest one's hash, written
+    #: by timeline.append_event in the same flush as the event (never through the ORM, so
+    #: `version` is not bumped); `casefile verify` finds a cut-off timeline by them
+    event_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    head_hash: Mapped[str] = mapped_column(String(64), default="0" * 64,
+                                           server_default="0" * 64)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

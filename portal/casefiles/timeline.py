@@ -9,7 +9,12 @@ and DELETE on case_events (triggers in migration 0002); corrections are new even
 
 Appends are serialised per case: the case row is locked (SELECT ... FOR UPDATE on
 PostgreSQL; on SQLite a no-op UPDATE takes the write lock before the last event is
-read), and the unique (case_id, seq) constraint is the last guard."""
+read), and the unique (case_id, seq) constraint is the last guard.
+
+The case row holds the chain's head (``cases.event_count``, ``cases.head_hash``), written
+with each append in the same flush, so that a timeline cut off at its end is noticed: the
+chain alone checks only the events that remain. A signed checkpoint of every head
+(portal/casefiles/checkpoints.py) catches a cut whose head on the case was altered too."""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from typing import Any, cast
 from sqlalchemy import Table, event, exists, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.casefiles.models import Case, CaseEvent
 from portal.timeutil import utcnow
@@ -101,6 +107,9 @@ def lock_case(session: Session, case: Case) -> str:
     ).scalar_one())
 
 
+#: the head's UPDATE in the driver's parameter style (sqlite3: qmark; psycopg: %s)
+_HEAD_SQL = "UPDATE cases SET event_count = {0}, head_hash = {0} WHERE id = {0}"
+
 #: session.info key: case id → (number, last seq, last hash) for the cases this
 #: transaction has locked; valid until the transaction (or savepoint) ends
 _HEADS = "timeline.heads"
@@ -139,6 +148,15 @@ def append_event(session: Session, case: Case, kind: str, actor: Any,
                       payload=payload_json, prev_hash=prev_hash, hash=digest)
     session.add(event)
     session.flush()
+    # the head on the case, in the same flush: a plain statement on the flush's connection
+    # (not the ORM: the case's version and updated_at stay, so a form open on the case
+    # does not become stale because of an event; and a third of the cost of a Core update)
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    connection.exec_driver_sql(_HEAD_SQL.format(mark), (seq, digest, case_id))
+    if sa_inspect(case).persistent:
+        set_committed_value(case, "event_count", seq)
+        set_committed_value(case, "head_hash", digest)
     session.info.setdefault(_HEADS, {})[case_id] = (number, seq, digest)
     return event
 
@@ -168,7 +186,8 @@ def events_of(session: Session, case: Case, kinds: Iterable[str] | None = None
 class BrokenItem:
     """The first thing that failed the integrity check."""
 
-    #: "event", "case" (a case without its events) or "blob"
+    #: "event", "case" (a case without its events, or cut off at its end), "checkpoint"
+    #: (the signed checkpoint itself) or "blob"
     what: str
     reason: str
     case_number: str | None = None
@@ -183,6 +202,8 @@ class BrokenItem:
                     f"{self.document_title!r} of case {self.case_number}): {self.reason}")
         if self.what == "case":
             return f"case {self.case_number}: {self.reason}"
+        if self.what == "checkpoint":
+            return f"checkpoint: {self.reason}"
         return f"event {self.case_number} #{self.seq}: {self.reason}"
 
 
@@ -190,7 +211,7 @@ def _event_rows(session: Session, case_id: int | None) -> Any:
     stmt = (
         select(Case.number, CaseEvent.case_id, CaseEvent.seq, CaseEvent.kind,
                CaseEvent.actor_id, CaseEvent.at, CaseEvent.payload, CaseEvent.prev_hash,
-               CaseEvent.hash)
+               CaseEvent.hash, Case.event_count, Case.head_hash)
         .join(Case, Case.id == CaseEvent.case_id)
         .order_by(CaseEvent.case_id, CaseEvent.seq)
         .execution_options(yield_per=VERIFY_BATCH)
@@ -200,18 +221,63 @@ def _event_rows(session: Session, case_id: int | None) -> Any:
     return session.execute(stmt)
 
 
-def _check_rows(rows: Any) -> tuple[BrokenItem | None, int]:
-    """Walk the rows (ordered by case, seq); the first break and the events seen."""
+#: a checkpoint's heads: case id → (events then, the hash of the newest one then)
+Anchors = dict[int, tuple[int, str]]
+
+
+def _head_problem(number: str, last_seq: int, last_hash: str, head: tuple[int, str],
+                  anchor: tuple[int, str] | None, anchor_hash: str | None,
+                  checkpoint_label: str) -> BrokenItem | None:
+    """Where the walk of one case ended, against the case's head and the checkpoint."""
+    count, head_hash = head
+    if last_seq != count or last_hash != head_hash:
+        if last_seq < count:
+            reason = (f"the case records {count} event(s) but only {last_seq} remain: "
+                      "its newest events were removed")
+        else:
+            reason = (f"the newest event (#{last_seq}) does not match the head recorded "
+                      f"on the case (#{count})")
+        return BrokenItem("case", reason, number)
+    if anchor is not None:
+        anchored_count, anchored_hash = anchor
+        if last_seq < anchored_count:
+            return BrokenItem("case", f"the checkpoint of {checkpoint_label} recorded "
+                              f"{anchored_count} event(s) but only {last_seq} remain: events "
+                              "were removed (and the head on the case rewritten)", number)
+        if anchored_count and anchor_hash != anchored_hash:
+            return BrokenItem("case", f"event #{anchored_count} differs from the one the "
+                              f"checkpoint of {checkpoint_label} recorded", number)
+    return None
+
+
+def _check_rows(rows: Any, anchors: Anchors | None = None,
+                checkpoint_label: str = "") -> tuple[BrokenItem | None, int]:
+    """Walk the rows (ordered by case, seq); the first break and the events seen. Each
+    case's walk must end at the head recorded on the case and reach the checkpoint's."""
     sha256 = hashlib.sha256
     fast = _fast_event_json
+    anchors = anchors or {}
     current: int | None = None
     expected_seq = 1
     prev = GENESIS
     count = 0
-    for number, case_id, seq, kind, actor_id, at, payload, prev_hash, stored in rows:
+    # the case being walked: number, recorded head, its anchor and the hash at the anchor
+    number_now = ""
+    head: tuple[int, str] = (0, GENESIS)
+    anchor: tuple[int, str] | None = None
+    anchor_hash: str | None = None
+    for number, case_id, seq, kind, actor_id, at, payload, prev_hash, stored, \
+            event_count, head_hash in rows:
         count += 1
         if case_id != current:
+            if current is not None:
+                broken = _head_problem(number_now, expected_seq - 1, prev, head, anchor,
+                                       anchor_hash, checkpoint_label)
+                if broken is not None:
+                    return broken, count
             current, expected_seq, prev = case_id, 1, GENESIS
+            number_now, head = number, (event_count, head_hash)
+            anchor, anchor_hash = anchors.get(case_id), None
         if seq != expected_seq:
             return BrokenItem("event", f"expected event #{expected_seq} here, found #{seq}: "
                               "an event is missing", number, seq), count
@@ -224,14 +290,23 @@ def _check_rows(rows: Any) -> tuple[BrokenItem | None, int]:
         if digest != stored:
             return BrokenItem("event", "the event's content does not match its hash",
                               number, seq), count
+        if anchor is not None and seq == anchor[0]:
+            anchor_hash = stored
         prev = stored
         expected_seq += 1
+    if current is not None:
+        broken = _head_problem(number_now, expected_seq - 1, prev, head, anchor, anchor_hash,
+                               checkpoint_label)
+        if broken is not None:
+            return broken, count
     return None, count
 
 
-def verify_case(session: Session, case: Case) -> BrokenItem | None:
-    """None when the case's chain is intact; else the first broken event."""
-    broken, count = _check_rows(_event_rows(session, case.id))
+def verify_case(session: Session, case: Case, anchors: Anchors | None = None,
+                checkpoint_label: str = "") -> BrokenItem | None:
+    """None when the case's chain is intact and ends at its recorded head (and reaches the
+    checkpoint's head, when `anchors` are given); else the first broken item."""
+    broken, count = _check_rows(_event_rows(session, case.id), anchors, checkpoint_label)
     if broken is None and count == 0:
         return BrokenItem("case", "the case has no events (its timeline was removed)",
                           case.number)
@@ -244,8 +319,9 @@ def verify_all(session: Session) -> BrokenItem | None:
     return broken
 
 
-def verify_all_counted(session: Session) -> tuple[BrokenItem | None, int]:
-    broken, count = _check_rows(_event_rows(session, None))
+def verify_all_counted(session: Session, anchors: Anchors | None = None,
+                       checkpoint_label: str = "") -> tuple[BrokenItem | None, int]:
+    broken, count = _check_rows(_event_rows(session, None), anchors, checkpoint_label)
     if broken is not None:
         return broken, count
     orphan = session.scalar(

@@ -401,3 +401,134 @@ def test_blob_files_live_under_the_data_dir(fresh):
     assert len(files) == 1 and len(files[0].parent.name) == 2
     assert not any(p.name.startswith(".incoming") for p in root.rglob("*"))
     assert oct(os.stat(files[0]).st_mode & 0o777) == "0o440"
+
+
+# ---------------------------------------------------------------- the head and checkpoints
+
+def _checkpoint_cli(app):
+    return app.test_cli_runner().invoke(args=["casefile", "checkpoint"])
+
+
+def _delete_newest(app, number: str) -> None:
+    with app.app_context(), db.engine.begin() as conn:
+        case_id = conn.scalar(text("SELECT id FROM cases WHERE number = :n"), {"n": number})
+        conn.execute(text("DELETE FROM case_events WHERE case_id = :c AND seq = "
+                          "(SELECT MAX(seq) FROM case_events WHERE case_id = :c)"),
+                     {"c": case_id})
+
+
+def test_appends_keep_the_head_on_the_case(fresh):
+    _clerk, numbers = _seed(fresh, cases=1)
+    with fresh.app_context():
+        case = db.session.scalar(select(Case).where(Case.number == numbers[0]))
+        version, updated = case.version, case.updated_at
+        newest = db.session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id)
+                                   .order_by(CaseEvent.seq.desc()).limit(1))
+        assert (case.event_count, case.head_hash) == (newest.seq, newest.hash)
+        event = append_event(db.session, case, "note.added", None, {"n": 9})
+        assert (case.event_count, case.head_hash) == (event.seq, event.hash)
+        db.session.commit()
+        db.session.expire_all()
+        assert (case.event_count, case.head_hash) == (event.seq, event.hash)
+        assert case.version == version  # an event does not make an open form stale
+        assert case.updated_at == updated
+
+
+def test_a_cut_off_timeline_is_named_by_verify(fresh):
+    """The chain alone checks only the events that remain: the head on the case does."""
+    _clerk, numbers = _seed(fresh)
+    _drop_triggers(fresh)
+    _delete_newest(fresh, numbers[1])
+    result = _verify_cli(fresh, "--all")
+    assert result.exit_code == 1, result.output
+    assert f"case {numbers[1]}" in result.output and "were removed" in result.output
+    assert _verify_cli(fresh, numbers[1]).exit_code == 1
+    assert _verify_cli(fresh, numbers[0]).exit_code == 0
+
+
+def test_the_signed_checkpoint_catches_a_cut_with_the_head_rewritten(fresh):
+    _clerk, numbers = _seed(fresh)
+    result = _checkpoint_cli(fresh)
+    assert result.exit_code == 0 and "checkpoint written" in result.output, result.output
+    written = list((Path(fresh.extensions["portal.settings"].data_dir) / "checkpoints")
+                   .glob("*.json"))
+    assert len(written) == 1 and oct(os.stat(written[0]).st_mode & 0o777) == "0o440"
+    assert "secret" not in written[0].read_text()
+    result = _verify_cli(fresh, "--all")
+    assert result.exit_code == 0 and "heads reach the checkpoint" in result.output
+    _drop_triggers(fresh)
+    _delete_newest(fresh, numbers[0])
+    with fresh.app_context(), db.engine.begin() as conn:  # the forger fixes the head too
+        conn.execute(text(
+            "UPDATE cases SET event_count = event_count - 1, head_hash = (SELECT hash FROM "
+            "case_events e WHERE e.case_id = cases.id AND e.seq = cases.event_count - 1) "
+            "WHERE number = :n"), {"n": numbers[0]})
+    result = _verify_cli(fresh, "--all")
+    assert result.exit_code == 1, result.output
+    assert f"case {numbers[0]}" in result.output and "checkpoint of" in result.output
+    assert "recorded 5 event(s) but only 4 remain" in result.output
+    assert _verify_cli(fresh, numbers[0]).exit_code == 1
+    assert _verify_cli(fresh, numbers[1]).exit_code == 0
+    # nothing is signed over a broken store
+    result = _checkpoint_cli(fresh)
+    assert result.exit_code == 1 and "no checkpoint written" in result.output
+    assert len(list(written[0].parent.glob("*.json"))) == 1
+
+
+def test_a_tampered_checkpoint_is_reported(fresh):
+    _seed(fresh, cases=1)
+    assert _checkpoint_cli(fresh).exit_code == 0
+    path = next((Path(fresh.extensions["portal.settings"].data_dir) / "checkpoints")
+                .glob("*.json"))
+    document = json.loads(path.read_text())
+    document["heads"][0][2] += 7  # claims more events than there are
+    path.chmod(0o640)
+    path.write_text(json.dumps(document))
+    result = _verify_cli(fresh, "--all")
+    assert result.exit_code == 1
+    assert "checkpoint" in result.output and "signature does not match" in result.output
+
+
+def test_the_worker_tick_writes_one_checkpoint_a_day(fresh):
+    from datetime import UTC, datetime
+
+    from portal.casefiles.checkpoints import checkpoint_tick, latest_checkpoint
+    from portal.hooks import ticks
+
+    _seed(fresh, cases=1)
+    assert "case file checkpoint" in [name for name, _tick in ticks(fresh)]
+    first = checkpoint_tick(fresh, datetime(2026, 3, 2, 1, 0, tzinfo=UTC))
+    assert first is not None and first.exists()
+    assert checkpoint_tick(fresh, datetime(2026, 3, 2, 9, 0, tzinfo=UTC)) is None
+    with fresh.app_context():
+        latest = latest_checkpoint()
+        assert latest is not None and list(latest.anchors.values())[0][0] == 5
+        from portal.casefiles.checkpoints import write_checkpoint
+
+        for hour in (2, 3, 4):
+            newest = write_checkpoint(db.session, datetime(2026, 3, 3, hour, tzinfo=UTC),
+                                      keep=2)
+        assert sorted(newest.parent.glob("*.json"))[-1] == newest
+        assert len(list(newest.parent.glob("*.json"))) == 2
+
+
+def test_the_migration_backfills_the_heads(bare):
+    """Cases made before 0009 get their head from their newest event."""
+    _seed_app = bare
+    with bare.app_context():
+        upgrade()
+    _clerk, numbers = _seed(_seed_app)
+    with bare.app_context():
+        with db.engine.connect() as conn:
+            heads = conn.execute(text("SELECT number, event_count, head_hash FROM cases "
+                                      "ORDER BY id")).all()
+        assert [count for _n, count, _h in heads] == [5, 5]
+        downgrade(revision="0007_party_id_kind")
+        with db.engine.connect() as conn:
+            assert "event_count" not in {c["name"] for c in inspect(conn).get_columns("cases")}
+        upgrade()
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT number, event_count, head_hash FROM cases "
+                                     "ORDER BY id")).all() == heads
+        db.session.remove()
+    assert _verify_cli(bare, "--all").exit_code == 0
