@@ -2,14 +2,14 @@
 case a note opens
 
 Revision ID: 0011_note_case_place
-Revises: 0007_party_id_kind
+Revises: 0009_case_heads
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0011_note_case_place'
-down_revision = '0007_party_id_kind'
+down_revision = '0009_case_heads'
 branch_labels = None
 depends_on = None
 
