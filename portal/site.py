@@ -6,9 +6,11 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
 from portal.extensions import db
 from portal.health import database_is_up
+from portal.hooks import home_panels
 from portal.web import LOCALES, public, render, safe_next
 
 bp = Blueprint("site", __name__)
@@ -16,9 +18,16 @@ bp = Blueprint("site", __name__)
 
 @bp.route("/")
 def home() -> ResponseReturnValue:
+    return work_home()
+
+
+def work_home() -> ResponseReturnValue:
+    """A logged-in user's home: the work queues the domains add (hooks.home_panels),
+    then the menu as tiles."""
     from portal.auth.roles import ROLE_LABELS
 
-    return render("home.html", role_labels=ROLE_LABELS)
+    panels = [p for p in (panel(current_user) for panel in home_panels(current_app)) if p]
+    return render("site/work_home.html", role_labels=ROLE_LABELS, panels=panels)
 
 
 @bp.route("/healthz")

@@ -51,7 +51,8 @@ from portal.casefiles import deadlines as dl
 from portal.casefiles.holidays import Holiday, calendar_of
 from portal.casefiles.models import Case, CaseEvent, Status
 
-__all__ = ["OVERDUE_STATES", "overdue_condition", "refresh", "refresh_all", "running_due"]
+__all__ = ["OVERDUE_STATES", "due_within_condition", "overdue_condition", "refresh",
+           "refresh_all", "running_due"]
 
 #: the states in which an office clock runs (the workflow's open steps)
 OVERDUE_STATES = (
@@ -66,6 +67,14 @@ _PENDING = "_portal_clock_due_pending"
 def overdue_condition(today: date) -> ColumnElement[bool]:
     """SQL condition on Case: its running office clock is overdue on `today`."""
     return and_(Case.clock_due_on < today, Case.is_clock_paused.is_(False),
+                Case.status.in_([str(s) for s in OVERDUE_STATES]))
+
+
+def due_within_condition(today: date, days: int) -> ColumnElement[bool]:
+    """SQL condition on Case: its running office clock falls due between `today` and
+    `days` days from it (both included), not overdue yet and not paused."""
+    return and_(Case.clock_due_on >= today, Case.clock_due_on <= today + timedelta(days=days),
+                Case.is_clock_paused.is_(False),
                 Case.status.in_([str(s) for s in OVERDUE_STATES]))
 
 
