@@ -57,7 +57,7 @@ __all__ = ["OVERDUE_STATES", "due_within_condition", "overdue_condition", "refre
 #: the states in which an office clock runs (the workflow's open steps)
 OVERDUE_STATES = (
     Status.REGISTERED, Status.ACCEPTED, Status.ASSIGNED, Status.INVESTIGATING,
-    Status.REVIEW_REQUESTED, Status.RE_REVIEW_REQUESTED,
+    Status.REPLY_SUBMITTED, Status.REVIEW_REQUESTED, Status.RE_REVIEW_REQUESTED,
 )
 #: cases recomputed per round trip
 BATCH = 500

@@ -266,3 +266,5 @@ class LeaderForm(FlaskForm):
 class ActionForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=5000)])
     days = IntegerField(_l("Days"), validators=[Optional(), NumberRange(min=1, max=365)])
+    document_id = IntegerField(_l("Reply document"), validators=[Optional(),
+                                                                 NumberRange(min=1)])

@@ -243,7 +243,8 @@ def act(number: str, action: str) -> ResponseReturnValue:
     form = ActionForm()
     web.on_error(_refusals_to(case_url(case, "actions")))
     ops.take_action(session(), current_user, case, action,
-                    reason=(form.reason.data or "").strip() or None, days=form.days.data)
+                    reason=(form.reason.data or "").strip() or None, days=form.days.data,
+                    document_id=form.document_id.data)
     flash(_("Done: %(action)s. The case is now “%(state)s”.", action=action_label(action),
             state=status_label(case.status)), "success")
     return redirect(case_url(case, "actions"), code=303)

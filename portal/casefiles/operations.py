@@ -46,7 +46,13 @@ from portal.casefiles.models import (
     Status,
 )
 from portal.casefiles.timeline import append_event, events_of, payload_of
-from portal.casefiles.workflow import Action, TransitionRefused, check, transition
+from portal.casefiles.workflow import (
+    Action,
+    TransitionRefused,
+    check,
+    last_payload,
+    transition,
+)
 from portal.crypto import lookup_hash
 from portal.errors import DomainError, NotAllowed, StaleEdit
 from portal.i18n import lazy_gettext as _l
@@ -413,15 +419,34 @@ def _notify_members(session: Session, org_ids: list[int], text: str, link: str) 
 # ---------------------------------------------------------------- procedure
 
 def take_action(session: Session, actor: Any, case: Case, action: str, *,
-                reason: str | None = None, days: int | None = None) -> Case:
+                reason: str | None = None, days: int | None = None,
+                document_id: int | None = None) -> Case:
     """One step of the procedure from the case page's buttons (workflow.transition); an
-    extension (`days`, 30 by default) must fit the clock's rule. Assigning has its own
-    operation (`assign`), with the agencies and the letter."""
+    extension asked for (`days`, 30 by default) must fit the clock's rule, and is approved
+    for the days asked; a reply (or one submitted for sign-off) may name one of the case's
+    documents as the reply document. Assigning has its own operation (`assign`), with the
+    agencies and the letter."""
     if action == Action.ASSIGN:
         raise TransitionRefused(_l("Use the assignment form to assign the case."))
     payload: dict[str, Any] = {}
-    if action == Action.EXTEND:
+    if action in (Action.REQUEST_EXTENSION, Action.EXTEND):
+        rule = check(case, action, actor, reason)  # who and what state first, then
+        problem = rule.guard(session, case, actor) if rule.guard else None  # the request
+        if problem:
+            raise TransitionRefused(problem)
+    if action == Action.REQUEST_EXTENSION:
         payload["days"] = check_extension(session, case, days or 30)
+    elif action == Action.EXTEND:
+        asked = days or int(last_payload(session, case, Action.REQUEST_EXTENSION)
+                            .get("days") or 30)
+        payload["days"] = check_extension(session, case, asked)
+    if action in (Action.REPLY, Action.SUBMIT_REPLY) and document_id:
+        doc = session.get(Document, document_id)
+        if doc is None or doc.case_id != case.id:
+            raise TransitionRefused(_l("Choose the reply document among this case's "
+                                       "documents."))
+        payload["document_id"] = doc.id
+        payload["document"] = doc.title
     return transition(session, case, action, actor, reason=reason, payload=payload)
 
 
