@@ -49,7 +49,7 @@ from sqlalchemy.orm.util import identity_key
 from portal.casefiles import clocks as clk
 from portal.casefiles import deadlines as dl
 from portal.casefiles.holidays import Holiday, calendar_of
-from portal.casefiles.models import Case, CaseEvent, Status
+from portal.casefiles.models import Assignment, AssignmentStatus, Case, CaseEvent, Status
 
 __all__ = ["OVERDUE_STATES", "due_within_condition", "overdue_condition", "refresh",
            "refresh_all", "running_due"]
@@ -127,6 +127,7 @@ def refresh(conn: Connection, case_ids: Iterable[int], today: date | None = None
     rules = dl.DeadlineRules()
     cases = cast(Table, Case.__table__)
     events = cast(Table, CaseEvent.__table__)
+    assignments = cast(Table, Assignment.__table__)
     for start in range(0, len(ids), BATCH):
         batch = ids[start:start + BATCH]
         rows = conn.execute(select(cases.c.id, cases.c.received_at, cases.c.is_urgent,
@@ -156,6 +157,14 @@ def refresh(conn: Connection, case_ids: Iterable[int], today: date | None = None
                                  # keep the row's own time stamp: this is derived data
                                  updated_at=cases.c.updated_at),
                          changed)
+            # an open assignment is due when the case's clock is (one deadline)
+            moved = [{"b_id": c["b_id"], "b_due": c["b_due"]} for c in changed
+                     if c["b_due"] is not None]
+            if moved:
+                conn.execute(update(assignments)
+                             .where(assignments.c.case_id == bindparam("b_id"),
+                                    assignments.c.status == AssignmentStatus.OPEN)
+                             .values(due_on=bindparam("b_due")), moved)
     return out
 
 
@@ -225,6 +234,10 @@ def _after_flush_postexec(session: Session, _context: Any) -> None:
             continue
         set_committed_value(case, "clock_due_on", due)
         set_committed_value(case, "is_clock_paused", paused)
+        if due is not None and "assignments" in case.__dict__:  # loaded: show the same
+            for a in case.assignments:
+                if a.status == AssignmentStatus.OPEN:
+                    set_committed_value(a, "due_on", due)
 
 
 if not event.contains(Session, "after_flush", _after_flush):

@@ -238,7 +238,7 @@ class AssignForm(FlaskForm):
                           validators=[DataRequired()])
     co_ids = SelectMultipleField(_l("Co-operating agencies (协办)"), coerce=int, choices=[],
                                  validators=[Optional()])
-    due_on = DateField(_l("Due date"), validators=[Optional()])
+    # no due date: the assignment is due when the case's legal clock is (operations.assign)
     letter = TextAreaField(_l("Assignment letter (交办函)"),
                            validators=[Optional(), Length(max=5000)])
 

@@ -262,8 +262,7 @@ def assign(number: str) -> ResponseReturnValue:
         return redirect(case_url(case, "agencies"), code=303)
     co = [o for o in (session().get(Organisation, i) for i in form.co_ids.data or []) if o]
     web.on_error(_refusals_to(case_url(case, "actions")))
-    ops.assign(session(), current_user, case, lead, co, due_on=form.due_on.data,
-               letter=form.letter.data)
+    ops.assign(session(), current_user, case, lead, co, letter=form.letter.data)
     flash(_("Case %(number)s was assigned to %(org)s.", number=case.number, org=lead.name),
           "success")
     return redirect(case_url(case, "agencies"), code=303)

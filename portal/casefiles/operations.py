@@ -10,7 +10,7 @@ import io
 import re
 import secrets
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -374,13 +374,17 @@ def _at_least(session: Session, actor: Any, case: Case, organisation: Organisati
 
 
 def assign(session: Session, actor: Any, case: Case, lead_org: Organisation,
-           co_orgs: Iterable[Organisation] = (), due_on: date | None = None,
-           letter: str | None = None) -> list[Assignment]:
+           co_orgs: Iterable[Organisation] = (), letter: str | None = None
+           ) -> list[Assignment]:
     """交办/转办: hand the case to one lead agency (主办) and co-agencies (协办), each with
-    the letter and due date, share the file with them (contribute), move the case to
-    `assigned` and tell the members of those agencies (in-app notices, in the same
-    transaction: both or neither)."""
+    the letter, share the file with them (contribute), move the case to `assigned` and
+    tell the members of those agencies (in-app notices, in the same transaction: both or
+    neither). Each assignment is due when the case's legal clock is (urgent and simple
+    cases included), never on a date of its own: due.py keeps the open assignments' date
+    in step when an extension or a pause moves the clock."""
     check(case, Action.ASSIGN, actor)
+    running = clk.current_clock(clk.clocks_for_case(session, case))
+    due_on = running.state.due if running is not None else None
     co = [o for o in dict.fromkeys(co_orgs) if o.id != lead_org.id]
     for org in [lead_org, *co]:
         if org.kind != OrgKind.AGENCY:

@@ -277,7 +277,7 @@ def test_a_whole_journey_to_the_archive_with_three_level_finality(session, world
     case, _ = new_case(session, world)
     case.leader_id = world.leader.id
     transition(session, case, A.ACCEPT, world.clerk)
-    ops.assign(session, world.clerk, case, world.police, [world.land], date(2026, 5, 1), "交办函")
+    ops.assign(session, world.clerk, case, world.police, [world.land], "交办函")
     assert allowed_actions(case, world.police_officer) == [
         A.DECLINE, A.START_INVESTIGATION, A.REQUEST_INSTRUCTIONS, A.REQUEST_EXTENSION]
     assert allowed_actions(case, world.land_officer) == [A.REQUEST_INSTRUCTIONS]
