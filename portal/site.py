@@ -11,6 +11,7 @@ from flask_login import current_user
 from portal.extensions import db
 from portal.health import database_is_up
 from portal.hooks import home_panels
+from portal.notify.messages import remember_locale
 from portal.web import LOCALES, public, render, safe_next
 
 bp = Blueprint("site", __name__)
@@ -50,6 +51,8 @@ def set_language(code: str) -> ResponseReturnValue:
     response = redirect(back)
     if code in LOCALES:
         session["locale"] = code
+        if current_user.is_authenticated:  # notices and e-mails reach them in it too
+            remember_locale(db.session, current_user.id, code)
         response.set_cookie("portal_lang", code, max_age=365 * 24 * 3600, samesite="Lax",
                             httponly=True)
     return response

@@ -15,16 +15,14 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from flask_babel import LazyString
-from flask_babel import gettext as _
 from sqlalchemy import Table, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal import identity, transaction
-from portal.auth.models import user_organisations
 from portal.auth.roles import Role
-from portal.casefiles import blobs
+from portal.casefiles import blobs, notices
 from portal.casefiles import clocks as clk
 from portal.casefiles import deadlines as dl
 from portal.casefiles import permissions as perm
@@ -57,7 +55,6 @@ from portal.crypto import lookup_hash
 from portal.errors import DomainError, NotAllowed, StaleEdit
 from portal.i18n import lazy_gettext as _l
 from portal.identity import IdKind
-from portal.notify.operations import notify_user
 from portal.orgs.models import Organisation, OrgKind
 from portal.timeutil import utcnow
 
@@ -282,9 +279,7 @@ def set_leader(session: Session, actor: Any, case: Case, leader: Any,
     session.flush()
     append_event(session, case, "case.leader_set", actor,
                  {"from": before, "to": leader.id, "plan": case.leader_plan})
-    if leader.id != getattr(actor, "id", None):
-        notify_user(session, leader.id, _("You are the responsible leader of case %(number)s.",
-                                          number=case.number), case_path(case))
+    notices.send(session, actor, case, "case.leader_set", [leader.id])
     return case
 
 
@@ -407,17 +402,9 @@ def assign(session: Session, actor: Any, case: Case, lead_org: Organisation,
         "lead": {"organisation_id": lead_org.id, "organisation": lead_org.name},
         "co": [{"organisation_id": o.id, "organisation": o.name} for o in co],
         "due_on": due_on, "assignment_ids": [a.id for a in made]})
-    _notify_members(session, [a.organisation_id for a in made],
-                    _("Case %(number)s was assigned to your agency.", number=case.number),
-                    case_path(case))
+    notices.send(session, actor, case, "case.assigned",
+                 notices.members(session, [a.organisation_id for a in made]))
     return made
-
-
-def _notify_members(session: Session, org_ids: list[int], text: str, link: str) -> None:
-    rows = session.execute(select(user_organisations.c.user_id).where(
-        user_organisations.c.organisation_id.in_(org_ids)).distinct())
-    for (uid,) in rows:
-        notify_user(session, uid, text, link)
 
 
 # ---------------------------------------------------------------- procedure
@@ -451,7 +438,9 @@ def take_action(session: Session, actor: Any, case: Case, action: str, *,
                                        "documents."))
         payload["document_id"] = doc.id
         payload["document"] = doc.title
-    return transition(session, case, action, actor, reason=reason, payload=payload)
+    transition(session, case, action, actor, reason=reason, payload=payload)
+    notices.after_step(session, actor, case, str(action), reason, payload)
+    return case
 
 
 def check_extension(session: Session, case: Case, days: int) -> int:
