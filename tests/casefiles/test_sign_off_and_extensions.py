@@ -155,3 +155,24 @@ def test_the_agency_asks_for_an_extension_and_the_leader_answers(app, session, w
         "workflow.request_extension", "workflow.refuse_extension", "workflow.extend"])]
     assert kinds == ["workflow.request_extension", "workflow.refuse_extension",
                      "workflow.request_extension", "workflow.extend"]
+
+
+def test_the_sign_off_setting_comes_from_the_environment():
+    from portal.config import Settings
+
+    assert Settings.from_env({"PORTAL_ENV": "test"}).reply_sign_off is True
+    assert Settings.from_env({"PORTAL_ENV": "test",
+                              "PORTAL_REPLY_SIGN_OFF": "0"}).reply_sign_off is False
+
+
+def test_the_leader_home_lists_an_extension_request(app, session, world):
+    case = investigating(session, world, leader_id=world.leader.id)
+    ops.take_action(session, world.police_officer, case, "request_extension",
+                    reason="需要鉴定", days=30)
+    session.commit()
+    leader = client_for(app, world.leader)
+    home = page(leader.get("/"))
+    assert case.number in home.split('id="queue-awaiting"')[1].split("</section>")[0]
+    leader.post(f"/cases/{case.number}/actions/extend")
+    home = page(leader.get("/"))
+    assert case.number not in home.split('id="queue-awaiting"')[1].split("</section>")[0]
