@@ -85,6 +85,9 @@ class Settings:
     #: no header, since anyone can send one
     trusted_proxies: int = 0
     page_size: int = 50
+    #: the responsible leader signs off a reply before it goes to the petitioner (cases
+    #: with a responsible leader only); PORTAL_REPLY_SIGN_OFF=0 turns it off
+    reply_sign_off: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -158,6 +161,8 @@ class Settings:
             outbox_lease_seconds=int(env.get("PORTAL_OUTBOX_LEASE_SECONDS", "120")),
             trusted_proxies=_count(env, "PORTAL_TRUSTED_PROXIES"),
             password_hasher=hasher,
+            reply_sign_off=env.get("PORTAL_REPLY_SIGN_OFF", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from flask import Flask
 
@@ -34,3 +35,19 @@ def register_tick(app: Flask, name: str, tick: Tick) -> None:
 def ticks(app: Flask) -> list[tuple[str, Tick]]:
     found: list[tuple[str, Tick]] = app.extensions.get("portal.ticks", [])
     return found
+
+
+#: a home panel gets the logged-in user and returns the HTML of its part of the home page
+#: (a work queue), or None when it has nothing for that user
+HomePanel = Callable[[Any], "str | None"]
+
+
+def register_home_panel(app: Flask, name: str, panel: HomePanel, order: int = 50) -> None:
+    panels = app.extensions.setdefault("portal.home_panels", [])
+    if all(n != name for _o, n, _p in panels):
+        panels.append((order, name, panel))
+        panels.sort(key=lambda item: (item[0], item[1]))
+
+
+def home_panels(app: Flask) -> list[HomePanel]:
+    return [panel for _order, _name, panel in app.extensions.get("portal.home_panels", [])]

@@ -10,6 +10,8 @@ from flask_login import current_user
 
 from portal.extensions import db
 from portal.health import database_is_up
+from portal.hooks import home_panels
+from portal.notify.messages import remember_locale
 from portal.web import LOCALES, public, render, safe_next
 
 bp = Blueprint("site", __name__)
@@ -21,9 +23,16 @@ def home() -> ResponseReturnValue:
     if not current_user.is_authenticated:
         # people without an account: the public pages (the query page), staff login aside
         return render("public/landing.html")
+    return work_home()
+
+
+def work_home() -> ResponseReturnValue:
+    """A logged-in user's home: the work queues the domains add (hooks.home_panels),
+    then the menu as tiles."""
     from portal.auth.roles import ROLE_LABELS
 
-    return render("home.html", role_labels=ROLE_LABELS)
+    panels = [p for p in (panel(current_user) for panel in home_panels(current_app)) if p]
+    return render("site/work_home.html", role_labels=ROLE_LABELS, panels=panels)
 
 
 @bp.route("/healthz")
@@ -46,6 +55,8 @@ def set_language(code: str) -> ResponseReturnValue:
     response = redirect(back)
     if code in LOCALES:
         session["locale"] = code
+        if current_user.is_authenticated:  # notices and e-mails reach them in it too
+            remember_locale(db.session, current_user.id, code)
         response.set_cookie("portal_lang", code, max_age=365 * 24 * 3600, samesite="Lax",
                             httponly=True)
     return response

@@ -2,14 +2,14 @@
 language a video reception's guest reads (their join link's SMS)
 
 Revision ID: 0014_sms
-Revises: 0011_note_case_place
+Revises: 0012_keyed_notices
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0014_sms'
-down_revision = '0011_note_case_place'
+down_revision = '0012_keyed_notices'
 branch_labels = None
 depends_on = None
 

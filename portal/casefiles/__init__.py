@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
         holidays,  # noqa: F401  (holidays table)
         manage_blueprint,  # noqa: F401  (its views join bp)
         models,  # noqa: F401  (tables in db.metadata)
+        queues,  # the home page's work queues
         reminders,  # case_reminders table; the daily reminder tick
         search,  # noqa: F401  (case_search table + after_flush indexer)
     )
@@ -26,7 +27,7 @@ def init_app(app: Flask) -> None:
     from portal.casefiles.permissions import can_manage_holidays, can_open_cases
     from portal.casefiles.public_blueprint import bp as query_bp
     from portal.casefiles.reminders_cli import reminders as reminders_command
-    from portal.hooks import register_seeder, register_tick
+    from portal.hooks import register_home_panel, register_seeder, register_tick
     from portal.i18n import lazy_gettext as _l
     from portal.web import add_nav
 
@@ -45,3 +46,4 @@ def init_app(app: Flask) -> None:
         register_seeder(app, "casefiles", seed_cases)
         register_tick(app, "deadline reminders", reminders.reminder_tick)
         register_tick(app, "case file checkpoint", checkpoints.checkpoint_tick)
+        register_home_panel(app, "casefiles", queues.home_panel, order=10)

@@ -35,7 +35,7 @@ from portal.casefiles import operations as ops
 from portal.casefiles import search  # noqa: F401  (keeps the search documents in step)
 from portal.casefiles.models import Case, Status
 from portal.casefiles.timeline import append_event
-from portal.casefiles.workflow import transition
+from portal.casefiles.workflow import sign_off_required, transition
 from portal.extensions import DbSession
 from portal.orgs.models import Organisation, OrgKind
 from portal.timeutil import utcnow
@@ -133,7 +133,7 @@ PLANS = [
     Plan(S.ASSIGNED, extended=True),
     Plan(S.ASSIGNED, paused="听证", resumed=True),
     Plan(S.ASSIGNED, urgent=True, channel="video"),
-    Plan(S.INVESTIGATING, channel="letter"),
+    Plan(S.REPLY_SUBMITTED, channel="letter"),
     Plan(S.INVESTIGATING, extended=True),
     Plan(S.INVESTIGATING, paused="鉴定"),
     Plan(S.INVESTIGATING, paused="听证", resumed=True, channel="video"),
@@ -298,7 +298,8 @@ def seed_cases(session: DbSession, echo: Echo) -> None:
             petitioners=[{**_person(i), "address": f"{township}{villages[i % len(villages)]}"
                           f"{i % 9 + 1}组"}],
             others=[{"name": matter.other}], is_urgent=plan.urgent, is_simple=plan.simple,
-            leader_id=leader.id if plan.extended or i % 4 == 0 else None,
+            leader_id=leader.id if (plan.extended or plan.state == S.REPLY_SUBMITTED
+                                      or i % 4 == 0) else None,
             received_at=received)
         documents += _attach_intake(session, clerk, case, plan, i)
         if plan.paused and plan.state in (S.REGISTERED, S.ACCEPTED):
@@ -345,6 +346,15 @@ def _attach_intake(session: Session, clerk: Any, case: Case, plan: Plan, i: int)
     return made
 
 
+def _reply(session: Session, case: Case, writer: Any, leader: Any, text: str) -> None:
+    """The reply, through the responsible leader's sign-off when the case has one."""
+    if sign_off_required(case):
+        transition(session, case, "submit_reply", writer, payload={"text": text})
+        transition(session, case, "sign_off_reply", leader)
+    else:
+        transition(session, case, "reply", writer, payload={"text": text})
+
+
 def _walk(session: Session, found: dict[str, Any], clerk: Any, leader: Any, officer: Any,
           case: Case, plan: Plan, matter: Matter, i: int) -> int:
     """Take the case along the procedure to plan.state; returns documents added."""
@@ -367,19 +377,20 @@ def _walk(session: Session, found: dict[str, Any], clerk: Any, leader: Any, offi
     if target == S.ACCEPTED:
         return made
     if plan.simple:
-        transition(session, case, "reply", clerk, payload={
-            "text": "简易办理：经核实，已协调相关单位当场解决，答复信访人。"})
+        _reply(session, case, clerk, leader,
+               "简易办理：经核实，已协调相关单位当场解决，答复信访人。")
     else:
         lead = found[LEAD_AGENCY] if target != S.ASSIGNED else found[matter.agency]
         co = [found[matter.agency]] if found[matter.agency].id != lead.id else []
         ops.assign(session, clerk, case, lead, co,
-                   due_on=(utcnow() + timedelta(days=50 - i % 20)).date(),
                    letter=f"请于期限内调查核实并书面答复信访人。（{matter.kind}）")
         if plan.paused and target == S.ASSIGNED:
             _pause(session, clerk, case, plan)
         if plan.extended:
-            transition(session, case, "extend", leader, payload={"days": 30},
-                       reason="案情复杂，需调取多年账目，经包案领导批准延期三十日。")
+            transition(session, case, "request_extension", clerk, payload={"days": 30},
+                       reason="案情复杂，需调取多年账目，申请延期三十日。")
+            transition(session, case, "extend", leader,
+                       reason="同意延期三十日，请按期办结并告知信访人延期理由。")
             made += _doc(session, clerk, case, "延期办理告知书", "notice",
                          ["Notice: the time limit is extended by 30 days.",
                           "Reason: the matter needs records from several years."], True)
@@ -392,8 +403,12 @@ def _walk(session: Session, found: dict[str, Any], clerk: Any, leader: Any, offi
             append_event(session, case, "note", officer,
                          {"text": "已约谈被反映单位负责人，调取工资发放记录，待核实。"})
             return made
-        transition(session, case, "reply", officer, payload={
-            "text": "经调查，反映情况基本属实，已责令相关单位限期整改并答复信访人。"})
+        if target == S.REPLY_SUBMITTED:
+            transition(session, case, "submit_reply", officer, payload={
+                "text": "经调查，反映情况属实，拟责令相关单位限期整改，报包案领导审签。"})
+            return made
+        _reply(session, case, officer, leader,
+               "经调查，反映情况基本属实，已责令相关单位限期整改并答复信访人。")
     made += _doc(session, clerk, case, "信访事项处理意见书", "reply",
                  ["Written reply to the petitioner.", "Findings and decision (demo)."], True)
     if plan.rated:

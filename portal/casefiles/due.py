@@ -49,14 +49,15 @@ from sqlalchemy.orm.util import identity_key
 from portal.casefiles import clocks as clk
 from portal.casefiles import deadlines as dl
 from portal.casefiles.holidays import Holiday, merged_calendar
-from portal.casefiles.models import Case, CaseEvent, Status
+from portal.casefiles.models import Assignment, AssignmentStatus, Case, CaseEvent, Status
 
-__all__ = ["OVERDUE_STATES", "overdue_condition", "refresh", "refresh_all", "running_due"]
+__all__ = ["OVERDUE_STATES", "due_within_condition", "overdue_condition", "refresh",
+           "refresh_all", "running_due"]
 
 #: the states in which an office clock runs (the workflow's open steps)
 OVERDUE_STATES = (
     Status.REGISTERED, Status.ACCEPTED, Status.ASSIGNED, Status.INVESTIGATING,
-    Status.REVIEW_REQUESTED, Status.RE_REVIEW_REQUESTED,
+    Status.REPLY_SUBMITTED, Status.REVIEW_REQUESTED, Status.RE_REVIEW_REQUESTED,
 )
 #: cases recomputed per round trip
 BATCH = 500
@@ -66,6 +67,14 @@ _PENDING = "_portal_clock_due_pending"
 def overdue_condition(today: date) -> ColumnElement[bool]:
     """SQL condition on Case: its running office clock is overdue on `today`."""
     return and_(Case.clock_due_on < today, Case.is_clock_paused.is_(False),
+                Case.status.in_([str(s) for s in OVERDUE_STATES]))
+
+
+def due_within_condition(today: date, days: int) -> ColumnElement[bool]:
+    """SQL condition on Case: its running office clock falls due between `today` and
+    `days` days from it (both included), not overdue yet and not paused."""
+    return and_(Case.clock_due_on >= today, Case.clock_due_on <= today + timedelta(days=days),
+                Case.is_clock_paused.is_(False),
                 Case.status.in_([str(s) for s in OVERDUE_STATES]))
 
 
@@ -118,6 +127,7 @@ def refresh(conn: Connection, case_ids: Iterable[int], today: date | None = None
     rules = dl.DeadlineRules()
     cases = cast(Table, Case.__table__)
     events = cast(Table, CaseEvent.__table__)
+    assignments = cast(Table, Assignment.__table__)
     for start in range(0, len(ids), BATCH):
         batch = ids[start:start + BATCH]
         rows = conn.execute(select(cases.c.id, cases.c.received_at, cases.c.is_urgent,
@@ -147,6 +157,14 @@ def refresh(conn: Connection, case_ids: Iterable[int], today: date | None = None
                                  # keep the row's own time stamp: this is derived data
                                  updated_at=cases.c.updated_at),
                          changed)
+            # an open assignment is due when the case's clock is (one deadline)
+            moved = [{"b_id": c["b_id"], "b_due": c["b_due"]} for c in changed
+                     if c["b_due"] is not None]
+            if moved:
+                conn.execute(update(assignments)
+                             .where(assignments.c.case_id == bindparam("b_id"),
+                                    assignments.c.status == AssignmentStatus.OPEN)
+                             .values(due_on=bindparam("b_due")), moved)
     return out
 
 
@@ -216,6 +234,10 @@ def _after_flush_postexec(session: Session, _context: Any) -> None:
             continue
         set_committed_value(case, "clock_due_on", due)
         set_committed_value(case, "is_clock_paused", paused)
+        if due is not None and "assignments" in case.__dict__:  # loaded: show the same
+            for a in case.assignments:
+                if a.status == AssignmentStatus.OPEN:
+                    set_committed_value(a, "due_on", due)
 
 
 if not event.contains(Session, "after_flush", _after_flush):

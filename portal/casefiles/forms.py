@@ -238,7 +238,7 @@ class AssignForm(FlaskForm):
                           validators=[DataRequired()])
     co_ids = SelectMultipleField(_l("Co-operating agencies (协办)"), coerce=int, choices=[],
                                  validators=[Optional()])
-    due_on = DateField(_l("Due date"), validators=[Optional()])
+    # no due date: the assignment is due when the case's legal clock is (operations.assign)
     letter = TextAreaField(_l("Assignment letter (交办函)"),
                            validators=[Optional(), Length(max=5000)])
 
@@ -266,3 +266,5 @@ class LeaderForm(FlaskForm):
 class ActionForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=5000)])
     days = IntegerField(_l("Days"), validators=[Optional(), NumberRange(min=1, max=365)])
+    document_id = IntegerField(_l("Reply document"), validators=[Optional(),
+                                                                 NumberRange(min=1)])

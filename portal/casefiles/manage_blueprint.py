@@ -252,7 +252,8 @@ def act(number: str, action: str) -> ResponseReturnValue:
     form = ActionForm()
     web.on_error(_refusals_to(case_url(case, "actions")))
     ops.take_action(session(), current_user, case, action,
-                    reason=(form.reason.data or "").strip() or None, days=form.days.data)
+                    reason=(form.reason.data or "").strip() or None, days=form.days.data,
+                    document_id=form.document_id.data)
     flash(_("Done: %(action)s. The case is now “%(state)s”.", action=action_label(action),
             state=status_label(case.status)), "success")
     return redirect(case_url(case, "actions"), code=303)
@@ -270,8 +271,7 @@ def assign(number: str) -> ResponseReturnValue:
         return redirect(case_url(case, "agencies"), code=303)
     co = [o for o in (session().get(Organisation, i) for i in form.co_ids.data or []) if o]
     web.on_error(_refusals_to(case_url(case, "actions")))
-    ops.assign(session(), current_user, case, lead, co, due_on=form.due_on.data,
-               letter=form.letter.data)
+    ops.assign(session(), current_user, case, lead, co, letter=form.letter.data)
     flash(_("Case %(number)s was assigned to %(org)s.", number=case.number, org=lead.name),
           "success")
     return redirect(case_url(case, "agencies"), code=303)

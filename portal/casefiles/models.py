@@ -34,6 +34,8 @@ class Status(LabelledStrEnum):
     NOT_ACCEPTED = "not_accepted", _l("Not accepted")  # 不予受理
     ASSIGNED = "assigned", _l("Assigned")  # 交办/转办
     INVESTIGATING = "investigating", _l("Under investigation")  # 调查
+    #: a reply written by the agency or the office, waiting for the responsible leader
+    REPLY_SUBMITTED = "reply_submitted", _l("Reply awaiting sign-off")  # 答复待审签
     REPLIED = "replied", _l("Replied")  # 答复
     REVIEW_REQUESTED = "review_requested", _l("Review requested")  # 申请复查
     REVIEWED = "reviewed", _l("Reviewed")  # 复查

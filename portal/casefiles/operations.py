@@ -10,21 +10,19 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from flask_babel import LazyString
-from flask_babel import gettext as _
 from sqlalchemy import Table, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal import identity, transaction
-from portal.auth.models import user_organisations
 from portal.auth.roles import Role
-from portal.casefiles import blobs
+from portal.casefiles import blobs, notices
 from portal.casefiles import clocks as clk
 from portal.casefiles import deadlines as dl
 from portal.casefiles import permissions as perm
@@ -46,12 +44,17 @@ from portal.casefiles.models import (
     Status,
 )
 from portal.casefiles.timeline import append_event, events_of, payload_of
-from portal.casefiles.workflow import Action, TransitionRefused, check, transition
+from portal.casefiles.workflow import (
+    Action,
+    TransitionRefused,
+    check,
+    last_payload,
+    transition,
+)
 from portal.crypto import lookup_hash
 from portal.errors import DomainError, NotAllowed, StaleEdit
 from portal.i18n import lazy_gettext as _l
 from portal.identity import IdKind
-from portal.notify.operations import notify_user
 from portal.orgs.models import Organisation, OrgKind
 from portal.timeutil import utcnow
 
@@ -308,9 +311,7 @@ def set_leader(session: Session, actor: Any, case: Case, leader: Any,
     session.flush()
     append_event(session, case, "case.leader_set", actor,
                  {"from": before, "to": leader.id, "plan": case.leader_plan})
-    if leader.id != getattr(actor, "id", None):
-        notify_user(session, leader.id, _("You are the responsible leader of case %(number)s.",
-                                          number=case.number), case_path(case))
+    notices.send(session, actor, case, "case.leader_set", [leader.id])
     return case
 
 
@@ -400,13 +401,17 @@ def _at_least(session: Session, actor: Any, case: Case, organisation: Organisati
 
 
 def assign(session: Session, actor: Any, case: Case, lead_org: Organisation,
-           co_orgs: Iterable[Organisation] = (), due_on: date | None = None,
-           letter: str | None = None) -> list[Assignment]:
+           co_orgs: Iterable[Organisation] = (), letter: str | None = None
+           ) -> list[Assignment]:
     """交办/转办: hand the case to one lead agency (主办) and co-agencies (协办), each with
-    the letter and due date, share the file with them (contribute), move the case to
-    `assigned` and tell the members of those agencies (in-app notices, in the same
-    transaction: both or neither)."""
+    the letter, share the file with them (contribute), move the case to `assigned` and
+    tell the members of those agencies (in-app notices, in the same transaction: both or
+    neither). Each assignment is due when the case's legal clock is (urgent and simple
+    cases included), never on a date of its own: due.py keeps the open assignments' date
+    in step when an extension or a pause moves the clock."""
     check(case, Action.ASSIGN, actor)
+    running = clk.current_clock(clk.clocks_for_case(session, case))
+    due_on = running.state.due if running is not None else None
     co = [o for o in dict.fromkeys(co_orgs) if o.id != lead_org.id]
     for org in [lead_org, *co]:
         if org.kind != OrgKind.AGENCY:
@@ -429,32 +434,45 @@ def assign(session: Session, actor: Any, case: Case, lead_org: Organisation,
         "lead": {"organisation_id": lead_org.id, "organisation": lead_org.name},
         "co": [{"organisation_id": o.id, "organisation": o.name} for o in co],
         "due_on": due_on, "assignment_ids": [a.id for a in made]})
-    _notify_members(session, [a.organisation_id for a in made],
-                    _("Case %(number)s was assigned to your agency.", number=case.number),
-                    case_path(case))
+    notices.send(session, actor, case, "case.assigned",
+                 notices.members(session, [a.organisation_id for a in made]))
     return made
-
-
-def _notify_members(session: Session, org_ids: list[int], text: str, link: str) -> None:
-    rows = session.execute(select(user_organisations.c.user_id).where(
-        user_organisations.c.organisation_id.in_(org_ids)).distinct())
-    for (uid,) in rows:
-        notify_user(session, uid, text, link)
 
 
 # ---------------------------------------------------------------- procedure
 
 def take_action(session: Session, actor: Any, case: Case, action: str, *,
-                reason: str | None = None, days: int | None = None) -> Case:
+                reason: str | None = None, days: int | None = None,
+                document_id: int | None = None) -> Case:
     """One step of the procedure from the case page's buttons (workflow.transition); an
-    extension (`days`, 30 by default) must fit the clock's rule. Assigning has its own
-    operation (`assign`), with the agencies and the letter."""
+    extension asked for (`days`, 30 by default) must fit the clock's rule, and is approved
+    for the days asked; a reply (or one submitted for sign-off) may name one of the case's
+    documents as the reply document. Assigning has its own operation (`assign`), with the
+    agencies and the letter."""
     if action == Action.ASSIGN:
         raise TransitionRefused(_l("Use the assignment form to assign the case."))
     payload: dict[str, Any] = {}
-    if action == Action.EXTEND:
+    if action in (Action.REQUEST_EXTENSION, Action.EXTEND):
+        rule = check(case, action, actor, reason)  # who and what state first, then
+        problem = rule.guard(session, case, actor) if rule.guard else None  # the request
+        if problem:
+            raise TransitionRefused(problem)
+    if action == Action.REQUEST_EXTENSION:
         payload["days"] = check_extension(session, case, days or 30)
-    return transition(session, case, action, actor, reason=reason, payload=payload)
+    elif action == Action.EXTEND:
+        asked = days or int(last_payload(session, case, Action.REQUEST_EXTENSION)
+                            .get("days") or 30)
+        payload["days"] = check_extension(session, case, asked)
+    if action in (Action.REPLY, Action.SUBMIT_REPLY) and document_id:
+        doc = session.get(Document, document_id)
+        if doc is None or doc.case_id != case.id:
+            raise TransitionRefused(_l("Choose the reply document among this case's "
+                                       "documents."))
+        payload["document_id"] = doc.id
+        payload["document"] = doc.title
+    transition(session, case, action, actor, reason=reason, payload=payload)
+    notices.after_step(session, actor, case, str(action), reason, payload)
+    return case
 
 
 def check_extension(session: Session, case: Case, days: int) -> int:

@@ -38,6 +38,7 @@ from portal.casefiles.presentation import (
     timeline,
     user_names,
 )
+from portal.casefiles.requests import notes_for
 from portal.casefiles.workflow import Action, allowed_actions
 from portal.extensions import db
 from portal.orgs.models import Organisation, OrgKind
@@ -140,6 +141,7 @@ def case_page(case: Case, *, block: str = "content", status_code: int = 200,
         clocks=clocks, current=current,
         timeline=timeline(session(), case, group), group=group, groups=TIMELINE_GROUPS,
         documents=documents, actions=action_rows(case, user),
+        action_notes=notes_for(session(), case, user),
         summary_form=summary_form, document_form=document_form, assign_form=assign_form,
         grant_form=grant_form, leader_form=leader_form, revealed=revealed or {},
         notice=notice,

@@ -184,7 +184,8 @@ def action_rows(case: Case, user: Any) -> list[dict[str, Any]]:
         rows.append({"action": str(action), "label": ACTION_LABELS[action],
                      "reason_required": rule.reason_required,
                      "destructive": action in DESTRUCTIVE,
-                     "days": action == Action.EXTEND,
+                     "days": action == Action.REQUEST_EXTENSION,
                      # a reply is written: its text goes on the timeline like a reason
-                     "text": action == Action.REPLY and not rule.reason_required})
+                     "text": action in (Action.REPLY, Action.SUBMIT_REPLY)
+                     and not rule.reason_required})
     return rows

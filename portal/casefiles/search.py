@@ -80,7 +80,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, lazyload, mapped_column
 from sqlalchemy.sql.elements import True_
 
-from portal.casefiles.due import overdue_condition
+from portal.casefiles.due import due_within_condition, overdue_condition
 from portal.casefiles.models import (
     AccessGrant,
     Assignment,
@@ -337,6 +337,18 @@ def _int(value: Any) -> int | None:
     return number if 0 < number < 2**63 else None
 
 
+#: the longest "due within" a list filters on
+MAX_DUE_DAYS = 366
+
+
+def _days(value: Any) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if 0 <= number <= MAX_DUE_DAYS else None
+
+
 @dataclass(frozen=True)
 class CaseFilters:
     """What the case list filters on; from the query string with :meth:`from_args`."""
@@ -347,6 +359,10 @@ class CaseFilters:
     township_id: int | None = None
     overdue: bool = False
     leader_id: int | None = None
+    #: due within this many days from today (0: due today), not yet overdue
+    due_within: int | None = None
+    #: a request waits for the responsible leader's answer (请示, extension, sign-off)
+    awaiting: bool = False
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> CaseFilters:
@@ -358,7 +374,10 @@ class CaseFilters:
                    agency_id=_int(args.get("agency")), township_id=_int(args.get("township")),
                    overdue=(args.get("overdue") or "").strip().lower() in
                    ("1", "true", "on", "yes"),
-                   leader_id=_int(args.get("leader")))
+                   leader_id=_int(args.get("leader")),
+                   due_within=_days(args.get("due")),
+                   awaiting=(args.get("awaiting") or "").strip().lower() in
+                   ("1", "true", "on", "yes"))
 
     @property
     def is_empty(self) -> bool:
@@ -368,7 +387,9 @@ class CaseFilters:
         """The query-string form (for links that keep the filters)."""
         out = {"q": self.q, "status": self.status,
                "agency": str(self.agency_id or ""), "township": str(self.township_id or ""),
-               "overdue": "1" if self.overdue else "", "leader": str(self.leader_id or "")}
+               "overdue": "1" if self.overdue else "", "leader": str(self.leader_id or ""),
+               "due": "" if self.due_within is None else str(self.due_within),
+               "awaiting": "1" if self.awaiting else ""}
         return {k: v for k, v in out.items() if v}
 
 
@@ -430,6 +451,12 @@ def filter_conditions(session: Session, user: Any, filters: CaseFilters,
         conds.append(Case.id.in_(matching_case_ids(session, filters.q)))
     if filters.overdue:
         conds.append(overdue_condition(today or today_in_china()))
+    if filters.due_within is not None:
+        conds.append(due_within_condition(today or today_in_china(), filters.due_within))
+    if filters.awaiting:
+        from portal.casefiles.requests import awaiting_leader_condition
+
+        conds.append(awaiting_leader_condition())
     return conds
 
 

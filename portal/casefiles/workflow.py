@@ -17,6 +17,17 @@ and give_instructions (批示) at the working steps, extend (延期, once, by th
 while the agency works, supervise (督办) at any open step. A return (退回) sends a
 replied case back to investigating, or a reviewed case back to review_requested.
 
+Sign-off (审签): on a case with a responsible leader (and the `reply_sign_off` setting
+on, the default), a reply the agency or the office writes is submitted (submit_reply →
+reply_submitted); the responsible leader signs it off (sign_off_reply → replied: the
+`workflow.reply` event, which stops the reply clock, is appended with the submitted text)
+or sends it back with a reason (send_back_reply → the step it was submitted from). The
+responsible leader's own reply needs no sign-off. A reply needs its text or a document.
+
+Extensions: the lead agency (or the office) asks for one with a reason and the days
+(request_extension); a leader approves (extend, with the days asked for) or refuses
+(refuse_extension, with a reason). One extension per case; one open request at a time.
+
 Urgent cases (急案) follow the same states: the flag shortens the clocks in
 deadlines.py. Simple cases (简易办理) may be replied to by the office straight after
 acceptance. Admin may do whatever the registering office's staff may do.
@@ -32,6 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app, has_app_context
 from flask_babel import LazyString
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
@@ -46,7 +58,7 @@ from portal.casefiles.models import (
     GrantLevel,
     Status,
 )
-from portal.casefiles.timeline import append_event
+from portal.casefiles.timeline import append_event, payload_of
 from portal.enums import LabelledStrEnum, labels
 from portal.errors import DomainError
 from portal.i18n import lazy_gettext as _l
@@ -69,8 +81,13 @@ class Action(LabelledStrEnum):
     ARCHIVE = "archive", _l("Archive")  # 归档
     REQUEST_INSTRUCTIONS = "request_instructions", _l("Ask for instructions")  # 请示
     GIVE_INSTRUCTIONS = "give_instructions", _l("Give instructions")  # 批示
-    EXTEND = "extend", _l("Approve an extension")  # 延期 (approved by the leader)
+    EXTEND = "extend", _l("Approve the extension")  # 延期 (approved by the leader)
     SUPERVISE = "supervise", _l("Issue a supervision notice")  # 督办
+    SUBMIT_REPLY = "submit_reply", _l("Submit the reply for sign-off")  # 答复报审
+    SIGN_OFF_REPLY = "sign_off_reply", _l("Sign off the reply")  # 审签同意
+    SEND_BACK_REPLY = "send_back_reply", _l("Send the reply back")  # 审签退回
+    REQUEST_EXTENSION = "request_extension", _l("Ask for an extension")  # 申请延期
+    REFUSE_EXTENSION = "refuse_extension", _l("Refuse the extension")  # 不同意延期
 
 
 ACTION_LABELS: dict[Action, LazyString] = labels(Action)
@@ -88,7 +105,8 @@ class TransitionForbidden(TransitionRefused):
     status = 403
 
 
-Guard = Callable[[Session, Case], "LazyString | str | None"]
+#: a further condition on (session, case, the acting user): why not, or None
+Guard = Callable[[Session, Case, Any], "LazyString | str | None"]
 
 
 @dataclass(frozen=True)
@@ -116,14 +134,15 @@ SUPERVISOR_OR_LEADER = frozenset({Role.SUPERVISOR, Role.LEADER})
 SUPERVISOR = frozenset({Role.SUPERVISOR})
 
 
-def _simple_only(session: Session, case: Case) -> LazyString | None:
+def _simple_only(session: Session, case: Case, actor: Any = None) -> LazyString | None:
     if not case.is_simple:
         return _l("Only a case marked for simple handling may be replied to without "
                   "assignment.")
     return None
 
 
-def _needs_lead_assignment(session: Session, case: Case) -> LazyString | None:
+def _needs_lead_assignment(session: Session, case: Case, actor: Any = None
+                           ) -> LazyString | None:
     if case.lead_assignment is None or case.lead_assignment.status != AssignmentStatus.OPEN:
         return _l("Assign the case to a lead agency first.")
     return None
@@ -134,13 +153,67 @@ def _count(session: Session, case: Case, action: Action) -> int:
         CaseEvent.case_id == case.id, CaseEvent.kind == f"workflow.{action}")) or 0
 
 
-def _once(session: Session, case: Case) -> LazyString | None:
+def _once(session: Session, case: Case, actor: Any = None) -> LazyString | None:
     if _count(session, case, Action.EXTEND):
         return _l("The time limit has already been extended once.")
     return None
 
 
-def _open_request(session: Session, case: Case) -> LazyString | None:
+def extension_requested(session: Session, case: Case) -> bool:
+    """An extension was asked for and not yet approved or refused."""
+    return _count(session, case, Action.REQUEST_EXTENSION) > (
+        _count(session, case, Action.EXTEND) + _count(session, case, Action.REFUSE_EXTENSION))
+
+
+def _may_request_extension(session: Session, case: Case, actor: Any = None
+                           ) -> LazyString | None:
+    if extension_requested(session, case):
+        return _l("An extension has already been asked for: the leader has not answered yet.")
+    return _once(session, case)
+
+
+def _extension_asked(session: Session, case: Case, actor: Any = None) -> LazyString | None:
+    if not extension_requested(session, case):
+        return _l("Nobody has asked for an extension of this case.")
+    return None
+
+
+def sign_off_required(case: Case) -> bool:
+    """Whether a reply on `case` goes to its responsible leader for sign-off first: the
+    case has a leader and the `reply_sign_off` setting is on (the default)."""
+    if case.leader_id is None:
+        return False
+    if has_app_context():
+        settings = current_app.extensions.get("portal.settings")
+        return bool(getattr(settings, "reply_sign_off", True))
+    return True
+
+
+def _reply_without_sign_off(session: Session, case: Case, actor: Any = None
+                            ) -> LazyString | None:
+    if sign_off_required(case) and not perm.is_responsible_leader(actor, case):
+        return _l("The responsible leader signs off replies on this case: submit the reply "
+                  "for sign-off.")
+    return None
+
+
+def _simple_reply(session: Session, case: Case, actor: Any = None) -> LazyString | None:
+    return _simple_only(session, case) or _reply_without_sign_off(session, case, actor)
+
+
+def _submit_needed(session: Session, case: Case, actor: Any = None) -> LazyString | None:
+    if not sign_off_required(case):
+        return _l("Replies on this case need no sign-off: give the reply.")
+    if perm.is_responsible_leader(actor, case):
+        return _l("You are the responsible leader: give the reply yourself.")
+    return None
+
+
+def _simple_submit(session: Session, case: Case, actor: Any = None) -> LazyString | None:
+    return _simple_only(session, case) or _submit_needed(session, case, actor)
+
+
+def _open_request(session: Session, case: Case, actor: Any = None) -> LazyString | None:
     asked = _count(session, case, Action.REQUEST_INSTRUCTIONS)
     if asked <= _count(session, case, Action.GIVE_INSTRUCTIONS):
         return _l("Nobody has asked for instructions on this case.")
@@ -153,14 +226,24 @@ _RULES = [
     Rule(S.REGISTERED, A.NOT_ACCEPT, S.NOT_ACCEPTED, office_roles=CLERK, reason_required=True),
     Rule(S.NOT_ACCEPTED, A.CLOSE, S.CLOSED, office_roles=CLERK),
     Rule(S.ACCEPTED, A.ASSIGN, S.ASSIGNED, office_roles=CLERK, guard=_needs_lead_assignment),
-    Rule(S.ACCEPTED, A.REPLY, S.REPLIED, office_roles=CLERK_OR_LEADER, guard=_simple_only),
+    Rule(S.ACCEPTED, A.REPLY, S.REPLIED, office_roles=CLERK_OR_LEADER, leader=True,
+         guard=_simple_reply),
+    Rule(S.ACCEPTED, A.SUBMIT_REPLY, S.REPLY_SUBMITTED, office_roles=CLERK_OR_LEADER,
+         guard=_simple_submit),
     Rule(S.ASSIGNED, A.DECLINE, S.ACCEPTED, grant=GrantLevel.CONTRIBUTE, lead_only=True,
          reason_required=True),
     Rule(S.ASSIGNED, A.START_INVESTIGATION, S.INVESTIGATING, grant=GrantLevel.CONTRIBUTE,
          lead_only=True),
     # the office may also record a reply the agency sent on paper
-    Rule(S.INVESTIGATING, A.REPLY, S.REPLIED, office_roles=CLERK, grant=GrantLevel.CONTRIBUTE,
-         lead_only=True),
+    Rule(S.INVESTIGATING, A.REPLY, S.REPLIED, office_roles=CLERK, leader=True,
+         grant=GrantLevel.CONTRIBUTE, lead_only=True, guard=_reply_without_sign_off),
+    Rule(S.INVESTIGATING, A.SUBMIT_REPLY, S.REPLY_SUBMITTED, office_roles=CLERK,
+         grant=GrantLevel.CONTRIBUTE, lead_only=True, guard=_submit_needed),
+    # the responsible leader signs off (the reply goes out) or sends it back to the step
+    # it was submitted from (transition() reads it from the submission)
+    Rule(S.REPLY_SUBMITTED, A.SIGN_OFF_REPLY, S.REPLIED, leader=True),
+    Rule(S.REPLY_SUBMITTED, A.SEND_BACK_REPLY, S.INVESTIGATING, leader=True,
+         reason_required=True),
     Rule(S.REPLIED, A.RETURN_REPLY, S.INVESTIGATING, office_roles=SUPERVISOR_OR_LEADER,
          leader=True, reason_required=True),
     Rule(S.REPLIED, A.REQUEST_REVIEW, S.REVIEW_REQUESTED, office_roles=CLERK),
@@ -179,16 +262,21 @@ _RULES = [
 #: the steps where work is under way: instructions may be asked for and given there
 WORKING = (S.ACCEPTED, S.ASSIGNED, S.INVESTIGATING, S.REVIEW_REQUESTED, S.RE_REVIEW_REQUESTED)
 #: every step before closure
-OPEN = (S.REGISTERED, S.ACCEPTED, S.ASSIGNED, S.INVESTIGATING, S.REPLIED,
-        S.REVIEW_REQUESTED, S.REVIEWED, S.RE_REVIEW_REQUESTED)
+OPEN = (S.REGISTERED, S.ACCEPTED, S.ASSIGNED, S.INVESTIGATING, S.REPLY_SUBMITTED,
+        S.REPLIED, S.REVIEW_REQUESTED, S.REVIEWED, S.RE_REVIEW_REQUESTED)
 for _state in WORKING:
     _RULES.append(Rule(_state, A.REQUEST_INSTRUCTIONS, _state, office_roles=CLERK,
                        grant=GrantLevel.CONTRIBUTE, reason_required=True))
     _RULES.append(Rule(_state, A.GIVE_INSTRUCTIONS, _state, office_roles=LEADER, leader=True,
                        reason_required=True, guard=_open_request))
 for _state in (S.ASSIGNED, S.INVESTIGATING):
+    _RULES.append(Rule(_state, A.REQUEST_EXTENSION, _state, office_roles=CLERK,
+                       grant=GrantLevel.CONTRIBUTE, lead_only=True, reason_required=True,
+                       guard=_may_request_extension))
     _RULES.append(Rule(_state, A.EXTEND, _state, office_roles=LEADER, leader=True,
-                       reason_required=True, guard=_once))
+                       guard=_extension_asked))
+    _RULES.append(Rule(_state, A.REFUSE_EXTENSION, _state, office_roles=LEADER, leader=True,
+                       reason_required=True, guard=_extension_asked))
 for _state in OPEN:
     _RULES.append(Rule(_state, A.SUPERVISE, _state, office_roles=SUPERVISOR,
                        reason_required=True))
@@ -220,7 +308,8 @@ def allowed_actions(case: Case, user: Any) -> list[Action]:
     for (source, action), rule in TRANSITIONS.items():
         if source != state or not may(rule, user, case):
             continue
-        if rule.guard is not None and session is not None and rule.guard(session, case):
+        if rule.guard is not None and session is not None and rule.guard(session, case,
+                                                                          user):
             continue
         found.append(action)
     return found
@@ -246,26 +335,57 @@ def transition(session: Session, case: Case, action: Action | str, actor: Any,
     source = case.status
     why = (reason or "").strip()
     if rule.guard is not None:
-        problem = rule.guard(session, case)
+        problem = rule.guard(session, case, actor)
         if problem:
             raise TransitionRefused(problem)
     extra = dict(payload or {})
-    if act == A.EXTEND:
+    if act in (A.EXTEND, A.REQUEST_EXTENSION):
+        if act == A.EXTEND and "days" not in extra:
+            asked = last_payload(session, case, A.REQUEST_EXTENSION)
+            extra["days"] = asked.get("days") or 30
         days = extra.setdefault("days", 30)
         if not isinstance(days, int) or not 1 <= days <= 365:
             raise TransitionRefused(_l("An extension is a whole number of days."))
+    if act in (A.REPLY, A.SUBMIT_REPLY) and not why and not (
+            str(extra.get("text") or "").strip() or extra.get("document_id")):
+        raise TransitionRefused(_l("A reply needs its text or a document: write the reply "
+                                   "or choose the reply document."))
+    submitted: dict[str, Any] = {}
+    target = rule.target
+    if act in (A.SIGN_OFF_REPLY, A.SEND_BACK_REPLY):
+        submitted = last_payload(session, case, A.SUBMIT_REPLY)
+        if act == A.SEND_BACK_REPLY and submitted.get("from") in (S.ACCEPTED, S.INVESTIGATING):
+            target = Status(submitted["from"])
 
     _apply_effects(case, act, rule)
-    case.status = rule.target
+    case.status = target
     case.updated_at = utcnow()
     session.flush()
     append_event(session, case, f"workflow.{act}", actor,
-                 {**extra, "action": str(act), "from": source, "to": str(rule.target),
+                 {**extra, "action": str(act), "from": source, "to": str(target),
                   "reason": why or None})
+    if act == A.SIGN_OFF_REPLY:
+        # the reply goes to the petitioner now: the event the clocks, the petitioner's
+        # page and the statistics read, with the text and document that were signed off
+        append_event(session, case, "workflow.reply", actor, {
+            "action": str(A.REPLY), "from": source, "to": str(target),
+            "reason": submitted.get("reason"), "text": submitted.get("text"),
+            "document_id": submitted.get("document_id"),
+            "submitted_by": submitted.get("by"), "signed_off": True})
     if act == A.DECIDE_RE_REVIEW:
         append_event(session, case, "case.final", actor,
                      {"note": "三级终结: the same facts and reasons are not accepted again"})
     return case
+
+
+def last_payload(session: Session, case: Case, action: Action) -> dict[str, Any]:
+    """The payload of the newest `workflow.<action>` event of `case`, with "by": its actor."""
+    event = session.scalar(select(CaseEvent).where(
+        CaseEvent.case_id == case.id, CaseEvent.kind == f"workflow.{action}")
+        .order_by(CaseEvent.seq.desc()).limit(1))
+    if event is None:
+        return {}
+    return {**payload_of(event), "by": event.actor_id}
 
 
 def check(case: Case, action: Action | str, actor: Any, reason: str | None = None) -> Rule:
@@ -295,7 +415,8 @@ def check(case: Case, action: Action | str, actor: Any, reason: str | None = Non
 
 def _apply_effects(case: Case, action: Action, rule: Rule) -> None:
     lead = case.lead_assignment
-    if action == A.REPLY and lead is not None and lead.status == AssignmentStatus.OPEN:
+    if (action in (A.REPLY, A.SIGN_OFF_REPLY) and lead is not None
+            and lead.status == AssignmentStatus.OPEN):
         lead.status = AssignmentStatus.REPLIED
     elif (action == A.RETURN_REPLY and rule.source == S.REPLIED and lead is not None
           and lead.status == AssignmentStatus.REPLIED):

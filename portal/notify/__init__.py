@@ -13,7 +13,7 @@ from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
 from portal.web import add_nav
 
-from .models import Notification, OutboxMessage  # noqa: F401  (tables known to migrations)
+from .models import Notification, OutboxMessage, UserPreference  # noqa: F401  (tables known to migrations)
 from .permissions import can_view_outbox
 
 
@@ -38,4 +38,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     app.context_processor(_unread_count)
+    from .messages import text_of
+
+    app.jinja_env.globals["notice_text"] = text_of  # a notice in the reader's language
     add_nav(app, _l("Outbox (e-mail)"), "notify.outbox", can_view_outbox, order=95)

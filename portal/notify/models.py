@@ -70,8 +70,25 @@ class Notification(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: the message as rendered for the recipient when it was made (in their language)
     text: Mapped[str] = mapped_column(String(500))
+    #: the message key (portal/notify/messages.py) and its values as JSON: shown in the
+    #: reader's language; None for a plain text message
+    message_key: Mapped[str | None] = mapped_column(String(100))
+    message_values: Mapped[str | None] = mapped_column(Text)
     #: a path inside the portal to open
     link: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UserPreference(Model):
+    """What a user chose for themselves that the portal must know when they are not
+    there: the language notices and e-mails reach them in."""
+
+    __tablename__ = "user_preferences"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True, autoincrement=False)
+    locale: Mapped[str | None] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -131,6 +131,27 @@ def notify_user(session: DbSession, user_id: int, text: str, link: str | None = 
     return notification
 
 
+def notify(session: DbSession, user: Any, key: str, values: dict[str, Any],
+           link: str | None = None, *, email: bool = True) -> Notification:
+    """Tell `user` something: an in-app notice stored as the message `key` with its
+    `values` (shown in the reader's language), and an e-mail through the outbox in the
+    user's preferred language when they have an address (and `email`)."""
+    from portal.notify import messages
+
+    locale = messages.locale_of(session, user.id)
+    text = messages.render(key, values, locale)
+    notification = Notification(user_id=user.id, text=_clip(text, 500),
+                                message_key=key, message_values=messages.values_json(values),
+                                link=_clip(link, 300) if link else None, created_at=utcnow())
+    session.add(notification)
+    session.flush()
+    if email and getattr(user, "email", None):
+        body = text if not link else f"{text}\n\n{link}"
+        queue_email(session, to=user.email, subject=messages.render(key, values, locale, 1),
+                    body=body)
+    return notification
+
+
 def mark_read(session: DbSession, user: Any, notification_id: int) -> Notification:
     """Mark one of the user's own notifications read; 404 for anyone else's."""
     notification = session.get(Notification, notification_id)

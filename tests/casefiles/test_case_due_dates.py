@@ -66,8 +66,10 @@ def test_every_clock_event_keeps_the_stored_due_date_in_step(session, world):
     ops.assign(session, world.clerk, case, world.police, [world.land])
     assert in_step(session, case) == (reply_due, False)  # assignment moves no clock
 
-    transition(session, case, "extend", world.leader, reason="需要补充鉴定",
+    transition(session, case, "request_extension", world.police_officer, reason="需要补充鉴定",
                payload={"days": 30})
+    assert in_step(session, case) == (reply_due, False)  # asking moves no clock
+    transition(session, case, "extend", world.leader)
     extended, _ = in_step(session, case)
     assert extended is not None and extended > reply_due
 
@@ -219,7 +221,9 @@ def test_overdue_filter_equals_the_engine_on_a_mix(session, world):
     extended = case(2)
     transition(session, extended, "accept", world.clerk)
     ops.assign(session, world.clerk, extended, world.police)
-    transition(session, extended, "extend", world.leader, reason="延期", payload={"days": 30})
+    transition(session, extended, "request_extension", world.police_officer, reason="延期",
+               payload={"days": 30})
+    transition(session, extended, "extend", world.leader)
     replied = case(2, is_simple=True)
     transition(session, replied, "accept", world.clerk)
     transition(session, replied, "reply", world.clerk, reason="答复")

@@ -201,7 +201,7 @@ def test_procedure_each_step_on_the_timeline(app, session, world):
     assert "The case is now “Accepted”" in text(r)
     r = clerk.post(f"/cases/{number}/assign", follow_redirects=True, data={
         "lead_id": str(world.police.id), "co_ids": [str(world.land.id)],
-        "due_on": "2030-01-31", "letter": "请依法调查处理并按期答复。"})
+        "letter": "请依法调查处理并按期答复。"})
     html = text(r)
     assert "was assigned to" in html and world.police.name in html and world.land.name in html
 
@@ -209,8 +209,13 @@ def test_procedure_each_step_on_the_timeline(app, session, world):
     page = text(police.get(f"/cases/{number}"))
     assert "Start investigating" in page
     assert police.post(f"/cases/{number}/actions/start_investigation").status_code == 303
-    r = police.post(f"/cases/{number}/actions/reply", follow_redirects=True,
+    r = police.post(f"/cases/{number}/actions/submit_reply", follow_redirects=True,
                     data={"reason": "已调查核实，答复如下。"})
+    assert "The case is now “Reply awaiting sign-off”" in text(r)
+    leader = client_for(app, world.leader)
+    page = text(leader.get(f"/cases/{number}"))
+    assert "waits for the responsible leader" in page and "已调查核实，答复如下。" in page
+    r = leader.post(f"/cases/{number}/actions/sign_off_reply", follow_redirects=True)
     assert "The case is now “Replied”" in text(r)
 
     supervisor = client_for(app, world.supervisor)
@@ -218,17 +223,19 @@ def test_procedure_each_step_on_the_timeline(app, session, world):
                         data={"reason": "答复未回应补偿标准。"})
     assert "The case is now “Under investigation”" in text(r)
 
-    leader = client_for(app, world.leader)
-    r = leader.post(f"/cases/{number}/actions/extend", follow_redirects=True,
+    r = police.post(f"/cases/{number}/actions/request_extension", follow_redirects=True,
                     data={"reason": "需要测量土地面积。", "days": "30"})
+    assert "Ask for an extension" in text(r)
+    r = leader.post(f"/cases/{number}/actions/extend", follow_redirects=True)
     html = text(r)
-    assert "Approve an extension" in html
+    assert "Approve the extension" in html
     assert "extended by 30 days" in html
 
     timeline = text(clerk.get(f"/cases/{number}?kind=workflow",
                               headers={"HX-Request": "true", "HX-Target": "timeline"}))
-    for label in ("Accept", "Assign to agencies", "Start investigating", "Reply",
-                  "Return the reply", "Approve an extension"):
+    for label in ("Accept", "Assign to agencies", "Start investigating",
+                  "Submit the reply for sign-off", "Sign off the reply", "Return the reply",
+                  "Ask for an extension", "Approve the extension"):
         assert f"<strong>{label}</strong>" in timeline, label
     assert "答复未回应补偿标准。" in timeline and "需要测量土地面积。" in timeline
     assert "<html" not in timeline  # only the block
@@ -257,12 +264,12 @@ def test_extension_longer_than_the_rules_allow_is_refused(app, session, world):
     ops.transition(session, case, "accept", world.clerk)
     ops.assign(session, world.clerk, case, world.police)
     session.commit()
-    leader = client_for(app, world.leader)
-    r = leader.post(f"/cases/{case.number}/actions/extend", follow_redirects=True,
+    police = client_for(app, world.police_officer)
+    r = police.post(f"/cases/{case.number}/actions/request_extension", follow_redirects=True,
                     data={"reason": "太复杂", "days": "60"})
     assert "at most 30 days" in text(r)
     session.refresh(case)
-    assert not events_of(session, case, ["workflow.extend"])
+    assert not events_of(session, case, ["workflow.request_extension", "workflow.extend"])
 
 
 # ---------------------------------------------------------------- editing and personal data

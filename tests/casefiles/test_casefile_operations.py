@@ -4,7 +4,6 @@ sharing, assignment, edits with a version check, documents and the access log.""
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import pytest
 from sqlalchemy import select, text
@@ -143,7 +142,7 @@ def test_assign_shares_the_file_and_records_the_letter(session, world):
     transition(session, case, "accept", world.clerk)
     assert not perm.can_view(world.police_officer, case)
     made = ops.assign(session, world.clerk, case, world.police, [world.land, world.police],
-                      due_on=date(2026, 3, 1), letter="请于期限内调查答复")
+                      letter="请于期限内调查答复")
     session.commit()
     assert case.status == Status.ASSIGNED
     assert [(a.organisation_id, a.is_lead) for a in made] == [(world.police.id, True),
@@ -164,11 +163,11 @@ def test_decline_then_reassign(session, world):
 
     case, _ = new_case(session, world)
     transition(session, case, "accept", world.clerk)
-    ops.assign(session, world.clerk, case, world.police, [], None, "交办")
+    ops.assign(session, world.clerk, case, world.police, [], "交办")
     transition(session, case, "decline", world.police_officer, reason="不属于本单位职责")
     assert case.status == Status.ACCEPTED
     assert case.lead_assignment is None
-    ops.assign(session, world.clerk, case, world.land, [], None, "转办")
+    ops.assign(session, world.clerk, case, world.land, [], "转办")
     statuses = {a.organisation_id: a.status for a in session.scalars(
         select(Assignment).where(Assignment.case_id == case.id))}
     assert statuses == {world.police.id: AssignmentStatus.DECLINED,

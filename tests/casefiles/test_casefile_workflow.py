@@ -42,10 +42,14 @@ EXPECTED: dict[tuple[Status, Action], set[str]] = {
     (S.REGISTERED, A.NOT_ACCEPT): OFFICE_CLERK,
     (S.NOT_ACCEPTED, A.CLOSE): OFFICE_CLERK,
     (S.ACCEPTED, A.ASSIGN): OFFICE_CLERK,
-    (S.ACCEPTED, A.REPLY): {"clerk", "leader", "admin"},
+    (S.ACCEPTED, A.REPLY): {"clerk", "leader", "admin", "resp_leader"},
+    (S.ACCEPTED, A.SUBMIT_REPLY): {"clerk", "leader", "admin"},
     (S.ASSIGNED, A.DECLINE): {"lead_officer"},
     (S.ASSIGNED, A.START_INVESTIGATION): {"lead_officer"},
-    (S.INVESTIGATING, A.REPLY): {"clerk", "admin", "lead_officer"},
+    (S.INVESTIGATING, A.REPLY): {"clerk", "admin", "lead_officer", "resp_leader"},
+    (S.INVESTIGATING, A.SUBMIT_REPLY): {"clerk", "admin", "lead_officer"},
+    (S.REPLY_SUBMITTED, A.SIGN_OFF_REPLY): {"resp_leader"},
+    (S.REPLY_SUBMITTED, A.SEND_BACK_REPLY): {"resp_leader"},
     (S.REPLIED, A.RETURN_REPLY): {"supervisor", "leader", "admin", "resp_leader"},
     (S.REPLIED, A.REQUEST_REVIEW): OFFICE_CLERK,
     (S.REPLIED, A.CLOSE): OFFICE_CLERK,
@@ -61,7 +65,9 @@ for _s in WORKING:
     EXPECTED[(_s, A.REQUEST_INSTRUCTIONS)] = {"clerk", "admin", "lead_officer", "co_manager"}
     EXPECTED[(_s, A.GIVE_INSTRUCTIONS)] = {"leader", "admin", "resp_leader"}
 for _s in (S.ASSIGNED, S.INVESTIGATING):
+    EXPECTED[(_s, A.REQUEST_EXTENSION)] = {"clerk", "admin", "lead_officer"}
     EXPECTED[(_s, A.EXTEND)] = {"leader", "admin", "resp_leader"}
+    EXPECTED[(_s, A.REFUSE_EXTENSION)] = {"leader", "admin", "resp_leader"}
 for _s in OPEN:
     EXPECTED[(_s, A.SUPERVISE)] = {"supervisor", "admin"}
 
@@ -71,6 +77,10 @@ EXPECTED_TARGET = {
     (S.ACCEPTED, A.REPLY): S.REPLIED, (S.ASSIGNED, A.DECLINE): S.ACCEPTED,
     (S.ASSIGNED, A.START_INVESTIGATION): S.INVESTIGATING,
     (S.INVESTIGATING, A.REPLY): S.REPLIED, (S.REPLIED, A.RETURN_REPLY): S.INVESTIGATING,
+    (S.ACCEPTED, A.SUBMIT_REPLY): S.REPLY_SUBMITTED,
+    (S.INVESTIGATING, A.SUBMIT_REPLY): S.REPLY_SUBMITTED,
+    (S.REPLY_SUBMITTED, A.SIGN_OFF_REPLY): S.REPLIED,
+    (S.REPLY_SUBMITTED, A.SEND_BACK_REPLY): S.INVESTIGATING,
     (S.REPLIED, A.REQUEST_REVIEW): S.REVIEW_REQUESTED, (S.REPLIED, A.CLOSE): S.CLOSED,
     (S.REVIEW_REQUESTED, A.DECIDE_REVIEW): S.REVIEWED,
     (S.REVIEWED, A.RETURN_REPLY): S.REVIEW_REQUESTED,
@@ -150,9 +160,14 @@ def test_every_allowed_transition(session, world, staged, rule):
     case, roster, put = staged
     put(rule.source)
     actor = roster[sorted(EXPECTED[(rule.source, rule.action)])[0]]
+    if rule.action == A.REPLY:  # the case has a responsible leader: they sign replies
+        actor = roster["resp_leader"]
     if rule.action == A.GIVE_INSTRUCTIONS:
         append_event(session, case, "workflow.request_instructions", world.clerk,
                      {"reason": "如何处理?"})
+    if rule.action in (A.EXTEND, A.REFUSE_EXTENSION):
+        append_event(session, case, "workflow.request_extension", world.police_officer,
+                     {"reason": "需要鉴定", "days": 30})
     before = session.scalar(select(CaseEvent.seq).where(CaseEvent.case_id == case.id)
                             .order_by(CaseEvent.seq.desc()).limit(1))
     transition(session, case, rule.action, actor, reason="理由")
@@ -238,34 +253,50 @@ def test_one_extension_and_instructions_need_a_request(session, staged, world):
         transition(session, case, A.GIVE_INSTRUCTIONS, roster["leader"], reason="按政策办")
     transition(session, case, A.REQUEST_INSTRUCTIONS, roster["lead_officer"], reason="请示")
     transition(session, case, A.GIVE_INSTRUCTIONS, roster["resp_leader"], reason="按政策办")
-    transition(session, case, A.EXTEND, roster["resp_leader"], reason="案情复杂",
-               payload={"days": 30})
-    with pytest.raises(TransitionRefused, match="once"):
-        transition(session, case, A.EXTEND, roster["leader"], reason="再延")
+    with pytest.raises(TransitionRefused, match="asked for an extension"):
+        transition(session, case, A.EXTEND, roster["resp_leader"])
+    transition(session, case, A.REQUEST_EXTENSION, roster["lead_officer"], reason="案情复杂",
+               payload={"days": 20})
+    with pytest.raises(TransitionRefused, match="already been asked"):
+        transition(session, case, A.REQUEST_EXTENSION, roster["clerk"], reason="再申请")
     with pytest.raises(TransitionRefused):
         transition(session, case, A.EXTEND, roster["leader"], reason="x", payload={"days": 0})
+    transition(session, case, A.EXTEND, roster["resp_leader"])
+    with pytest.raises(TransitionRefused, match="once"):
+        transition(session, case, A.REQUEST_EXTENSION, roster["lead_officer"], reason="再延")
     assert case.status == S.INVESTIGATING
-    kinds = [e.kind for e in session.scalars(select(CaseEvent).where(
-        CaseEvent.case_id == case.id).order_by(CaseEvent.seq))][-3:]
-    assert kinds == ["workflow.request_instructions", "workflow.give_instructions",
-                     "workflow.extend"]
+    events = list(session.scalars(select(CaseEvent).where(
+        CaseEvent.case_id == case.id).order_by(CaseEvent.seq)))[-4:]
+    assert [e.kind for e in events] == [
+        "workflow.request_instructions", "workflow.give_instructions",
+        "workflow.request_extension", "workflow.extend"]
+    assert payload_of(events[-1])["days"] == 20  # the days asked for
 
 
 def test_a_whole_journey_to_the_archive_with_three_level_finality(session, world):
     case, _ = new_case(session, world)
     case.leader_id = world.leader.id
     transition(session, case, A.ACCEPT, world.clerk)
-    ops.assign(session, world.clerk, case, world.police, [world.land], date(2026, 5, 1), "交办函")
+    ops.assign(session, world.clerk, case, world.police, [world.land], "交办函")
     assert allowed_actions(case, world.police_officer) == [
-        A.DECLINE, A.START_INVESTIGATION, A.REQUEST_INSTRUCTIONS]
+        A.DECLINE, A.START_INVESTIGATION, A.REQUEST_INSTRUCTIONS, A.REQUEST_EXTENSION]
     assert allowed_actions(case, world.land_officer) == [A.REQUEST_INSTRUCTIONS]
     assert allowed_actions(case, world.outsider_officer) == []
     transition(session, case, A.START_INVESTIGATION, world.police_officer)
-    transition(session, case, A.REPLY, world.police_officer, reason="答复意见书")
+    with pytest.raises(TransitionRefused, match="sign-off"):
+        transition(session, case, A.REPLY, world.police_officer, reason="答复意见书")
+    transition(session, case, A.SUBMIT_REPLY, world.police_officer, reason="答复意见书")
+    assert case.status == S.REPLY_SUBMITTED
+    transition(session, case, A.SIGN_OFF_REPLY, world.leader)
+    assert case.status == S.REPLIED
     assert case.lead_assignment.status == "replied"
     transition(session, case, A.RETURN_REPLY, world.supervisor, reason="答复未回应补偿标准")
     assert case.status == S.INVESTIGATING and case.lead_assignment.status == "open"
-    transition(session, case, A.REPLY, world.police_officer, reason="补充答复")
+    transition(session, case, A.SUBMIT_REPLY, world.police_officer, reason="补充答复")
+    transition(session, case, A.SEND_BACK_REPLY, world.leader, reason="补偿标准写清楚")
+    assert case.status == S.INVESTIGATING
+    transition(session, case, A.SUBMIT_REPLY, world.police_officer, reason="补充答复（修改）")
+    transition(session, case, A.SIGN_OFF_REPLY, world.leader)
     transition(session, case, A.REQUEST_REVIEW, world.clerk, reason="信访人不服")
     transition(session, case, A.DECIDE_REVIEW, world.leader, reason="维持")
     transition(session, case, A.REQUEST_RE_REVIEW, world.clerk, reason="仍不服")

@@ -147,24 +147,33 @@ def test_case_journey(live_server: str, phone: Any, desk: Any, shots: Path,
     expect(agency.locator("h1 .state")).to_have_text("调查中")
     _shot(agency, shots, "04-agency-investigating")
 
-    # -- the responsible leader approves an extension -----------------------------------
+    # -- the agency asks for an extension, the responsible leader approves it ----------
+    agency.locator("#reason-request_extension").fill(EXTENSION)
+    expect(agency.locator("#days-request_extension")).to_have_value("30")
+    _act(agency, "request_extension")
+    _success(agency, "申请延期")
     leader = desk()
     _log_in(leader, base, "leader", f"/cases/{number}")
-    leader.locator("#reason-extend").fill(EXTENSION)
-    expect(leader.locator("#days-extend")).to_have_value("30")
+    expect(leader.locator("#actions")).to_contain_text(EXTENSION)
     _act(leader, "extend")
     _success(leader, "批准延期")
     expect(leader.locator("#clocks")).to_contain_text("已延长 30 天")
-    # once only: the button is gone
+    # once only: the button is gone, and the leader is told why
     expect(leader.locator('form[action$="/actions/extend"]')).to_have_count(0)
+    expect(leader.locator("#actions .action-note")).to_be_visible()
     leader.locator("#clocks").scroll_into_view_if_needed()
     _shot(leader, shots, "05-leader-extended")
 
-    # -- the agency officer replies in writing ------------------------------------------
+    # -- the agency officer replies in writing, the leader signs the reply off ----------
     agency.reload()
-    agency.locator("#reason-reply").fill(REPLY)
-    _act(agency, "reply")
-    _success(agency, "已答复")
+    agency.locator("#reason-submit_reply").fill(REPLY)
+    _act(agency, "submit_reply")
+    _success(agency, "答复待审签")
+    leader.reload()
+    expect(leader.locator("#actions")).to_contain_text(REPLY)
+    _act(leader, "sign_off_reply")
+    _success(leader, "已答复")
+    agency.reload()
     expect(agency.locator("h1 .state")).to_have_text("已答复")
 
     # -- the timeline shows each step, who and why --------------------------------------

@@ -5,6 +5,7 @@ waiting on the room page and can be attached to a case by its number."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -206,6 +207,6 @@ def test_filing_the_note_from_the_room_page_shows_the_new_cases_query_code_once(
     text = page.get_data(as_text=True)
     session.refresh(seat)
     assert seat.case.number in text and seat.case.kind == "land"
-    code = text.split("query code: ", 1)[1].split(" ", 1)[0]
+    code = re.search(r"query code: (\d{4} \d{4} \d{4})", text).group(1)  # read out in groups
     assert case_ops.find_case_by_query_code(session, code).id == seat.case_id
     assert code not in client.get(f"/video/rooms/{room.id}").get_data(as_text=True)
