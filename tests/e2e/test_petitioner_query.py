@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 WAIT = 15_000  # ms: every wait is bounded
-REPLY_TEXT = "经调查，反映情况基本属实"  # the demo's written replies (portal/casefiles/demo.py)
+REPLY_TEXT = "经调查"  # how every written reply of the demo begins (portal/casefiles/demo.py)
 
 
 def _no_sideways_scroll(page: Any) -> None:
