@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, serve_demo
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, serve_demo, watch_csp
 
 pytestmark = pytest.mark.media  # Chromium sends its fake camera and microphone over WebRTC
 
@@ -152,7 +152,7 @@ def media_browser() -> Iterator[Any]:
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + MEDIA_ARGS)
-        yield browser
+        yield watch_csp(browser)
         browser.close()
 
 
