@@ -130,3 +130,25 @@ def test_a_socket_of_a_logged_out_session_is_refused(app, client, make_user, ses
     with app.app_context():
         after = socketio.test_client(app, flask_test_client=_replay(app, copied))
         assert not after.is_connected()
+
+
+def test_an_official_in_a_video_room_stays_logged_in_through_socket_events(
+        app, client, session, clerk, room):
+    from tests.fixtures.video import hello, staff_socket
+    from video.events import NAMESPACE
+
+    login(client, clerk)
+    ident = _login_session(client)
+    staff = staff_socket(app, client, room)
+    hello(staff, "s")
+    idle = app.extensions["portal.settings"].session_idle_minutes
+    almost = utcnow() - timedelta(minutes=idle - 1)
+    session.execute(update(LoginSession).where(LoginSession.id == ident)
+                    .values(last_seen_at=almost))
+    session.commit()
+    with app.app_context():  # each event in its own context, as in a server
+        ack = staff.emit("lobby_message", {"text": "请稍候"}, namespace=NAMESPACE,
+                         callback=True)
+    assert ack["ok"] is True
+    session.expire_all()
+    assert (utcnow() - session.get(LoginSession, ident).last_seen_at).total_seconds() < 5

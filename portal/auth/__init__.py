@@ -62,29 +62,39 @@ def _load_user(user_id: str) -> User | None:
     now = utcnow()
     idle = timedelta(minutes=current_app.extensions["portal.settings"].session_idle_minutes)
     if now - last_seen > idle:
-        setattr(g, _DUE, (login_session, {"ended_at": now}))
+        _write_later(login_session, {"ended_at": now})
         return None
     if (now - last_seen).total_seconds() >= LoginSession.TOUCH_SECONDS:
-        setattr(g, _DUE, (login_session, {"last_seen_at": now}))
+        _write_later(login_session, {"last_seen_at": now})
     return user
 
 
-def _write_login_session(response: Any) -> Any:
-    """After the request's own work: mark the login session seen (at most once a minute)
-    or ended by the idle timeout, in a short transaction of its own, so no request holds
-    a write lock for it while it renders."""
-    due: tuple[str, dict[str, datetime]] | None = g.pop(_DUE, None)
-    if due is None:
-        return response
-    ident, values = due
+def _write_later(ident: str, values: dict[str, datetime]) -> None:
+    """Mark the login session seen or ended once the request's or event's own work is
+    done, in a short transaction of its own, so nothing holds a write lock for it while a
+    page renders. A socket event (an official hours in a video room makes no page
+    requests) writes it after its commit; a page request after its response is made."""
+    if getattr(request, "sid", None) is not None:  # a Socket.IO event
+        transaction.after_commit(db.session, lambda: _write(ident, values))
+    else:
+        setattr(g, _DUE, (ident, values))
+
+
+def _write(ident: str, values: dict[str, datetime]) -> None:
     try:
         db.session.execute(update(LoginSession).where(LoginSession.id == ident,
                                                       LoginSession.ended_at.is_(None))
                            .values(**values))
-        transaction.commit(db.session)
-    except Exception:  # the page is answered already; the next request tries again
+        db.session.commit()
+    except Exception:  # the answer is made already; the next request tries again
         log.exception("could not update the login session")
-        transaction.rollback(db.session)
+        db.session.rollback()
+
+
+def _write_login_session(response: Any) -> Any:
+    due: tuple[str, dict[str, datetime]] | None = g.pop(_DUE, None)
+    if due is not None:
+        _write(*due)
     return response
 
 
