@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from flask_login import current_user, user_logged_out
 from flask_socketio import join_room
 from sqlalchemy import event as sa_event
@@ -288,11 +288,25 @@ def disconnect(sid: str) -> None:
     live.disconnect(sid, NAMESPACE)
 
 
+def _replying_sid() -> str | None:
+    """The connection whose event of this namespace is being handled, if any."""
+    if not has_request_context() or getattr(request, "namespace", None) != NAMESPACE:
+        return None
+    sid: str | None = getattr(request, "sid", None)
+    return sid
+
+
 def _close_room(room_id: int) -> None:
+    """Every connection of the room closes; the one that ended it (the official's) once
+    its `end` has been acknowledged, or the ack would never reach it."""
     registry = live.registry()
+    replying = _replying_sid()
     for conn in registry.connections(NAMESPACE, room=str(room_id)):
         registry.remove(NAMESPACE, conn.sid)
-        disconnect(conn.sid)
+        if conn.sid == replying:
+            live.disconnect_after_reply(conn.sid, NAMESPACE)
+        else:
+            disconnect(conn.sid)
     registry.delete(_published_key(room_id), _positions_key(room_id))
 
 

@@ -2,14 +2,14 @@
 stored due dates recomputed with the State Council's days (chinese-calendar)
 
 Revision ID: 0009_case_heads
-Revises: 0007_party_id_kind
+Revises: 0008_login_sessions
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0009_case_heads'
-down_revision = '0007_party_id_kind'
+down_revision = '0008_login_sessions'
 branch_labels = None
 depends_on = None
 

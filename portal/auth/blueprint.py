@@ -25,7 +25,7 @@ from portal.auth.forms import (
     UserForm,
     role_choices,
 )
-from portal.auth.models import RolePolicy, User
+from portal.auth.models import LOGIN_SESSION_KEY, RolePolicy, User
 from portal.auth.permissions import can_manage_users, can_use_2fa
 from portal.auth.roles import ROLE_LABELS, Role
 from portal.errors import DomainError
@@ -63,10 +63,12 @@ def _finish_login(user: User) -> ResponseReturnValue:
     """Start a fresh session: nothing from before the login is carried over."""
     next_url = session.get("login_next")
     locale = session.get("locale")
+    ops.end_login_session(db.session, session.get(LOGIN_SESSION_KEY))
     session.clear()
     if locale:
         session["locale"] = locale
-    session["sid"] = secrets.token_urlsafe(16)  # a new session identity at every login
+    # a new session identity at every login, recorded on the server
+    session[LOGIN_SESSION_KEY] = ops.start_login_session(db.session, user)
     session.permanent = True
     login_user(user)
     ops.record_login(db.session, user)
@@ -160,6 +162,7 @@ def _field_error(field: Any, page: Callable[[], ResponseReturnValue]
 @bp.route("/logout", methods=["POST"])
 def logout() -> ResponseReturnValue:
     locale = session.get("locale")
+    ops.end_login_session(db.session, session.get(LOGIN_SESSION_KEY))
     logout_user()
     session.clear()
     if locale:
@@ -184,7 +187,8 @@ def account() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return page()
     web.on_error(_field_error(form.new, page))
-    ops.change_password(db.session, current_user, form.current.data or "", form.new.data or "")
+    ops.change_password(db.session, current_user, form.current.data or "", form.new.data or "",
+                        keep_session=session.get(LOGIN_SESSION_KEY))
     # The version changed, so log in again under it in this session only.
     login_user(current_user)
     flash(_("Your password was changed. Other sessions have been logged out."), "success")

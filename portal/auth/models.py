@@ -16,6 +16,9 @@ from portal.timeutil import UTCDateTime, utcnow
 if TYPE_CHECKING:
     from portal.orgs.models import Organisation
 
+#: the key of the login session's id in the (signed) session cookie
+LOGIN_SESSION_KEY = "sid"
+
 user_organisations = Table(
     "user_organisations",
     db.metadata,
@@ -108,3 +111,20 @@ class RolePolicy(Model):
 
     role: Mapped[str] = mapped_column(String(32), primary_key=True)
     is_2fa_required: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoginSession(Model):
+    """One login, kept on the server: the browser's session cookie carries only its
+    random id. Logging out, the idle timeout, a password change or reset end it, and a
+    cookie copied before then no longer opens anything."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: updated at most once a minute (LoginSession.TOUCH_SECONDS) to keep writes low
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    TOUCH_SECONDS = 60

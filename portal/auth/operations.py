@@ -10,9 +10,9 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app, has_app_context
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from portal.auth.models import RolePolicy, User
+from portal.auth.models import LoginSession, RolePolicy, User
 from portal.auth.roles import Role
 from portal.config import Settings
 from portal.errors import DomainError
@@ -116,13 +116,16 @@ def create_user(
     return user
 
 
-def change_password(session: DbSession, user: User, current: str, new: str) -> None:
+def change_password(session: DbSession, user: User, current: str, new: str,
+                    keep_session: str | None = None) -> None:
+    """Every login session of the user ends but `keep_session` (the one changing it)."""
     if not _safe_verify(user.password_hash, current):
         raise DomainError(_l("The current password is not correct."))
     check_new_password(new, user.username)
     user.password_hash = hash_password(new)
     user.is_password_expired = False
     user.session_version += 1
+    end_login_sessions(session, user, keep=keep_session)
     session.flush()
 
 
@@ -132,8 +135,37 @@ def reset_password(session: DbSession, admin: User, user: User) -> str:
     user.password_hash = hash_password(temporary)
     user.is_password_expired = True
     user.session_version += 1
+    end_login_sessions(session, user)
     session.flush()
     return temporary
+
+
+# --- login sessions -------------------------------------------------------------------
+
+def start_login_session(session: DbSession, user: User) -> str:
+    """A new server-side login session; its random id is all the cookie carries."""
+    ident = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(LoginSession(id=ident, user_id=user.id, created_at=now, last_seen_at=now))
+    session.flush()
+    return ident
+
+
+def end_login_session(session: DbSession, ident: str | None) -> None:
+    """Logout: the session's cookie opens nothing any more, even a copy of it."""
+    if ident:
+        session.execute(update(LoginSession)
+                        .where(LoginSession.id == ident, LoginSession.ended_at.is_(None))
+                        .values(ended_at=utcnow()))
+
+
+def end_login_sessions(session: DbSession, user: User, keep: str | None = None) -> None:
+    """End every open login session of `user` (but `keep`)."""
+    stmt = (update(LoginSession)
+            .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None)))
+    if keep:
+        stmt = stmt.where(LoginSession.id != keep)
+    session.execute(stmt.values(ended_at=utcnow()))
 
 
 def record_login(session: DbSession, user: User) -> None:
@@ -240,5 +272,6 @@ def update_user(
     user.organisations = organisations
     if user.is_active and not is_active:
         user.session_version += 1
+        end_login_sessions(session, user)
     user.is_active = is_active
     session.flush()

@@ -39,6 +39,7 @@ from portal.live.registry import Connection, Registry, make_registry
 __all__ = [
     "client_number",
     "Connection", "Registry", "after_commit_reply", "coalesce", "disconnect",
+    "disconnect_after_reply",
     "emit_after_commit", "enter_room", "init_app", "leave_room", "registry",
     "socket_event", "user_room",
 ]
@@ -72,6 +73,34 @@ def disconnect(sid: str, namespace: str) -> None:
     """Drop a connection from anywhere: a handler for another sid, a page, a thread, or
     another node (the owning node gets the request through the message queue)."""
     socketio.server.disconnect(sid, namespace=namespace)
+
+
+#: seconds the close of a replying connection waits for its handler's thread (and so its
+#: ack) at most
+REPLY_WAIT_S = 30.0
+#: when events are handled in a long-lived thread (the test client), how long it waits
+AFTER_REPLY_S = 0.2
+
+
+def disconnect_after_reply(sid: str, namespace: str) -> None:
+    """Drop the connection whose event is being handled once its ack has gone out:
+    python-socketio sends the ack when the handler returns, in the handler's thread, so a
+    background task waits for that thread to end (events handled in a thread of their
+    own, as the server does) or, when they share a long-lived one, a moment."""
+    handler = threading.current_thread()
+    own_thread = bool(socketio.server.async_handlers) and handler is not threading.main_thread()
+
+    def later() -> None:
+        if own_thread:
+            handler.join(timeout=REPLY_WAIT_S)
+        else:
+            socketio.sleep(AFTER_REPLY_S)
+        try:
+            disconnect(sid, namespace)
+        except Exception:
+            log.exception("live: could not close %s after its reply", namespace)
+
+    socketio.start_background_task(later)
 
 
 def coalesce(key: str, delay_s: float, job: Callable[[], None]) -> None:

@@ -118,7 +118,7 @@ def test_double_pause_and_resuming_a_running_clock_are_refused(app, session, wor
 def test_pause_form_asks_for_kind_reason_and_confirmation(app, session, world):
     case = received_days_ago(session, world)
     page = text(client_for(app, world.clerk).get(f"/cases/{case.number}"))
-    assert 'id="clock-pause-form"' in page and "confirm(" in page
+    assert 'id="clock-pause-form"' in page and 'data-confirm="' in page
     assert 'name="kind"' in page and 'value="appraisal"' in page
     assert 'id="clock-pause-reason" name="reason"' in page
 

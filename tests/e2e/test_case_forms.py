@@ -1,6 +1,7 @@
-"""Two small things of the case pages in Chromium: on registration the village list
-follows the township (htmx swaps the options), and a manager withdraws an agency's access
-to a file after the browser asks to confirm (hx-confirm)."""
+"""Small things of the pages in Chromium: on registration the village list follows the
+township (htmx swaps the options), a manager withdraws an agency's access to a file after
+the browser asks to confirm (hx-confirm), and a plain form asks the same way through
+data-confirm (static/js/portal.js)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,36 @@ def test_withdrawing_access_asks_first(live_server: str, phone: Any) -> None:
     expect(page.locator("#sharing [role=status]")).to_be_visible()
     page.reload()
     expect(page.locator('#sharing form[action$="/withdraw"] button')).to_have_count(before - 1)
+
+
+def test_a_plain_form_asks_first_through_the_portal_script(live_server: str,
+                                                           phone: Any) -> None:
+    """data-confirm (static/js/portal.js, no inline handler under the CSP): dismissed,
+    nothing is sent; accepted, the form goes."""
+    from playwright.sync_api import expect
+
+    page = phone
+    page.set_default_timeout(WAIT)
+    _log_in(page, live_server, "clerk", "/people/")
+    page.locator("table tbody a").first.click()
+    page.wait_for_url(re.compile(r"/people/\d+$"))
+    name = page.locator("h1").inner_text().strip()
+    deactivate = page.locator('form[data-confirm] input[name=active][value="0"]')
+    expect(deactivate).to_have_count(1)
+    asked: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    page.locator("form[data-confirm] button").click()
+    expect(page.locator("h1 .tag")).to_have_count(0)  # dismissed: still active
+    assert asked and name in asked[0]
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("form[data-confirm] button").click()
+    expect(page.locator("h1 .tag")).to_have_count(1)  # accepted: now inactive
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("form[data-confirm] button").click()  # and active again, as the demo was
+    expect(page.locator("h1 .tag")).to_have_count(0)

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, serve_demo
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, serve_demo, watch_csp
 
 pytestmark = pytest.mark.media  # Chromium sends its fake camera and microphone over WebRTC
 
@@ -152,7 +152,7 @@ def media_browser() -> Iterator[Any]:
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + MEDIA_ARGS)
-        yield browser
+        yield watch_csp(browser)
         browser.close()
 
 
@@ -197,7 +197,7 @@ def official(media_browser: Any, video_server: str) -> Iterator[dict[str, Any]]:
     # opening the room is a POST (a GET of the host page changes nothing)
     host.locator('form[action$="/host"] button').click()
     host.wait_for_url(re.compile(r".*/host$"))
-    host.wait_for_function("window.videoRoom && videoRoom.state().seatState === 'admitted'")
+    host.wait_for_function("() => window.videoRoom && videoRoom.state().seatState === 'admitted'")
     yield {"context": context, "desk": desk, "host": host, "room_url": room_url, "base": base}
     context.close()
 
@@ -241,9 +241,9 @@ def _waiting_item(host: Any, name: str) -> Any:
 
 def _frames_advance(page: Any) -> None:
     """The remote <video> shows new frames (not a frozen or black element)."""
-    page.wait_for_function(f"({REMOTE_FRAMES})() > 0", timeout=MEDIA_WAIT)
+    page.wait_for_function(f"() => ({REMOTE_FRAMES})() > 0", timeout=MEDIA_WAIT)
     first = page.evaluate(REMOTE_FRAMES)
-    page.wait_for_function(f"({REMOTE_FRAMES})() >= {first + 15}", timeout=MEDIA_WAIT)
+    page.wait_for_function(f"() => ({REMOTE_FRAMES})() >= {first + 15}", timeout=MEDIA_WAIT)
 
 
 def inner_second_device_takes_the_seat(official: dict[str, Any], media_browser: Any,
@@ -259,14 +259,14 @@ def inner_second_device_takes_the_seat(official: dict[str, Any], media_browser: 
     try:
         first = first_ctx.new_page()
         _through_device_check(first, join_url)
-        first.wait_for_function("videoRoom.state().seatState === 'waiting'")
+        first.wait_for_function("() => videoRoom.state().seatState === 'waiting'")
         assert first.evaluate("videoRoom.state().position") == 1
         _waiting_item(host, name)
 
         # the same link on a phone: the seat moves there, the laptop is told why
         second = second_ctx.new_page()
         _through_device_check(second, join_url)
-        second.wait_for_function("videoRoom.state().seatState === 'waiting'")
+        second.wait_for_function("() => videoRoom.state().seatState === 'waiting'")
         strings = _strings(first)
         expect(first.locator("#closed")).to_be_visible()
         expect(first.locator("#closed-title")).to_have_text(strings["closed_opened_elsewhere"])
@@ -309,7 +309,7 @@ def inner_reception_journey(official: dict[str, Any], media_browser: Any,
         # -- the petitioner: device check, consent, then the lobby by itself ------------
         _through_device_check(guest, join_url, shots)
         expect(guest.locator("#lobby")).to_be_visible()
-        guest.wait_for_function("videoRoom.state().seatState === 'waiting'")
+        guest.wait_for_function("() => videoRoom.state().seatState === 'waiting'")
         assert guest.evaluate("videoRoom.state().position") == 1
         expect(guest.locator("#lobby-position-text")).to_contain_text("1")
         expect(guest.locator("#lobby button")).to_have_count(0)  # nothing to press
@@ -327,9 +327,9 @@ def inner_reception_journey(official: dict[str, Any], media_browser: Any,
         item.locator("button.admit").click()
 
         # -- both in the call: each sees the other's video move --------------------------
-        guest.wait_for_function("videoRoom.state().seatState === 'admitted'")
-        guest.wait_for_function("videoRoom.state().peers.length === 1", timeout=MEDIA_WAIT)
-        host.wait_for_function("videoRoom.state().peers.length >= 1", timeout=MEDIA_WAIT)
+        guest.wait_for_function("() => videoRoom.state().seatState === 'admitted'")
+        guest.wait_for_function("() => videoRoom.state().peers.length === 1", timeout=MEDIA_WAIT)
+        host.wait_for_function("() => videoRoom.state().peers.length >= 1", timeout=MEDIA_WAIT)
         _frames_advance(guest)
         _frames_advance(host)
         expect(host.locator("#waiting-list li")).to_have_count(0)
@@ -346,20 +346,21 @@ def inner_reception_journey(official: dict[str, Any], media_browser: Any,
         # -- a dropped connection, then a reload: back in the room, not in the queue -------
         hellos = guest.evaluate("videoRoom.state().hellos")
         guest.evaluate("videoRoom.socket.io.engine.close()")
-        guest.wait_for_function(f"videoRoom.state().hellos > {hellos}", timeout=MEDIA_WAIT)
+        guest.wait_for_function(f"() => videoRoom.state().hellos > {hellos}", timeout=MEDIA_WAIT)
         assert guest.evaluate("videoRoom.state().seatState") == "admitted"
-        guest.wait_for_function("videoRoom.state().peers.length === 1", timeout=MEDIA_WAIT)
+        guest.wait_for_function("() => videoRoom.state().peers.length === 1", timeout=MEDIA_WAIT)
         guest.reload()
-        guest.wait_for_function("window.videoRoom && videoRoom.state().seatState === 'admitted'")
+        guest.wait_for_function(
+            "() => window.videoRoom && videoRoom.state().seatState === 'admitted'")
         expect(guest.locator("#lobby")).to_be_hidden()
-        guest.wait_for_function("videoRoom.state().peers.length === 1", timeout=MEDIA_WAIT)
+        guest.wait_for_function("() => videoRoom.state().peers.length === 1", timeout=MEDIA_WAIT)
         _frames_advance(guest)
         _frames_advance(host)
         expect(host.locator("#waiting-list li")).to_have_count(0)
 
         # -- the official mutes the petitioner; sound-only mode on the phone and back ------
         host.locator("#participants li", has_text=name).locator("button").first.click()
-        guest.wait_for_function("videoRoom.state().muted === true")
+        guest.wait_for_function("() => videoRoom.state().muted === true")
         expect(guest.locator("#btn-mute")).to_have_attribute("aria-pressed", "true")
         guest.locator("#btn-mute").click()
         expect(guest.locator("#btn-mute")).to_have_attribute("aria-pressed", "false")
@@ -383,13 +384,15 @@ def inner_reception_journey(official: dict[str, Any], media_browser: Any,
         # the official started it: the indicator, never the guests' blocking notice
         expect(host.locator("#rec-status .rec-indicator")).to_be_visible()
         expect(host.locator("#rec-notice")).not_to_be_visible()
-        guest.wait_for_function("videoRoom.state().recorder === 'connected'", timeout=MEDIA_WAIT)
-        host.wait_for_function("videoRoom.state().recorder === 'connected'", timeout=MEDIA_WAIT)
+        guest.wait_for_function("() => videoRoom.state().recorder === 'connected'",
+                                timeout=MEDIA_WAIT)
+        host.wait_for_function("() => videoRoom.state().recorder === 'connected'",
+                               timeout=MEDIA_WAIT)
         _shot(host, shots, "07-recording-desk")
         host.wait_for_timeout(3000)  # a few seconds of recording
         host.locator("#btn-record").click()
         host.locator("#confirm-yes").click()
-        guest.wait_for_function("!videoRoom.state().isRecording")
+        guest.wait_for_function("() => !videoRoom.state().isRecording")
         expect(guest.locator("#rec-status .rec-indicator")).to_have_count(0)
 
         # -- the reception note: shown on the petitioner's screen, refused with a reason ---

@@ -242,7 +242,7 @@ def test_deactivate_and_reactivate(client, login_as, make_person):
     login_as(Role.CLERK)
     person = make_person("expert", name="郭春梅", expert_field="finance")
     page = _body(client.get(f"/people/{person.id}"))
-    assert 'onsubmit="return confirm(' in page  # asks before deactivating
+    assert 'data-confirm="' in page  # asks before deactivating (static/js/portal.js)
     response = client.post(f"/people/{person.id}/active", data={"active": "0"},
                            follow_redirects=True)
     page = _body(response)

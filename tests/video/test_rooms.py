@@ -287,6 +287,30 @@ def test_end_for_all_closes_every_connection(app, client, session, clerk, room):
     assert app.test_client().get(f"/join/{token}").status_code == 410
 
 
+def test_the_official_hears_the_end_acknowledged_before_the_connection_closes(
+        app, client, session, clerk, room, monkeypatch):
+    from socketio import packet
+
+    seat, token, staff, guest = in_call(app, client, session, clerk, room)
+    sent: list[tuple[str, int, str]] = []
+    deliver = socketio.server._send_packet
+
+    def record(eio_sid, pkt):
+        sent.append((eio_sid, pkt.packet_type, pkt.namespace))
+        return deliver(eio_sid, pkt)
+
+    monkeypatch.setattr(socketio.server, "_send_packet", record)
+    assert staff.emit("end", {}, namespace=NAMESPACE, callback=True) == {"ok": True}
+    # the others are told and closed at once
+    assert events(guest, "ended") and not guest.is_connected(NAMESPACE)
+    # the official's own connection closes too, after the ack went out
+    wait_until(lambda: not staff.is_connected(NAMESPACE), what="the official's socket to close")
+    mine = [kind for eio_sid, kind, ns in sent if eio_sid == staff.eio_sid and ns == NAMESPACE]
+    assert packet.ACK in mine and packet.DISCONNECT in mine
+    assert mine.index(packet.ACK) < mine.index(packet.DISCONNECT), mine
+    assert events(staff, "ended")
+
+
 def test_recording_needs_consent_first(app, client, session, clerk, room):
     seat, token, staff, g = in_call(app, client, session, clerk, room)
     ack = staff.emit("record", {"on": True}, namespace=NAMESPACE, callback=True)

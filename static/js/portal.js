@@ -1,0 +1,24 @@
+// What the pages used to do with inline handlers, which the Content-Security-Policy
+// forbids: a form with data-confirm asks first; a button with data-print prints the page.
+(() => {
+  "use strict";
+
+  // capture phase: runs before htmx's own submit listener on a form, so a refusal
+  // stops an hx-post form as well as a plain one
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-confirm")) return;
+    if (!window.confirm(form.dataset.confirm || "")) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+
+  document.addEventListener("click", (event) => {
+    const target = event.target instanceof Element ? event.target.closest("[data-print]") : null;
+    if (target) {
+      event.preventDefault();
+      window.print();
+    }
+  });
+})();
