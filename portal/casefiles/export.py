@@ -60,9 +60,13 @@ def safe_name(name: str) -> str:
     return cleaned or "file"
 
 
-def _check(user: Any, case: Case) -> None:
+def _check(user: Any, case: Case, full: bool = False) -> None:
+    """May `user` export the case, and with the full numbers when `full` is asked?"""
     if not perm.can_view(user, case):
         raise NotAllowed(_l("You do not have permission to open this file."))
+    if full and not perm.can_see_full_personal_data(user, case):
+        raise NotAllowed(_l("You may not export the full ID and phone numbers of this "
+                            "case."))
 
 
 def _log(session: Session, user: Any, case: Case, what: str, full: bool,
@@ -92,16 +96,16 @@ def _timeline_rows(session: Session, events: list[CaseEvent]) -> list[dict[str, 
     for e in events:
         title, detail = describe(e)  # the case page's wording
         rows.append({"event": e, "at": china_time(e.at), "title": title, "detail": detail,
-                     "actor": names.get(e.actor_id or 0, "—"), "payload": e.payload,
+                     "actor": names.get(e.actor_id or 0, "—"),
                      "hash": e.hash[:HASH_PREFIX], "prev_hash": e.prev_hash[:HASH_PREFIX]})
     return rows
 
 
 def _render_pdf(session: Session, user: Any, case: Case, exported_at: datetime,
-                documents: list[Document], events: list[CaseEvent]) -> bytes:
+                documents: list[Document], events: list[CaseEvent], full: bool) -> bytes:
+    """The PDF; ID and phone numbers in clear only when `full` (asked and allowed)."""
     from weasyprint import HTML, URLFetcher
 
-    full = perm.can_see_full_personal_data(user, case)
     html = render_template(
         "casefiles/export.html", case=case, orgs=org_names(session, case_org_ids(case)),
         users=user_names(session, [case.leader_id,
@@ -116,13 +120,15 @@ def _render_pdf(session: Session, user: Any, case: Case, exported_at: datetime,
     return pdf
 
 
-def case_pdf(session: Session, user: Any, case: Case) -> bytes:
-    """The whole file as one PDF, for a user who may view the case; logged."""
-    _check(user, case)
+def case_pdf(session: Session, user: Any, case: Case, full: bool = False) -> bytes:
+    """The whole file as one PDF, for a user who may view the case, its numbers masked
+    as on the case page unless `full` is asked by a user who may unmask them; logged
+    (each unmasked number too, as an unmask on the page)."""
+    _check(user, case, full)
     documents = _documents(session, case)
     events = events_of(session, case)
-    pdf = _render_pdf(session, user, case, datetime.now(clk.CHINA), documents, events)
-    _log(session, user, case, "pdf", perm.can_see_full_personal_data(user, case))
+    pdf = _render_pdf(session, user, case, datetime.now(clk.CHINA), documents, events, full)
+    _log(session, user, case, "pdf", full)
     return pdf
 
 
@@ -168,10 +174,13 @@ class _Writer:
         return entry
 
 
-def write_case_zip(session: Session, user: Any, case: Case, target: IO[bytes]) -> None:
+def write_case_zip(session: Session, user: Any, case: Case, target: IO[bytes],
+                   full: bool = False) -> None:
     """The ZIP of originals written into `target` (a file or a buffer): documents/…,
-    file.pdf, timeline.json, manifest.json and manifest.sha256; logged."""
-    _check(user, case)
+    file.pdf (numbers masked unless `full`, as case_pdf), timeline.json (which holds
+    no ID or phone number: the timeline never stores them), manifest.json and
+    manifest.sha256; logged."""
+    _check(user, case, full)
     exported_at = datetime.now(clk.CHINA)
     documents = _documents(session, case)
     events = events_of(session, case)
@@ -186,7 +195,7 @@ def write_case_zip(session: Session, user: Any, case: Case, target: IO[bytes]) -
                                    media_type=v.media_type, stored_sha256=v.sha256)
                 entry["matches_stored"] = entry["sha256"] == v.sha256
         writer.add("file.pdf", [_render_pdf(session, user, case, exported_at, documents,
-                                             events)])
+                                             events, full)])
         writer.add("timeline.json", [timeline_json(case, events).encode()])
         manifest = {
             "case": case.number, "exported_at": iso_utc(exported_at),
@@ -194,28 +203,30 @@ def write_case_zip(session: Session, user: Any, case: Case, target: IO[bytes]) -
             "exported_by": {"id": getattr(user, "id", None),
                             "name": getattr(user, "display_name", None)},
             "chain_head": head, "events": len(events),
+            "personal_numbers": "full" if full else "masked",
             "files": list(writer.files),
         }
         writer.add("manifest.json",
                    [(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode()])
         sums = "".join(f"{f['sha256']}  {f['path']}\n" for f in writer.files)
         zf.writestr("manifest.sha256", sums.encode(), compress_type=zipfile.ZIP_DEFLATED)
-    _log(session, user, case, "zip", perm.can_see_full_personal_data(user, case), documents)
+    _log(session, user, case, "zip", full, documents)
 
 
-def case_zip(session: Session, user: Any, case: Case) -> bytes:
+def case_zip(session: Session, user: Any, case: Case, full: bool = False) -> bytes:
     """write_case_zip into memory (the route streams through a temporary file instead)."""
     buffer = io.BytesIO()
-    write_case_zip(session, user, case, buffer)
+    write_case_zip(session, user, case, buffer, full)
     return buffer.getvalue()
 
 
-def case_zip_file(session: Session, user: Any, case: Case) -> IO[bytes]:
+def case_zip_file(session: Session, user: Any, case: Case, full: bool = False
+                  ) -> IO[bytes]:
     """write_case_zip into a temporary file, rewound for reading (the caller sends and
     closes it); the file is closed when the export fails."""
     spool = tempfile.TemporaryFile()  # noqa: SIM115 -- the caller (send_file) closes it
     try:
-        write_case_zip(session, user, case, spool)
+        write_case_zip(session, user, case, spool, full)
     except BaseException:
         spool.close()
         raise
