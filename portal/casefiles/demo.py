@@ -374,7 +374,7 @@ def _walk(session: Session, found: dict[str, Any], clerk: Any, leader: Any, offi
         co = [found[matter.agency]] if found[matter.agency].id != lead.id else []
         ops.assign(session, clerk, case, lead, co,
                    due_on=(utcnow() + timedelta(days=50 - i % 20)).date(),
-                   letter=f"请于期限内调查核实并书面答复信访人。（{matter.kind}）")
+                   letter=f"请于期限内调查核实并书面答复信访人（{case.number}）。")
         if plan.paused and target == S.ASSIGNED:
             _pause(session, clerk, case, plan)
         if plan.extended:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -197,6 +198,13 @@ def _text(value: Any) -> str:
     return text if len(text) <= DETAIL_MAX else text[:DETAIL_MAX - 1] + "…"
 
 
+def joined(items: Iterable[str]) -> str:
+    """A list in words: 甲、乙 in Chinese, "a, b" in English."""
+    locale = get_locale()
+    sep = "、" if locale is not None and locale.language == "zh" else ", "
+    return sep.join(i for i in items if i)
+
+
 def _field(key: str) -> str:
     return str(FIELD_LABELS[key]) if key in FIELD_LABELS else ""
 
@@ -216,7 +224,7 @@ def _workflow_detail(kind: str, data: dict[str, Any]) -> list[str]:
                        after=status_label(data.get("to"))))
     if kind == "workflow.assign":
         lead = (data.get("lead") or {}).get("organisation", "")
-        co = "、".join(c.get("organisation", "") for c in data.get("co") or [])
+        co = joined(c.get("organisation", "") for c in data.get("co") or [])
         parts.append(_("Lead agency: %(lead)s", lead=lead))
         if co:
             parts.append(_("co-operating: %(co)s", co=co))
@@ -243,7 +251,7 @@ def _detail(kind: str, data: dict[str, Any]) -> list[str]:
         return [str(data.get("organisation", "")), label(GRANT_LABELS, data.get("level"))]
     if kind == "case.edited":
         names = [_field(k) for k in (data.get("changes") or {})]
-        return [_("Changed: %(fields)s", fields="、".join(n for n in names if n))] \
+        return [_("Changed: %(fields)s", fields=joined(names))] \
             if any(names) else []
     if kind == "case.registered":
         return [label(CHANNEL_LABELS, data.get("channel")),
