@@ -3,8 +3,10 @@ timeline, the document list) and a ZIP of the original documents with the PDF, t
 timeline as stored and a manifest of SHA-256 hashes.
 
 The PDF is rendered with WeasyPrint from templates/casefiles/export.html, in the CJK
-fonts of Debian's fonts-noto-cjk; nothing is fetched from the network (the URL fetcher
-refuses every URL but inline data: ones). Each export is logged (AccessAction.EXPORT)."""
+fonts of Debian's fonts-noto-cjk, in a child process (pdf_render.py: the memory WeasyPrint
+takes goes back to the system when it exits); nothing is fetched from the network (the
+URL fetcher refuses every URL but inline data: ones). Each export is logged
+(AccessAction.EXPORT)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,14 @@ import hashlib
 import io
 import json
 import re
+import subprocess
+import sys
 import tempfile
+import threading
 import zipfile
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any
 
 from flask import render_template
@@ -36,6 +42,12 @@ from portal.i18n import lazy_gettext as _l
 HASH_PREFIX = 12
 #: longest original name kept in a ZIP entry's name
 NAME_MAX = 80
+#: PDF renderer processes at once (each takes some hundred MB while it runs)
+PDF_PROCESSES = 2
+#: longest a PDF may take to render
+PDF_TIMEOUT_S = 300
+_PDF_SLOTS = threading.BoundedSemaphore(PDF_PROCESSES)
+_RENDERER = Path(__file__).with_name("pdf_render.py")
 
 
 def _documents(session: Session, case: Case) -> list[Document]:
@@ -104,8 +116,6 @@ def _timeline_rows(session: Session, events: list[CaseEvent]) -> list[dict[str, 
 def _render_pdf(session: Session, user: Any, case: Case, exported_at: datetime,
                 documents: list[Document], events: list[CaseEvent], full: bool) -> bytes:
     """The PDF; ID and phone numbers in clear only when `full` (asked and allowed)."""
-    from weasyprint import HTML, URLFetcher
-
     html = render_template(
         "casefiles/export.html", case=case, orgs=org_names(session, case_org_ids(case)),
         users=user_names(session, [case.leader_id,
@@ -114,10 +124,24 @@ def _render_pdf(session: Session, user: Any, case: Case, exported_at: datetime,
         documents=documents, full_personal_data=full, exported_at=china_time(exported_at),
         exported_by=getattr(user, "display_name", ""), head=events[-1].hash if events else
         GENESIS, china_time=china_time, **LABELS)
-    # no base URL and a fetcher that allows data: URLs only: nothing leaves the machine
-    fetcher = URLFetcher(allowed_protocols=("data",), timeout=1)
-    pdf: bytes = HTML(string=html, base_url=None, url_fetcher=fetcher).write_pdf()
-    return pdf
+    return html_to_pdf(html)
+
+
+class PdfFailed(RuntimeError):
+    """The PDF renderer failed or took too long (a 500: the export is not logged)."""
+
+
+def html_to_pdf(html: str) -> bytes:
+    """The PDF of `html`, made by WeasyPrint in a child process (pdf_render.py) so that
+    the memory it takes goes back to the system with the child; at most PDF_PROCESSES
+    at once, each for at most PDF_TIMEOUT_S seconds."""
+    with _PDF_SLOTS:
+        done = subprocess.run([sys.executable, "-I", str(_RENDERER)], input=html.encode(),
+                              capture_output=True, timeout=PDF_TIMEOUT_S, check=False)
+    if done.returncode != 0 or not done.stdout.startswith(b"%PDF"):
+        raise PdfFailed(f"PDF renderer exited {done.returncode}: "
+                        f"{done.stderr.decode(errors='replace')[-2000:]}")
+    return done.stdout
 
 
 def case_pdf(session: Session, user: Any, case: Case, full: bool = False) -> bytes:
