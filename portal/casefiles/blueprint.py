@@ -242,12 +242,18 @@ def _stream(found: DocumentVersion, inline: bool) -> ResponseReturnValue:
 
 # ---------------------------------------------------------------- exports
 
+def _full_numbers() -> bool:
+    """Did the user ask for the full ID and phone numbers in the export (?numbers=full)?
+    Masked otherwise, as on the case page; export.py checks the permission."""
+    return request.args.get("numbers") == "full"
+
+
 @bp.route("/<number>/export.pdf")
 @require(can_open_cases)
 def export_pdf(number: str) -> ResponseReturnValue:
     """The whole file as one PDF (export.case_pdf), as a download; the export is logged."""
     case = load(number)
-    data = export.case_pdf(session(), current_user, case)
+    data = export.case_pdf(session(), current_user, case, full=_full_numbers())
     response = Response(data, mimetype="application/pdf")
     response.headers["Content-Disposition"] = \
         f"attachment; filename*=UTF-8''{quote(case.number + '.pdf')}"
@@ -261,7 +267,7 @@ def export_zip(number: str) -> ResponseReturnValue:
     """The originals, the PDF, the timeline and a manifest of hashes, written to a
     temporary file and streamed; the export is logged."""
     case = load(number)
-    spool = export.case_zip_file(session(), current_user, case)
+    spool = export.case_zip_file(session(), current_user, case, full=_full_numbers())
     response = send_file(spool, mimetype="application/zip", as_attachment=True,
                          download_name=f"{case.number}.zip", max_age=0)
     response.headers["Cache-Control"] = "private, no-store"

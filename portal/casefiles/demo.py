@@ -383,7 +383,7 @@ def _walk(session: Session, found: dict[str, Any], clerk: Any, leader: Any, offi
         lead = found[LEAD_AGENCY] if target != S.ASSIGNED else found[matter.agency]
         co = [found[matter.agency]] if found[matter.agency].id != lead.id else []
         ops.assign(session, clerk, case, lead, co,
-                   letter=f"请于期限内调查核实并书面答复信访人。（{matter.kind}）")
+                   letter=f"请于期限内调查核实并书面答复信访人（{case.number}）。")
         if plan.paused and target == S.ASSIGNED:
             _pause(session, clerk, case, plan)
         if plan.extended:

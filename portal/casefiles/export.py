@@ -3,8 +3,10 @@ timeline, the document list) and a ZIP of the original documents with the PDF, t
 timeline as stored and a manifest of SHA-256 hashes.
 
 The PDF is rendered with WeasyPrint from templates/casefiles/export.html, in the CJK
-fonts of Debian's fonts-noto-cjk; nothing is fetched from the network (the URL fetcher
-refuses every URL but inline data: ones). Each export is logged (AccessAction.EXPORT)."""
+fonts of Debian's fonts-noto-cjk, in a child process (pdf_render.py: the memory WeasyPrint
+takes goes back to the system when it exits); nothing is fetched from the network (the
+URL fetcher refuses every URL but inline data: ones). Each export is logged
+(AccessAction.EXPORT)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,14 @@ import hashlib
 import io
 import json
 import re
+import subprocess
+import sys
 import tempfile
+import threading
 import zipfile
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any
 
 from flask import render_template
@@ -36,6 +42,12 @@ from portal.i18n import lazy_gettext as _l
 HASH_PREFIX = 12
 #: longest original name kept in a ZIP entry's name
 NAME_MAX = 80
+#: PDF renderer processes at once (each takes some hundred MB while it runs)
+PDF_PROCESSES = 2
+#: longest a PDF may take to render
+PDF_TIMEOUT_S = 300
+_PDF_SLOTS = threading.BoundedSemaphore(PDF_PROCESSES)
+_RENDERER = Path(__file__).with_name("pdf_render.py")
 
 
 def _documents(session: Session, case: Case) -> list[Document]:
@@ -60,9 +72,13 @@ def safe_name(name: str) -> str:
     return cleaned or "file"
 
 
-def _check(user: Any, case: Case) -> None:
+def _check(user: Any, case: Case, full: bool = False) -> None:
+    """May `user` export the case, and with the full numbers when `full` is asked?"""
     if not perm.can_view(user, case):
         raise NotAllowed(_l("You do not have permission to open this file."))
+    if full and not perm.can_see_full_personal_data(user, case):
+        raise NotAllowed(_l("You may not export the full ID and phone numbers of this "
+                            "case."))
 
 
 def _log(session: Session, user: Any, case: Case, what: str, full: bool,
@@ -92,16 +108,14 @@ def _timeline_rows(session: Session, events: list[CaseEvent]) -> list[dict[str, 
     for e in events:
         title, detail = describe(e)  # the case page's wording
         rows.append({"event": e, "at": china_time(e.at), "title": title, "detail": detail,
-                     "actor": names.get(e.actor_id or 0, "—"), "payload": e.payload,
+                     "actor": names.get(e.actor_id or 0, "—"),
                      "hash": e.hash[:HASH_PREFIX], "prev_hash": e.prev_hash[:HASH_PREFIX]})
     return rows
 
 
 def _render_pdf(session: Session, user: Any, case: Case, exported_at: datetime,
-                documents: list[Document], events: list[CaseEvent]) -> bytes:
-    from weasyprint import HTML, URLFetcher
-
-    full = perm.can_see_full_personal_data(user, case)
+                documents: list[Document], events: list[CaseEvent], full: bool) -> bytes:
+    """The PDF; ID and phone numbers in clear only when `full` (asked and allowed)."""
     html = render_template(
         "casefiles/export.html", case=case, orgs=org_names(session, case_org_ids(case)),
         users=user_names(session, [case.leader_id,
@@ -110,19 +124,35 @@ def _render_pdf(session: Session, user: Any, case: Case, exported_at: datetime,
         documents=documents, full_personal_data=full, exported_at=china_time(exported_at),
         exported_by=getattr(user, "display_name", ""), head=events[-1].hash if events else
         GENESIS, china_time=china_time, **LABELS)
-    # no base URL and a fetcher that allows data: URLs only: nothing leaves the machine
-    fetcher = URLFetcher(allowed_protocols=("data",), timeout=1)
-    pdf: bytes = HTML(string=html, base_url=None, url_fetcher=fetcher).write_pdf()
-    return pdf
+    return html_to_pdf(html)
 
 
-def case_pdf(session: Session, user: Any, case: Case) -> bytes:
-    """The whole file as one PDF, for a user who may view the case; logged."""
-    _check(user, case)
+class PdfFailed(RuntimeError):
+    """The PDF renderer failed or took too long (a 500: the export is not logged)."""
+
+
+def html_to_pdf(html: str) -> bytes:
+    """The PDF of `html`, made by WeasyPrint in a child process (pdf_render.py) so that
+    the memory it takes goes back to the system with the child; at most PDF_PROCESSES
+    at once, each for at most PDF_TIMEOUT_S seconds."""
+    with _PDF_SLOTS:
+        done = subprocess.run([sys.executable, "-I", str(_RENDERER)], input=html.encode(),
+                              capture_output=True, timeout=PDF_TIMEOUT_S, check=False)
+    if done.returncode != 0 or not done.stdout.startswith(b"%PDF"):
+        raise PdfFailed(f"PDF renderer exited {done.returncode}: "
+                        f"{done.stderr.decode(errors='replace')[-2000:]}")
+    return done.stdout
+
+
+def case_pdf(session: Session, user: Any, case: Case, full: bool = False) -> bytes:
+    """The whole file as one PDF, for a user who may view the case, its numbers masked
+    as on the case page unless `full` is asked by a user who may unmask them; logged
+    (each unmasked number too, as an unmask on the page)."""
+    _check(user, case, full)
     documents = _documents(session, case)
     events = events_of(session, case)
-    pdf = _render_pdf(session, user, case, datetime.now(clk.CHINA), documents, events)
-    _log(session, user, case, "pdf", perm.can_see_full_personal_data(user, case))
+    pdf = _render_pdf(session, user, case, datetime.now(clk.CHINA), documents, events, full)
+    _log(session, user, case, "pdf", full)
     return pdf
 
 
@@ -168,10 +198,13 @@ class _Writer:
         return entry
 
 
-def write_case_zip(session: Session, user: Any, case: Case, target: IO[bytes]) -> None:
+def write_case_zip(session: Session, user: Any, case: Case, target: IO[bytes],
+                   full: bool = False) -> None:
     """The ZIP of originals written into `target` (a file or a buffer): documents/…,
-    file.pdf, timeline.json, manifest.json and manifest.sha256; logged."""
-    _check(user, case)
+    file.pdf (numbers masked unless `full`, as case_pdf), timeline.json (which holds
+    no ID or phone number: the timeline never stores them), manifest.json and
+    manifest.sha256; logged."""
+    _check(user, case, full)
     exported_at = datetime.now(clk.CHINA)
     documents = _documents(session, case)
     events = events_of(session, case)
@@ -186,7 +219,7 @@ def write_case_zip(session: Session, user: Any, case: Case, target: IO[bytes]) -
                                    media_type=v.media_type, stored_sha256=v.sha256)
                 entry["matches_stored"] = entry["sha256"] == v.sha256
         writer.add("file.pdf", [_render_pdf(session, user, case, exported_at, documents,
-                                             events)])
+                                             events, full)])
         writer.add("timeline.json", [timeline_json(case, events).encode()])
         manifest = {
             "case": case.number, "exported_at": iso_utc(exported_at),
@@ -194,28 +227,30 @@ def write_case_zip(session: Session, user: Any, case: Case, target: IO[bytes]) -
             "exported_by": {"id": getattr(user, "id", None),
                             "name": getattr(user, "display_name", None)},
             "chain_head": head, "events": len(events),
+            "personal_numbers": "full" if full else "masked",
             "files": list(writer.files),
         }
         writer.add("manifest.json",
                    [(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode()])
         sums = "".join(f"{f['sha256']}  {f['path']}\n" for f in writer.files)
         zf.writestr("manifest.sha256", sums.encode(), compress_type=zipfile.ZIP_DEFLATED)
-    _log(session, user, case, "zip", perm.can_see_full_personal_data(user, case), documents)
+    _log(session, user, case, "zip", full, documents)
 
 
-def case_zip(session: Session, user: Any, case: Case) -> bytes:
+def case_zip(session: Session, user: Any, case: Case, full: bool = False) -> bytes:
     """write_case_zip into memory (the route streams through a temporary file instead)."""
     buffer = io.BytesIO()
-    write_case_zip(session, user, case, buffer)
+    write_case_zip(session, user, case, buffer, full)
     return buffer.getvalue()
 
 
-def case_zip_file(session: Session, user: Any, case: Case) -> IO[bytes]:
+def case_zip_file(session: Session, user: Any, case: Case, full: bool = False
+                  ) -> IO[bytes]:
     """write_case_zip into a temporary file, rewound for reading (the caller sends and
     closes it); the file is closed when the export fails."""
     spool = tempfile.TemporaryFile()  # noqa: SIM115 -- the caller (send_file) closes it
     try:
-        write_case_zip(session, user, case, spool)
+        write_case_zip(session, user, case, spool, full)
     except BaseException:
         spool.close()
         raise

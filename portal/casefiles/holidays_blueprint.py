@@ -37,7 +37,7 @@ class HolidayForm(FlaskForm):
     first = DateField(_l("First day"), validators=[DataRequired()])
     last = DateField(_l("Last day"), validators=[Optional()])
     kind = SelectField(_l("Kind"), choices=[])
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=40)])
+    name = StringField(_l("Holiday name"), validators=[DataRequired(), Length(max=40)])
     submit = SubmitField(_l("Add"))
 
     def fill_choices(self) -> None:

@@ -72,6 +72,7 @@ class CaseKind(LabelledStrEnum):
     LAW_LITIGATION = "law_litigation", _l("Law and litigation")
     PUBLIC_SECURITY = "public_security", _l("Public security")
     VILLAGE_AFFAIRS = "village_affairs", _l("Village affairs")
+    CIVIL_AFFAIRS = "civil_affairs", _l("Civil affairs")  # 民政: 低保, 救助
     HEALTH = "health", _l("Health")
     EDUCATION = "education", _l("Education")
     OTHER = "other", _l("Other")

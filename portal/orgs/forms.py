@@ -10,7 +10,7 @@ from portal.orgs.models import OrgKind, Sector
 
 
 class OrganisationForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Organisation name"), validators=[DataRequired(), Length(max=120)])
     kind = SelectField(_l("Kind"), choices=[])
     sector = SelectField(_l("Sector (agencies)"), choices=[], validators=[Optional()])
     parent_id = SelectField(_l("Belongs to"), coerce=int, choices=[], validators=[Optional()])

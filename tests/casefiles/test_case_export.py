@@ -61,6 +61,11 @@ def exports(session: Any, case: Any) -> list[AccessLog]:
         AccessLog.case_id == case.id, AccessLog.action == "export")))
 
 
+def unmasks(session: Any, case: Any) -> list[AccessLog]:
+    return list(session.scalars(select(AccessLog).where(
+        AccessLog.case_id == case.id, AccessLog.action.in_(["unmask_id", "unmask_phone"]))))
+
+
 def test_pdf_has_number_summary_timeline_and_chinese_renders(app, session, world, tmp_path,
                                                               output_dir):
     case = a_case_with_documents(session, world)
@@ -76,13 +81,16 @@ def test_pdf_has_number_summary_timeline_and_chinese_renders(app, session, world
     assert case.number in text
     assert "".join(SUMMARY.split()) in flat
     assert "张三" in text and "某村3组" in text
-    assert "110101195001011239" in flat  # the registering office sees full numbers
+    # masked by default, as on the case page, even for the registering office
+    assert "110101195001011239" not in flat and "13800138000" not in flat
+    assert "1239" in flat
     for event in events_of(session, case):
         assert event.hash[:12] in flat
     for doc in case.documents:
         for v in doc.versions:
             assert v.sha256 in flat
     assert [e.detail for e in exports(session, case)] == ["pdf"]
+    assert not unmasks(session, case)
     # page 1 as a picture, to look at: the Chinese must be glyphs, not boxes
     backend = app.extensions["sqlalchemy"].engine.dialect.name
     stem = output_dir / f"case-export-{backend}"
@@ -178,3 +186,67 @@ def test_safe_name():
     assert safe_name(".hidden") == "hidden"
     assert safe_name("") == "file"
     assert len(safe_name("长" * 300 + ".pdf")) <= 80
+
+
+def test_pdf_reads_like_the_case_page_masked_with_readable_events(app, session, world,
+                                                                   tmp_path):
+    case = a_case_with_documents(session, world)
+    ops.edit_case(session, world.clerk, case, case.version, summary=SUMMARY + "（补充）")
+    session.commit()
+    response = client_for(app, world.clerk).get(f"/cases/{case.number}/export.pdf")
+    text = pdf_text(response.get_data(), tmp_path)
+    flat = "".join(text.split())
+    assert "110101195001011239" not in flat and "13800138000" not in flat
+    assert "110***********1239" in flat and "138****8000" in flat
+    assert '{"' not in text and "'changes'" not in text
+    for kind in ("case.registered", "case.edited", "document.added", "access.granted"):
+        assert kind not in flat
+    # the case page's words: a story in the past tense, the field named in words
+    assert "Thecasewasregistered" in flat or "案件已登记" in flat
+    assert "Adocumentwasadded" in flat or "已添加材料" in flat
+    assert "summary" not in flat.replace("Casesummary", "")
+    assert not unmasks(session, case)
+
+
+def test_pdf_with_full_numbers_when_asked_and_allowed_each_unmask_logged(app, session, world,
+                                                                           tmp_path):
+    case = a_case_with_documents(session, world)
+    clerk = client_for(app, world.clerk)
+    html = clerk.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert 'name="numbers" value="full"' in html  # the option, for who may unmask
+    response = clerk.get(f"/cases/{case.number}/export.pdf?numbers=full")
+    assert response.status_code == 200
+    flat = "".join(pdf_text(response.get_data(), tmp_path).split())
+    assert "110101195001011239" in flat and "13800138000" in flat
+    logged = unmasks(session, case)
+    petitioner = next(p for p in case.parties if p.id_number)
+    assert {(e.action, e.party_id, e.detail) for e in logged} == {
+        ("unmask_id", petitioner.id, "export pdf"), ("unmask_phone", petitioner.id,
+                                                     "export pdf")}
+    assert all(e.user_id == world.clerk.id for e in logged)
+
+
+def test_full_numbers_refused_to_who_may_not_unmask_nothing_logged(app, session, world):
+    case = a_case_with_documents(session, world)
+    police = client_for(app, world.police_officer)
+    html = police.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert 'name="numbers"' not in html
+    for path in ("export.pdf", "export.zip"):
+        assert police.get(f"/cases/{case.number}/{path}?numbers=full").status_code == 403
+    assert exports(session, case) == [] and unmasks(session, case) == []
+
+
+def test_zip_masked_unless_asked(app, session, world, tmp_path):
+    case = a_case_with_documents(session, world)
+    clerk = client_for(app, world.clerk)
+    for query, full in (("", False), ("?numbers=full", True)):
+        zf = zipfile.ZipFile(io.BytesIO(clerk.get(
+            f"/cases/{case.number}/export.zip{query}").get_data()))
+        manifest = json.loads(zf.read("manifest.json"))
+        assert manifest["personal_numbers"] == ("full" if full else "masked")
+        flat = "".join(pdf_text(zf.read("file.pdf"), tmp_path).split())
+        assert ("110101195001011239" in flat) is full
+        for name in ("timeline.json", "manifest.json", "manifest.sha256"):
+            body = zf.read(name).decode()
+            assert "110101195001011239" not in body and "13800138000" not in body
+    assert {e.detail for e in unmasks(session, case)} == {"export zip"}

@@ -233,13 +233,14 @@ def test_procedure_each_step_on_the_timeline(app, session, world):
 
     timeline = text(clerk.get(f"/cases/{number}?kind=workflow",
                               headers={"HX-Request": "true", "HX-Target": "timeline"}))
-    for label in ("Accept", "Assign to agencies", "Start investigating",
-                  "Submit the reply for sign-off", "Sign off the reply", "Return the reply",
-                  "Ask for an extension", "Approve the extension"):
+    for label in ("The case was accepted", "The case was assigned to agencies",
+                  "The investigation began", "The reply was submitted for sign-off",
+                  "The reply was signed off", "The reply was returned for rework",
+                  "An extension was asked for", "The time limit was extended"):
         assert f"<strong>{label}</strong>" in timeline, label
     assert "答复未回应补偿标准。" in timeline and "需要测量土地面积。" in timeline
     assert "<html" not in timeline  # only the block
-    assert "Document added" not in timeline
+    assert "A document was added" not in timeline
 
 
 def test_refused_transition_gives_a_clear_message(app, session, world):
@@ -379,7 +380,7 @@ def test_print_view(app, session, world):
     r = clerk.get(f"/cases/{case.number}/print")
     assert r.status_code == 200
     html = text(r)
-    assert f"Case file {case.number}" in html and "Case registered" in html
+    assert f"Case file {case.number}" in html and "The case was registered" in html
     assert "110101195001011239" not in html
 
 
