@@ -266,9 +266,9 @@ def assign(number: str) -> ResponseReturnValue:
     form = AssignForm()
     form.fill_choices(agencies(exclude=case.office_id))
     lead = session().get(Organisation, form.lead_id.data or 0)
-    if lead is None:
+    if lead is None:  # back to the form, in Next steps
         flash(_("Choose the lead agency."), "error")
-        return redirect(case_url(case, "agencies"), code=303)
+        return redirect(case_url(case, "actions"), code=303)
     co = [o for o in (session().get(Organisation, i) for i in form.co_ids.data or []) if o]
     web.on_error(_refusals_to(case_url(case, "actions")))
     ops.assign(session(), current_user, case, lead, co, letter=form.letter.data)

@@ -1,5 +1,6 @@
 // What the pages used to do with inline handlers, which the Content-Security-Policy
-// forbids: a form with data-confirm asks first; a button with data-print prints the page.
+// forbids: a form with data-confirm asks first; a button with data-print prints the page;
+// a button with data-dismiss closes the message it sits in.
 (() => {
   "use strict";
 
@@ -20,5 +21,8 @@
       event.preventDefault();
       window.print();
     }
+    // a message's close button: the message stays in view until it is read and closed
+    const close = event.target instanceof Element ? event.target.closest("[data-dismiss]") : null;
+    if (close && close.parentElement) close.parentElement.remove();
   });
 })();
