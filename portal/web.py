@@ -230,6 +230,8 @@ def init_app(app: Flask) -> None:
             "nav_items": nav_for(current_user),
 
             "current_locale": select_locale(),
+            # the colon after a label: full-width in Chinese (姓名：), ": " in English
+            "colon": "：" if select_locale().startswith("zh") else ": ",
             "settings": current_app.extensions["portal.settings"],
         }
 

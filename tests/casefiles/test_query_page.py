@@ -386,3 +386,16 @@ def test_a_reply_the_office_took_back_is_not_shown_as_the_answer(qapp, client):
     page = _text(client.post("/query", data={"code": code}))
     assert "初稿答复：不予支持。" not in page
     assert "right to ask for a review" not in page
+
+
+def test_labels_end_with_the_colon_of_the_language(qapp, client):
+    """姓名：… in Chinese (full-width), "Case number: …" in English."""
+    with qapp.app_context():
+        seed = Seed()
+        case, code = seed.case()
+        number = case.number
+    english = _text(client.post("/query", data={"code": code}))
+    assert f"Case number: <strong>{number}" in english
+    client.set_cookie("portal_lang", "zh_CN")
+    chinese = _text(client.post("/query", data={"code": code}))
+    assert f"案件编号：<strong>{number}" in chinese and "案件编号: " not in chinese
