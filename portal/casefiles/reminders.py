@@ -22,7 +22,6 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from flask import Flask
-from flask_babel import gettext as _
 from sqlalchemy import Date, ForeignKey, String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -33,7 +32,10 @@ from portal.casefiles import clocks as clk
 from portal.casefiles import deadlines as dl
 from portal.casefiles.models import Case, Status
 from portal.extensions import DbSession, Model
-from portal.notify.operations import notify_user, queue_email
+from portal.i18n import in_locale
+from portal.i18n import lazy_gettext as _l
+from portal.notify.messages import register, render
+from portal.notify.operations import notify
 from portal.timeutil import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -94,22 +96,39 @@ def recipients(session: DbSession, case: Case) -> list[User]:
     return found
 
 
+REMINDERS = {
+    dl.ReminderStage.OVERDUE: (
+        _l("Case %(number)s: “%(clock)s” is overdue by %(days)d day(s); it was due on "
+           "%(due)s."),
+        _l("Overdue: case %(number)s")),
+    dl.ReminderStage.DUE: (
+        _l("Case %(number)s: “%(clock)s” is due today (%(due)s)."),
+        _l("Due today: case %(number)s")),
+    dl.ReminderStage.BEFORE: (
+        _l("Case %(number)s: “%(clock)s” is due on %(due)s, in %(days)d day(s)."),
+        _l("Deadline reminder: case %(number)s")),
+}
+for _stage, (_text, _subject) in REMINDERS.items():
+    # the clock's name is a value stored in English and shown in the reader's language
+    register(f"reminder.{_stage.value}", _text, _subject, translated=("clock",))
+
+
+def reminder_key(reminder: dl.Reminder) -> str:
+    return f"reminder.{reminder.stage.value}"
+
+
+def reminder_values(case: Case, clock: clk.CaseClock, reminder: dl.Reminder
+                    ) -> dict[str, Any]:
+    with in_locale("en"):  # the source text: each reader sees it in their language
+        clock_name = str(clock.label)
+    return {"number": case.number, "clock": clock_name, "due": reminder.due.isoformat(),
+            "days": reminder.days}
+
+
 def reminder_text(case: Case, clock: clk.CaseClock, reminder: dl.Reminder) -> tuple[str, str]:
     """(subject, text) in the current locale (the default one outside a request)."""
-    values = {"number": case.number, "clock": str(clock.label),
-              "due": reminder.due.isoformat(), "days": reminder.days}
-    if reminder.stage is dl.ReminderStage.OVERDUE:
-        subject = _("Overdue: case %(number)s", **values)
-        text = _("Case %(number)s: “%(clock)s” is overdue by %(days)d day(s); it was due "
-                 "on %(due)s.", **values)
-    elif reminder.stage is dl.ReminderStage.DUE:
-        subject = _("Due today: case %(number)s", **values)
-        text = _("Case %(number)s: “%(clock)s” is due today (%(due)s).", **values)
-    else:
-        subject = _("Deadline reminder: case %(number)s", **values)
-        text = _("Case %(number)s: “%(clock)s” is due on %(due)s, in %(days)d day(s).",
-                 **values)
-    return subject, text
+    key, values = reminder_key(reminder), reminder_values(case, clock, reminder)
+    return render(key, values, part=1), render(key, values)
 
 
 def _record(session: DbSession, case: Case, reminder: dl.Reminder, today: date) -> bool:
@@ -126,13 +145,12 @@ def _record(session: DbSession, case: Case, reminder: dl.Reminder, today: date) 
 
 def _send(session: DbSession, case: Case, clock: clk.CaseClock, reminder: dl.Reminder
           ) -> None:
-    subject, text = reminder_text(case, clock, reminder)
-    link = f"/cases/{case.number}"
-    body = "\n\n".join([text, _("Open the case in the portal: %(link)s", link=link)])
+    """In-app and by e-mail, each recipient in their own language (a message key and its
+    values, portal.notify.messages)."""
+    key, values = reminder_key(reminder), reminder_values(case, clock, reminder)
     for user in recipients(session, case):
-        notify_user(session, user.id, text, link)
-        queue_email(session, to=user.email, subject=subject, body=body,
-                    dedupe_key=f"reminder:{reminder.key}:{user.id}")
+        notify(session, user, key, values, f"/cases/{case.number}",
+               dedupe_key=f"reminder:{reminder.key}:{user.id}")
 
 
 def send_due_reminders(session: DbSession, today: date) -> int:

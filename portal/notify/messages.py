@@ -25,14 +25,20 @@ from portal.timeutil import utcnow
 
 #: key -> (the notice's text, the e-mail's subject)
 _MESSAGES: dict[str, tuple[LazyString, LazyString]] = {}
+#: key -> the names of its values that are themselves texts to translate (a clock's name,
+#: stored as its English source text and shown in the reader's language)
+_TRANSLATED: dict[str, tuple[str, ...]] = {}
 #: the languages a preference may name (portal.web.LOCALES)
 _LOCALES = ("zh_CN", "en")
 
 
-def register(key: str, text: LazyString, subject: LazyString) -> None:
+def register(key: str, text: LazyString, subject: LazyString,
+             translated: tuple[str, ...] = ()) -> None:
     """Make `key` a notice: `text` (with %(name)s placeholders for its values) and the
-    subject of its e-mail. Both are lazy (`_l`), so that they are translated when shown."""
+    subject of its e-mail. Both are lazy (`_l`), so that they are translated when shown;
+    so are the values named in `translated` (stored as their English source text)."""
     _MESSAGES[key] = (text, subject)
+    _TRANSLATED[key] = translated
 
 
 def is_registered(key: str) -> bool:
@@ -58,10 +64,20 @@ def render(key: str, values: Mapping[str, Any], locale: str | None = None,
     """The text (part 0) or the e-mail subject (part 1) of notice `key` with `values`,
     in `locale` (the current request's language when None)."""
     template = _MESSAGES[key][part]
+
+    def rendered() -> str:
+        from flask_babel import gettext
+
+        shown = dict(values)
+        for name in _TRANSLATED.get(key, ()):
+            if isinstance(shown.get(name), str):
+                shown[name] = gettext(shown[name])
+        return _format(template, shown)
+
     if locale is None:
-        return _format(template, values)
+        return rendered()
     with in_locale(locale):
-        return _format(template, values)
+        return rendered()
 
 
 def locale_of(session: DbSession, user_id: int) -> str:

@@ -132,7 +132,8 @@ def notify_user(session: DbSession, user_id: int, text: str, link: str | None = 
 
 
 def notify(session: DbSession, user: Any, key: str, values: dict[str, Any],
-           link: str | None = None, *, email: bool = True) -> Notification:
+           link: str | None = None, *, email: bool = True,
+           dedupe_key: str | None = None) -> Notification:
     """Tell `user` something: an in-app notice stored as the message `key` with its
     `values` (shown in the reader's language), and an e-mail through the outbox in the
     user's preferred language when they have an address (and `email`)."""
@@ -148,7 +149,7 @@ def notify(session: DbSession, user: Any, key: str, values: dict[str, Any],
     if email and getattr(user, "email", None):
         body = text if not link else f"{text}\n\n{link}"
         queue_email(session, to=user.email, subject=messages.render(key, values, locale, 1),
-                    body=body)
+                    body=body, dedupe_key=dedupe_key)
     return notification
 
 

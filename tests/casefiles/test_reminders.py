@@ -106,3 +106,23 @@ def test_cli_command(app, session, world):
                                           catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "1 reminder(s) sent for 2026-03-16" in result.output
+
+
+def test_each_recipient_gets_the_reminder_in_their_language(app, session, world):
+    """Stored as a message key: the clerk (who chose Chinese) is mailed in Chinese, the
+    clock's name too; the leader's in-app notice reads in the language of the page."""
+    from portal.notify import messages
+
+    messages.remember_locale(session, world.clerk.id, "zh_CN")
+    session.commit()
+    case, _ = new_case(session, world, received_at=at(RECEIVED), leader_id=world.leader.id)
+    with app.test_request_context():  # an English request: the clerk still reads Chinese
+        assert rem.send_due_reminders(session, DUE - timedelta(days=1)) == 1
+    session.commit()
+    (mail,) = counts(session, world.clerk.id)[1]
+    assert "2026-03-17" in mail.body and "决定是否受理" in mail.body and "is due" not in mail.body
+    note = session.scalar(select(Notification).where(Notification.user_id == world.leader.id))
+    assert note.message_key == "reminder.before"
+    with app.test_request_context():
+        shown = messages.text_of(note)
+    assert case.number in shown and "is due on 2026-03-17" in shown
