@@ -17,13 +17,7 @@ from portal.casefiles.workflow import transition
 from portal.timeutil import utcnow
 from portal.web import DomainError, NotAllowed
 from tests.fixtures.casefiles import new_case
-from tests.fixtures.core import login
-
-
-def client_for(app: Any, user: Any) -> Any:
-    c = app.test_client()
-    login(c, user)
-    return c
+from tests.fixtures.core import client_for
 
 
 def text(response: Any) -> str:

@@ -19,17 +19,11 @@ from portal.casefiles.export import safe_name
 from portal.casefiles.models import AccessLog
 from portal.casefiles.timeline import events_of
 from tests.fixtures.casefiles import new_case
-from tests.fixtures.core import login
+from tests.fixtures.core import client_for
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
 SUMMARY = "村委会占用承包地修路，未给补偿，要求按标准补偿。"
-
-
-def client_for(app: Any, user: Any) -> Any:
-    c = app.test_client()
-    login(c, user)
-    return c
 
 
 def a_case_with_documents(session: Any, world: Any) -> Any:

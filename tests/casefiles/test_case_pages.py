@@ -15,16 +15,10 @@ from portal.casefiles import operations as ops
 from portal.casefiles.models import AccessLog, Case, Document
 from portal.casefiles.timeline import events_of
 from tests.fixtures.casefiles import new_case
-from tests.fixtures.core import login
+from tests.fixtures.core import client_for
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
-
-
-def client_for(app: Any, user: Any) -> Any:
-    c = app.test_client()
-    login(c, user)
-    return c
 
 
 def text(response: Any) -> str:

@@ -12,13 +12,7 @@ from portal.casefiles import clocks as clk
 from portal.casefiles import operations as ops
 from portal.casefiles.timeline import events_of, payload_of
 from tests.fixtures.casefiles import new_case
-from tests.fixtures.core import login
-
-
-def client_for(app: Any, user: Any) -> Any:
-    c = app.test_client()
-    login(c, user)
-    return c
+from tests.fixtures.core import client_for
 
 
 def page(response: Any) -> str:
