@@ -55,7 +55,9 @@ def set_language(code: str) -> ResponseReturnValue:
     response = redirect(back)
     if code in LOCALES:
         session["locale"] = code
-        if current_user.is_authenticated:  # notices and e-mails reach them in it too
+        if current_user.is_authenticated and request.method == "POST":
+            # kept on the account (notices and e-mails reach them in it); a GET changes
+            # only this browser's choice
             remember_locale(db.session, current_user.id, code)
         response.set_cookie("portal_lang", code, max_age=365 * 24 * 3600, samesite="Lax",
                             httponly=True)

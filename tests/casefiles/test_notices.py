@@ -19,7 +19,7 @@ from tests.fixtures.core import login
 def client_for(app: Any, user: Any, lang: str) -> Any:
     c = app.test_client()
     login(c, user)
-    c.get(f"/lang/{lang}")  # the language switch, while logged in
+    c.post(f"/lang/{lang}")  # the language switch, while logged in
     return c
 
 
@@ -54,7 +54,7 @@ def test_each_recipient_reads_the_notice_in_their_own_language(app, session, wor
         "en.officer@example.org"]
     assert f"案件 {case.number} 已交由本单位办理。" in mails["zh.officer@example.org"]
     # the notice is stored as a key: the reader who switches language reads it anew
-    english.get("/lang/zh_CN")
+    english.post("/lang/zh_CN")
     assert f"案件 {case.number} 已交由本单位办理。" in page(english.get("/notifications"))
 
 
@@ -107,3 +107,17 @@ def test_each_step_tells_the_people_concerned(app, session, world):
     inbox = page(leader.get("/notifications"))
     assert f"An extension of 30 days is asked for on case {case.number}: 需要测绘" in inbox
 
+
+
+def test_a_get_of_the_language_switch_changes_nothing_on_the_account(app, session, world):
+    """A link (GET) switches this browser only; the header's button (POST) also keeps the
+    choice on the account, where notices and e-mails read it."""
+    from portal.notify.models import UserPreference
+
+    c = app.test_client()
+    login(c, world.clerk)
+    c.get("/lang/en")
+    assert session.get(UserPreference, world.clerk.id) is None
+    c.post("/lang/en")
+    session.expire_all()
+    assert session.get(UserPreference, world.clerk.id).locale == "en"

@@ -53,7 +53,7 @@ def test_clerk_logs_in_switches_language_and_browses_registry(
     page.wait_for_url("**kind=expert**")
 
     # switch to English: the same page and filter, now in English
-    page.get_by_role("link", name="English").click()
+    page.get_by_role("button", name="English").click()
     page.wait_for_load_state("networkidle")
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.get_by_role("heading", level=1).inner_text().strip() == "People registries"
