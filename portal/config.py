@@ -65,6 +65,9 @@ class Settings:
     #: the deployment's own TURN/STUN URLs (turn:host:3478?transport=udp, ...); empty → none,
     #: and never a public STUN server
     turn_urls: tuple[str, ...] = ()
+    #: the addresses the embedded media engine (aiortc) offers browsers; empty: every
+    #: interface's (a server with several: the one browsers reach)
+    media_hosts: tuple[str, ...] = ()
     #: minutes of inactivity after which a login session ends
     session_idle_minutes: int = 120
     #: failed logins per username within `login_lock_minutes` before lock-out
@@ -157,6 +160,8 @@ class Settings:
             turn_secret=env.get("PORTAL_TURN_SECRET", "").strip(),
             turn_urls=tuple(u.strip() for u in env.get("PORTAL_TURN_URLS", "").split(",")
                             if u.strip()),
+            media_hosts=tuple(h.strip() for h in env.get("PORTAL_MEDIA_HOSTS", "").split(",")
+                              if h.strip()),
             session_idle_minutes=int(env.get("PORTAL_SESSION_IDLE_MINUTES", "120")),
             outbox_lease_seconds=int(env.get("PORTAL_OUTBOX_LEASE_SECONDS", "120")),
             trusted_proxies=_count(env, "PORTAL_TRUSTED_PROXIES"),

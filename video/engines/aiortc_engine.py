@@ -345,6 +345,16 @@ class AiortcEngine:
         self._rooms: dict[str, _Room] = {}
         # the list is checked now, so a bad PORTAL_TURN_URLS stops the start, not a call
         self.ice_servers(RECORDER_IDENTITY)
+        hosts = list(getattr(settings, "media_hosts", ()) or ())
+        if hosts:
+            # the recorder peers offer only these addresses (aioice asks the interfaces
+            # itself, and aiortc has no option for it; this process's peers are all ours)
+            import aioice.ice
+
+            def offered(use_ipv4: bool = True, use_ipv6: bool = False) -> list[str]:
+                return list(hosts)
+
+            aioice.ice.get_host_addresses = offered
 
     # -- life cycle -----------------------------------------------------------------
     def start(self) -> None:
