@@ -8,7 +8,7 @@
     const n = [...field.value].length;  // characters, not UTF-16 units (Chinese is one each)
     const template = counter.dataset.template || counter.textContent;
     counter.dataset.template = template;
-    counter.textContent = template.replace(/^\d+/, String(n));
+    counter.textContent = template.replace(/\d+/, String(n));  // the first number is the count
     counter.classList.toggle("over", n > max);
     if (n > max) field.setAttribute("aria-invalid", "true");
   }

@@ -111,3 +111,16 @@ def test_a_plain_form_asks_first_through_the_portal_script(live_server: str,
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("form[data-confirm] button").click()  # and active again, as the demo was
     expect(page.locator("h1 .tag")).to_have_count(0)
+
+
+def test_a_long_summary_shows_its_count_and_is_not_cut(live_server: str, phone: Any) -> None:
+    """The browser cuts nothing: the counter under the field counts as the clerk types and
+    turns red past the limit (the server then refuses the text with the count)."""
+    from playwright.sync_api import expect
+
+    _log_in(phone, live_server, "clerk", "/cases/new")
+    phone.locator("#summary").fill("占" * 5003)
+    assert len(phone.locator("#summary").input_value()) == 5003  # nothing cut
+    counter = phone.locator("#summary-count")
+    expect(counter).to_contain_text("5003")
+    expect(counter).to_have_class(re.compile(r"\bover\b"))
