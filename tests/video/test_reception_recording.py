@@ -78,6 +78,24 @@ def _publish(loop, sock, peer: SyntheticPeer) -> str:
     return str(ack["sdp"])
 
 
+def record_both(app: Any, loop: asyncio.AbstractEventLoop, room: Any, guest: Any,
+                staff: Any, seconds: float) -> tuple[dict[str, Any], list[str]]:
+    """Recording is on: the guest's and the official's synthetic peers publish, the
+    engine records `seconds` of both, the official stops. Returns the stop's ack and the
+    server's SDP answers."""
+    peers = [run(loop, synthetic_peer()), run(loop, synthetic_peer(tone_hz=660))]
+    try:
+        answers = [_publish(loop, guest, peers[0]), _publish(loop, staff, peers[1])]
+        wait_until(recorded(get_engine(app), room.room_key, 2, seconds), 60,
+                   f"{seconds} s of both seats recorded")
+        stopped = staff.emit("record", {"on": False}, namespace=NAMESPACE, callback=True)
+        assert stopped["ok"], stopped
+    finally:
+        for peer in peers:
+            run(loop, peer.close())
+    return stopped, answers
+
+
 def test_recorded_reception_is_checked_and_filed_in_the_case(
         app, client, session, make_user, make_org, loopback, peer_loop, monkeypatch):
     office = make_org("县信访局", kind="agency")
@@ -115,20 +133,11 @@ def test_recorded_reception_is_checked_and_filed_in_the_case(
     assert started["ok"], started
     assert events(guest, "recording")[-1]["data"]["on"] is True  # everyone told again
 
-    peers = [run(peer_loop, synthetic_peer()), run(peer_loop, synthetic_peer(tone_hz=660))]
-    try:
-        answers = [_publish(peer_loop, guest, peers[0]), _publish(peer_loop, staff, peers[1])]
-        for sdp in answers:  # the server's candidates stay on loopback
-            hosts = {line.split()[4] for line in sdp.splitlines()
-                     if line.startswith("a=candidate:")}
-            assert hosts and hosts <= {"127.0.0.1"}, hosts
-        wait_until(recorded(get_engine(app), room.room_key, 2, 4), 60,
-                   "4 s of both seats recorded")
-        stopped = staff.emit("record", {"on": False}, namespace=NAMESPACE, callback=True)
-        assert stopped["ok"], stopped
-    finally:
-        for peer in peers:
-            run(peer_loop, peer.close())
+    stopped, answers = record_both(app, peer_loop, room, guest, staff, 4)
+    for sdp in answers:  # the server's candidates stay on loopback
+        hosts = {line.split()[4] for line in sdp.splitlines()
+                 if line.startswith("a=candidate:")}
+        assert hosts and hosts <= {"127.0.0.1"}, hosts
 
     recording = session.get(Recording, stopped["recording_id"])
     session.refresh(recording)

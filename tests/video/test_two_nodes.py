@@ -32,7 +32,8 @@ def _seed(data: Path, url: str) -> dict[str, Any]:
     return {"room": room, "seat": seat, "token": token}
 
 
-async def _scenario(a: str, b: str, seeded: dict[str, Any], cookie: str) -> None:
+async def _scenario(a: str, b: str, seeded: dict[str, Any], cookie: str
+                    ) -> dict[str, Any]:
     seat_id, room_id = seeded["seat"], seeded["room"]
     petitioner, official = SocketPeer("petitioner@A"), SocketPeer("official@B")
     await petitioner.connect(a, {"token": seeded["token"]})
@@ -113,16 +114,22 @@ async def _scenario(a: str, b: str, seeded: dict[str, Any], cookie: str) -> None
     await back.wait("disconnect", lambda: not back.client.connected)
     for peer in (phone, official):
         await peer.client.disconnect()
+    return {"replayed": [e["data"]["text"] for e in replayed if e["kind"] == "chat"],
+            "taken_over": closed[0]["reason"], "official_chats": chats(official)}
 
 
-def test_petitioner_and_official_on_served_nodes(tmp_path: Path) -> None:
+def test_petitioner_and_official_on_two_nodes(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     seeded = _seed(tmp_path, url)
     with served_nodes(tmp_path, url) as (a, b):
         cookie = login_cookie(b, "nodeclerk")
         try:
-            run_isolated(_scenario(a, b, seeded, cookie), timeout=120)
+            outcome = run_isolated(_scenario(a, b, seeded, cookie), timeout=120)
         except BaseException:
             for log in sorted(tmp_path.glob("node-*.log")):
                 print(log.name, log.read_text(errors="replace")[-4000:])
             raise
+    # what the petitioner missed came back through the other node; the takeover reached it
+    assert outcome["replayed"] == ["您还在吗", "材料请带上"]
+    assert outcome["taken_over"] == "opened_elsewhere"
+    assert outcome["official_chats"][-1] == "谢谢"

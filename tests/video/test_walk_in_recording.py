@@ -14,27 +14,23 @@ from portal.auth.roles import Role
 from portal.casefiles import blobs
 from portal.casefiles.models import Case, Document
 from portal.timeutil import utcnow
-from tests.fixtures.core import login, wait_until
+from tests.fixtures.core import login
 from tests.fixtures.video import (
     book,
     events,
     guest_socket,
     hello,
-    recorded,
     staff_socket,
-    synthetic_peer,
 )
 from tests.video import test_reception_recording as reception
 from video import filing
 from video import operations as ops
-from video.engines import get_engine
 from video.events import NAMESPACE
 from video.models import Recording, RecordingStatus
 
 pytestmark = pytest.mark.media
 
 peer_loop = reception.peer_loop  # the peers' own asyncio loop (a fixture)
-run, _publish = reception.run, reception._publish
 
 
 def test_walk_in_recording_goes_into_the_case_the_note_opens(
@@ -59,17 +55,7 @@ def test_walk_in_recording_goes_into_the_case_the_note_opens(
     assert guest.emit("consent", {}, namespace=NAMESPACE, callback=True)["ok"]
     started = staff.emit("record", {"on": True}, namespace=NAMESPACE, callback=True)
     assert started["ok"], started
-    peers = [run(peer_loop, synthetic_peer()), run(peer_loop, synthetic_peer(tone_hz=660))]
-    try:
-        _publish(peer_loop, guest, peers[0])
-        _publish(peer_loop, staff, peers[1])
-        wait_until(recorded(get_engine(app), room.room_key, 2, 3), 60,
-                   "3 s of both seats recorded")
-        stopped = staff.emit("record", {"on": False}, namespace=NAMESPACE, callback=True)
-        assert stopped["ok"], stopped
-    finally:
-        for peer in peers:
-            run(peer_loop, peer.close())
+    stopped, _answers = reception.record_both(app, peer_loop, room, guest, staff, 3)
 
     recording = session.get(Recording, stopped["recording_id"])
     session.refresh(recording)
