@@ -25,4 +25,11 @@
     const close = event.target instanceof Element ? event.target.closest("[data-dismiss]") : null;
     if (close && close.parentElement) close.parentElement.remove();
   });
+
+  // a form that came back with errors: the first field in error gets the focus, so a
+  // clerk on a phone lands on it (and its message) instead of the note at the top
+  document.addEventListener("DOMContentLoaded", () => {
+    const first = document.querySelector('form [aria-invalid="true"]');
+    if (first instanceof HTMLElement) first.focus();
+  });
 })();
