@@ -10,11 +10,12 @@ from types import ModuleType
 
 from flask import Flask
 
+import hearings
 import video
 from portal.app import create_app as _create_portal
 from portal.config import ConfigError
 
-DOMAINS: list[ModuleType] = [video]
+DOMAINS: list[ModuleType] = [video, hearings]
 
 
 def create_app() -> Flask:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
@@ -32,3 +33,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+#: the portal's offices keep Beijing time; pages show it
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def beijing(at: datetime) -> datetime:
+    """A stored (UTC) time in Beijing time, for pages (the template global `local`)."""
+    return at.astimezone(BEIJING)

@@ -38,6 +38,7 @@ from portal.errors import DomainError, NotAllowed, NotFound, StaleEdit
 from portal.extensions import babel, db
 from portal.i18n import lazy_gettext as _l
 from portal.i18n import request_translations
+from portal.timeutil import beijing
 
 F = TypeVar("F", bound=Callable[..., Any])
 __all__ = ["DomainError", "NotAllowed", "NotFound", "StaleEdit", "default_answer",
@@ -233,6 +234,8 @@ def init_app(app: Flask) -> None:
             # the colon after a label: full-width in Chinese (姓名：), ": " in English
             "colon": "：" if select_locale().startswith("zh") else ": ",
             "settings": current_app.extensions["portal.settings"],
+            # a stored time in Beijing time (pages may pass their own `local` still)
+            "local": beijing,
         }
 
     @app.errorhandler(HTTPException)

@@ -22,4 +22,5 @@ pytest_plugins = [
     "tests.fixtures.notify",
     "tests.fixtures.video",
     "tests.fixtures.browser",
+    "tests.fixtures.hearings",
 ]

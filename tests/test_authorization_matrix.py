@@ -199,6 +199,14 @@ def test_every_hidden_object_is_known_to_someone():
     assert not blind, f"rules whose object no role may open: {blind}"
 
 
+def _domain_rows() -> None:
+    from tests.hearings import authz as hearing_authz
+
+    EXPECTED.update(hearing_authz.expected())
+
+
+_domain_rows()
+
 ACTORS: list[Role | None] = [None, *Role]
 
 
@@ -256,7 +264,11 @@ def objects(make_user, make_org, session) -> dict[str, Any]:
     session.add(recording)
     target = make_user(Role.CLERK)
     session.commit()
-    return {"target": target, "org": org, "person": person, "tie": tie, "case": case,
+    from tests.hearings.authz import hearing_objects
+
+    made = {"target": target, "case": case, "org": org}
+    hearing_things = hearing_objects(session, make_user, made)
+    return {**hearing_things, "target": target, "org": org, "person": person, "tie": tie, "case": case,
             "document": document, "holiday": holiday, "failed_email": email, "home": home,
             "room": room, "seat": seat, "seat_to_cancel": seat_to_cancel,
             "guest_token": guest_token, "recording": recording,

@@ -140,6 +140,8 @@ class Seat(Model):
     #: the device holding the seat now (a second device takes it over)
     device_id: Mapped[str | None] = mapped_column(String(64))
     is_audio_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: an observer's seat in a multi-party room: receives, never sends media or chat
+    is_watch_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

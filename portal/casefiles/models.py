@@ -357,3 +357,19 @@ class AccessLog(Model):
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IssuedDocument(Model):
+    """A document the portal issued (a hearing record, a mediation agreement...), known by
+    the SHA-256 of its exact bytes: the public /verify/<hash> page says whether the portal
+    issued it and when, and nothing else."""
+
+    __tablename__ = "issued_documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    #: what it is, in general words safe to show publicly ("hearing record")
+    kind: Mapped[str] = mapped_column(String(32))
+    #: the case it belongs to (never shown publicly)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

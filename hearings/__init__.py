@@ -1,0 +1,36 @@
+"""Public hearings (听证): requests and decisions, scheduling, a fair panel, invitations
+with .ics and RSVP links, the public notice and observer registration, the live hearing
+(Socket.IO namespace /hearings) with its minutes, private deliberation, and the record
+every participant signs, filed into the case file.
+
+`init_app(app)` imports the models, registers the pages (one blueprint `hearings`, its
+routes spread over the *_blueprint.py modules by audience), the namespace, the menu
+entry, the worker ticks and the demo data."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from hearings import (  # noqa: F401  (each module adds its routes to bp)
+        deliberation_blueprint,
+        invitations_blueprint,
+        live_blueprint,
+        models,  # noqa: F401  (tables in db.metadata)
+        panel_blueprint,
+        public_blueprint,
+        record_blueprint,
+    )
+    from hearings.blueprint import bp
+    from hearings.permissions import can_open_hearings
+    from hearings.rules import init_rules
+    from portal.i18n import lazy_gettext as _l
+    from portal.web import add_nav
+
+    if bp.name in app.blueprints:  # init_app may be called again on the same app
+        return
+    init_rules(app)
+    app.register_blueprint(bp)
+    add_nav(app, _l("Hearings"), "hearings.index", can_open_hearings, order=30)
+    # parts register their ticks, seeders, home panels and socket events here

@@ -1,0 +1,5 @@
+"""Hearing routes: live (on the one `hearings` blueprint)."""
+
+from __future__ import annotations
+
+from hearings.blueprint import bp  # noqa: F401

@@ -1,0 +1,149 @@
+"""Who may do what with hearings. Deny by default.
+
+- Organisers: clerks and leaders of the office that holds the hearing (and the admin)
+  schedule it, compose the panel, send invitations, publish the notice, manage observers.
+- Whoever may view the hearing's case file sees the hearing's staff page.
+- The presiding officer and the hearing clerk run the live hearing; the clerk writes the
+  minutes (the presiding officer may too).
+- Participants (a personal link, or their account when they have one) follow the live
+  view, answer the invitation, vote (panel) and sign.
+- Deliberation: the active panel members and the presiding officer only — nobody else,
+  the admin and the organisers included.
+- The public: the notice of a public hearing, observer registration, the observer's own
+  cancel link; nothing at all of a closed hearing.
+
+Each helper section below is kept to its part; the shared ones come first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, or_, true
+
+from hearings.models import Hearing, HearingStatus, Participant, ParticipantRole
+from portal.auth.permissions import holds, is_active_user, is_admin, org_ids
+from portal.auth.roles import Role
+from portal.casefiles import permissions as case_perm
+
+#: roles that organise hearings (of their office)
+ORGANISER_ROLES = (Role.CLERK, Role.LEADER)
+#: roles that open the hearings list at all (which hearings: visible_hearings)
+HEARING_ROLES = (Role.ADMIN, Role.CLERK, Role.LEADER, Role.SUPERVISOR, Role.AGENCY)
+
+
+def can_open_hearings(user: Any) -> bool:
+    return holds(user, *HEARING_ROLES)
+
+
+def can_schedule(user: Any) -> bool:
+    """May schedule hearings at all (for a case they may manage)."""
+    return is_admin(user) or holds(user, *ORGANISER_ROLES)
+
+
+def can_schedule_for(user: Any, case: Any) -> bool:
+    return can_schedule(user) and case_perm.can_manage(user, case)
+
+
+def can_organise(user: Any, hearing: Hearing) -> bool:
+    """Compose the panel, invite, publish, manage observers, reschedule, cancel."""
+    if is_admin(user):
+        return True
+    return holds(user, *ORGANISER_ROLES) and hearing.office_id in org_ids(user)
+
+
+def can_view_hearing(user: Any, hearing: Hearing) -> bool:
+    """The staff page of the hearing: organisers, those who see its case, and the
+    presiding officer and clerk."""
+    if not is_active_user(user):
+        return False
+    if can_organise(user, hearing) or can_run(user, hearing):
+        return True
+    return case_perm.can_view(user, hearing.case)
+
+
+def visible_hearings(user: Any) -> ColumnElement[bool]:
+    """can_view_hearing as an SQL condition on Hearing (joined to Case)."""
+    if is_admin(user):
+        return true()
+    if not is_active_user(user):
+        return false()
+    conds: list[ColumnElement[bool]] = [Hearing.presiding_id == user.id,
+                                        Hearing.clerk_id == user.id,
+                                        case_perm.visible_cases(user)]
+    mine = sorted(org_ids(user))
+    if mine and user.has_role(*ORGANISER_ROLES):
+        conds.append(Hearing.office_id.in_(mine))
+    return or_(*conds)
+
+
+def is_presiding(user: Any, hearing: Hearing) -> bool:
+    return is_active_user(user) and hearing.presiding_id == user.id
+
+
+def is_hearing_clerk(user: Any, hearing: Hearing) -> bool:
+    return is_active_user(user) and hearing.clerk_id == user.id
+
+
+def can_run(user: Any, hearing: Hearing) -> bool:
+    """Start, move stages, check attendance, run the speaker queue: presiding officer and
+    hearing clerk."""
+    return is_presiding(user, hearing) or is_hearing_clerk(user, hearing)
+
+
+def can_write_minutes(user: Any, hearing: Hearing) -> bool:
+    return can_run(user, hearing) and hearing.status in (HearingStatus.RUNNING,
+                                                          HearingStatus.PUBLISHED,
+                                                          HearingStatus.SCHEDULED)
+
+
+def participant_of(user: Any, hearing: Hearing) -> Participant | None:
+    """The user's own active participant row in the hearing, when they have an account."""
+    if not is_active_user(user):
+        return None
+    for p in hearing.participants:
+        if p.user_id == user.id and p.is_active:
+            return p
+    return None
+
+
+def is_deliberating_member(participant: Participant | None) -> bool:
+    """An active panel member, or the presiding officer (through their participant row)."""
+    return bool(participant is not None and participant.is_active
+                and participant.role in (ParticipantRole.PANEL, ParticipantRole.PRESIDING)
+                and (participant.role != ParticipantRole.PANEL
+                     or participant.rsvp != "declined"))
+
+
+def can_deliberate(user: Any, hearing: Hearing) -> bool:
+    """Enter the private deliberation with an account: the presiding officer, or an active
+    panel member whose participant row names this user. Never the admin as such."""
+    if is_presiding(user, hearing):
+        return True
+    return is_deliberating_member(participant_of(user, hearing))
+
+
+def is_publicly_visible(hearing: Hearing) -> bool:
+    """Whether anything of the hearing may be shown without a login."""
+    return (hearing.is_public and hearing.notice_published_at is not None
+            and hearing.status != HearingStatus.CANCELLED)
+
+
+# --- scheduling and requests -----------------------------------------------------------
+
+
+# --- panel ------------------------------------------------------------------------------
+
+
+# --- invitations ------------------------------------------------------------------------
+
+
+# --- public notice and observers --------------------------------------------------------
+
+
+# --- live hearing and minutes -----------------------------------------------------------
+
+
+# --- deliberation -----------------------------------------------------------------------
+
+
+# --- signed record ----------------------------------------------------------------------
