@@ -10,13 +10,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from hearings.models import Hearing
 from portal.casefiles import clock_ops
 from portal.casefiles import clocks as clk
 from portal.casefiles.deadlines import ClockKind
 from portal.casefiles.models import CaseEvent
 from portal.casefiles.timeline import events_of
 from portal.i18n import lazy_gettext as _l
-from hearings.models import Hearing
 
 
 def pauses_for_hearing(session: Session, hearing: Hearing) -> bool:
