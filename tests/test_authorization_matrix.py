@@ -268,7 +268,8 @@ def objects(make_user, make_org, session) -> dict[str, Any]:
 
     made = {"target": target, "case": case, "org": org}
     hearing_things = hearing_objects(session, make_user, made)
-    return {**hearing_things, "target": target, "org": org, "person": person, "tie": tie, "case": case,
+    return {**hearing_things, "target": target, "org": org, "person": person, "tie": tie,
+            "case": case,
             "document": document, "holiday": holiday, "failed_email": email, "home": home,
             "room": room, "seat": seat, "seat_to_cancel": seat_to_cancel,
             "guest_token": guest_token, "recording": recording,
