@@ -10,12 +10,13 @@ from types import ModuleType
 
 from flask import Flask
 
+import consultations
 import hearings
 import video
 from portal.app import create_app as _create_portal
 from portal.config import ConfigError
 
-DOMAINS: list[ModuleType] = [video, hearings]
+DOMAINS: list[ModuleType] = [video, hearings, consultations]
 
 
 def create_app() -> Flask:

@@ -23,4 +23,5 @@ pytest_plugins = [
     "tests.fixtures.video",
     "tests.fixtures.browser",
     "tests.fixtures.hearings",
+    "tests.fixtures.consultations",
 ]

@@ -200,9 +200,11 @@ def test_every_hidden_object_is_known_to_someone():
 
 
 def _domain_rows() -> None:
+    from tests.consultations import authz as consultation_authz
     from tests.hearings import authz as hearing_authz
 
     EXPECTED.update(hearing_authz.expected())
+    EXPECTED.update(consultation_authz.expected())
 
 
 _domain_rows()
@@ -268,6 +270,9 @@ def objects(make_user, make_org, session) -> dict[str, Any]:
 
     made = {"target": target, "case": case, "org": org}
     hearing_things = hearing_objects(session, make_user, made)
+    from tests.consultations.authz import consultation_objects
+
+    hearing_things.update(consultation_objects(session, make_user, made))
     return {**hearing_things, "target": target, "org": org, "person": person, "tie": tie,
             "case": case,
             "document": document, "holiday": holiday, "failed_email": email, "home": home,

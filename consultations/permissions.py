@@ -1,0 +1,69 @@
+"""Who may do what with the rota and consultations. Deny by default.
+
+- Organisers (clerks and leaders of an office, and the admin) generate and publish the
+  rota, approve swaps, see every consultation and the monthly counts, register a visitor's
+  consultation.
+- A lawyer (role lawyer, with a registry person linked to the account) sees their own
+  weeks, asks and answers swaps, and — while on duty, or for consultations handed to them
+  — takes and answers consultations; they see the consultations they answered.
+- The person asking: only their own consultation, through its personal link.
+- The public: the published rota of this week and the next, the page to ask a question.
+
+Each part keeps its rules in its own section below."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from consultations.models import Consultation
+from portal.auth.permissions import holds, is_active_user, is_admin
+from portal.auth.roles import Role
+from portal.extensions import db
+from portal.people.models import Person
+
+ORGANISER_ROLES = (Role.CLERK, Role.LEADER)
+
+
+def can_organise(user: Any) -> bool:
+    return is_admin(user) or holds(user, *ORGANISER_ROLES)
+
+
+def lawyer_person(user: Any) -> Person | None:
+    """The registry lawyer the account belongs to (None for anyone else)."""
+    if not holds(user, Role.LAWYER):
+        return None
+    return db.session.scalar(select(Person).where(Person.user_id == user.id,
+                                                  Person.kind == "lawyer",
+                                                  Person.is_active.is_(True)))
+
+
+def is_lawyer(user: Any) -> bool:
+    return lawyer_person(user) is not None
+
+
+def can_open_consultations(user: Any) -> bool:
+    """The consultations pages at all (which ones: can_view_consultation)."""
+    return can_organise(user) or is_lawyer(user)
+
+
+def can_view_consultation(user: Any, consultation: Consultation) -> bool:
+    if not is_active_user(user):
+        return False
+    if can_organise(user):
+        return True
+    me = lawyer_person(user)
+    return me is not None and consultation.lawyer_id == me.id
+
+
+# --- rota -------------------------------------------------------------------------------
+
+
+# --- intake and queue -------------------------------------------------------------------
+
+
+# --- chat and video ---------------------------------------------------------------------
+
+
+# --- outcomes, legal aid, answer, conflicts, counts --------------------------------------
