@@ -174,7 +174,7 @@ def test_the_participant_downloads_the_calendar(client, session, world):
 _n = itertools.count(1)
 
 
-def _committed_world() -> Any:
+def committed_world() -> Any:
     """make_world in the outbox app's database (its commits are real)."""
     from portal.auth import operations as auth_ops
     from portal.orgs.models import Organisation
@@ -202,7 +202,7 @@ def test_the_invitation_reaches_a_real_smtp_server_with_its_calendar(outbox,
                                                                      smtp_server: SmtpServer):
     configure(outbox, smtp_url=smtp_server.url, mail_from="县信访局 <xfj@example.cn>")
     with outbox.app_context():
-        world = _committed_world()
+        world = committed_world()
         world.leader.email = "leader@example.cn"
         db.session.commit()
         hearing, _tokens = new_hearing(db.session, world)

@@ -480,3 +480,73 @@ def test_who_may_remind(client, session, world, make_user):
     client.post("/logout")
     login(client, deputy)
     assert client.post(url).status_code == 403
+
+
+# --- two requests racing ---------------------------------------------------------------------
+
+def test_two_invitations_racing_send_one_link_that_works(outbox):
+    """Two invitations of one participant at once (a double click, the panel part and the
+    scheduling part together): the second waits for the first's row lock, then finds it
+    sent; the one e-mail's link is the one that works."""
+    import threading
+
+    from sqlalchemy import text
+
+    from portal.extensions import db
+    from tests.fixtures.core import wait_until
+    from tests.hearings.test_ics import committed_world
+
+    with outbox.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("row locks are PostgreSQL's: SQLite lets one writer in at a time")
+        world = committed_world()
+        world.leader.email = "racing@example.cn"
+        db.session.commit()
+        hearing, _tokens = new_hearing(db.session, world)
+        hearing_id, participant_id = hearing.id, _by_role(hearing, "presiding").id
+        db.session.remove()
+    holding, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def invite(first: bool) -> None:
+        if not first:
+            holding.wait(10)
+        try:
+            with outbox.app_context():
+                h = db.session.get(Hearing, hearing_id)
+                p = db.session.get(Participant, participant_id)
+                inv.invite(db.session(), None, h, p)
+                if first:
+                    holding.set()
+                    release.wait(10)
+                db.session.commit()
+                db.session.remove()
+        except BaseException as error:  # reported by the test below
+            errors.append(error)
+            holding.set()
+
+    threads = [threading.Thread(target=invite, args=(first,)) for first in (True, False)]
+    for t in threads:
+        t.start()
+
+    def second_waits() -> bool:
+        with outbox.app_context():
+            try:
+                return bool(db.session.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()")).scalar())
+            finally:
+                db.session.remove()
+
+    wait_until(second_waits, what="the second invitation waiting for the row lock")
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert not errors
+    with outbox.app_context():
+        [mail] = db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.dedupe_key.like(f"hearing-invite:{participant_id}:%"))).all()
+        token = LINK.search(mail.body).group(1)  # type: ignore[union-attr]
+        found = links.participant_by_token(db.session(), token)
+        assert found is not None and found.id == participant_id
+        db.session.remove()
