@@ -92,6 +92,12 @@ def _link(token: str, external: bool) -> str:
         return url_for("hearings.rsvp", token=token)
 
 
+def reachable(session: Session, participant: Participant) -> bool:
+    """Whether the portal can reach them at all: an account, an address or a phone."""
+    contact = contact_of(session, participant)
+    return contact.user is not None or bool(contact.email or contact.phone)
+
+
 def rsvp_path(token: str) -> str:
     return _link(token, external=False)
 
@@ -127,8 +133,8 @@ class Message:
 
 
 def _deliver(session: Session, hearing: Hearing, participant: Participant,
-             message: Message) -> bool:
-    """Send `message` to the participant; False when they can be reached no way."""
+             message: Message) -> None:
+    """Send `message` to the participant on every channel they have."""
     contact = contact_of(session, participant)
     if contact.user is not None:
         notify(session, contact.user, message.key, message.values, message.link,
@@ -148,7 +154,6 @@ def _deliver(session: Session, hearing: Hearing, participant: Participant,
                   params={"name": participant.name, "title": hearing.title,
                           "when": msg.when(hearing), "url": message.url},
                   dedupe_key=f"{message.dedupe}:sms")
-    return contact.user is not None or bool(contact.email or contact.phone)
 
 
 def _lock(session: Session, participant: Participant) -> None:
@@ -349,11 +354,13 @@ def remind(session: Session, actor: Any, hearing: Hearing, participant: Particip
     if participant.hearing_id != hearing.id or not may_remind(participant, now):
         raise InvitationRefused(_l("Only someone invited who has not answered can be "
                                    "reminded, before the hearing starts."))
-    contact = contact_of(session, participant)
-    if contact.user is None and not contact.email and not contact.phone:
+    if not reachable(session, participant):
         raise InvitationRefused(_l("%(name)s has no account, e-mail address or phone number "
                                    "on file: please call them.", name=participant.name))
     _lock(session, participant)
+    if not may_remind(participant, now):  # answered while we waited for the lock
+        raise InvitationRefused(_l("Only someone invited who has not answered can be "
+                                   "reminded, before the hearing starts."))
     again = next_remind_at(participant)
     if again is not None and now < again:
         raise DomainError(_l("%(name)s was reminded less than an hour ago; you can remind "
@@ -370,6 +377,27 @@ def remind(session: Session, actor: Any, hearing: Hearing, participant: Particip
         dedupe=f"hearing-remind:{participant.id}:{stamp}", method=None,
         link=rsvp_path(token), url=url))
     session.flush()
+
+
+def remind_all(session: Session, actor: Any, hearing: Hearing,
+               now: datetime | None = None) -> tuple[int, list[str]]:
+    """Remind everyone who has not answered and was not reminded within the hour.
+    Returns how many were reminded, and the names of those the portal cannot reach."""
+    now = now or utcnow()
+    sent, unreachable = 0, []
+    for participant in list(hearing.participants):
+        again = next_remind_at(participant)
+        if not may_remind(participant, now) or (again is not None and now < again):
+            continue
+        if not reachable(session, participant):
+            unreachable.append(participant.name)
+            continue
+        try:
+            remind(session, actor, hearing, participant, now)
+        except DomainError:  # answered or reminded while we waited: nothing was changed
+            continue
+        sent += 1
+    return sent, unreachable
 
 
 def _due_keys(hearing: Hearing, participant: Participant, now: datetime) -> list[int]:

@@ -135,14 +135,40 @@ def rsvp_calendar(token: str) -> ResponseReturnValue:
     return _private(response)
 
 
-@bp.post("/<int:hearing_id>/participants/<int:participant_id>/remind")
-@require(perm.can_open_hearings)
-def remind(hearing_id: int, participant_id: int) -> ResponseReturnValue:
+def _organised(hearing_id: int) -> Hearing:
+    """The hearing, when the user may manage its invitations: 404 if they may not know
+    it, 403 if they may see it but not organise it."""
     hearing = db.session.get(Hearing, hearing_id)
     if hearing is None or not perm.can_view_hearing(current_user, hearing):
         raise NotFound()
     if not perm.can_manage_invitations(current_user, hearing):
         raise NotAllowed(_l("Only the hearing's organisers can send reminders."))
+    return hearing
+
+
+@bp.post("/<int:hearing_id>/remind")
+@require(perm.can_open_hearings)
+def remind_all(hearing_id: int) -> ResponseReturnValue:
+    hearing = _organised(hearing_id)
+    back = url_for("hearings.detail", hearing_id=hearing.id) + "#invitations"
+    on_error(flash_and_redirect(back))
+    sent, unreachable = inv.remind_all(_db(), current_user, hearing)
+    if sent:
+        flash(_("Reminders with new personal links were sent to %(n)d people.", n=sent),
+              "success")
+    elif not unreachable:
+        flash(_("Nobody is waiting for a reminder: everyone has answered or was reminded "
+                "within the hour."), "info")
+    if unreachable:
+        flash(_("These people have no account, e-mail address or phone number on file: "
+                "please call them: %(names)s.", names="、".join(unreachable)), "warning")
+    return redirect(back, code=303)
+
+
+@bp.post("/<int:hearing_id>/participants/<int:participant_id>/remind")
+@require(perm.can_open_hearings)
+def remind(hearing_id: int, participant_id: int) -> ResponseReturnValue:
+    hearing = _organised(hearing_id)
     participant = db.session.get(Participant, participant_id)
     if participant is None or participant.hearing_id != hearing.id:
         raise NotFound()
@@ -173,6 +199,12 @@ class InvitationsView:
         return msg.role(participant)
 
     may_remind = staticmethod(inv.may_remind)
+
+    @staticmethod
+    def waiting(hearing: Hearing) -> int:
+        """How many have not answered and may be reminded now."""
+        return sum(1 for p in hearing.participants
+                   if inv.may_remind(p) and InvitationsView.remind_blocked_until(p) is None)
 
     @staticmethod
     def remind_blocked_until(participant: Participant) -> Any:

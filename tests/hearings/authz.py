@@ -61,6 +61,8 @@ def expected() -> dict[tuple[str, str], Any]:
     rows[("hearings.rsvp", "POST")] = _rule(PUBLIC, lambda o: {"token": o["participant_token"]})
     rows[("hearings.rsvp_calendar", "GET")] = _rule(
         PUBLIC, lambda o: {"token": o["participant_token"]})
+    rows[("hearings.remind_all", "POST")] = _rule(
+        HEARING_ROLES, lambda o: {"hearing_id": o["hearing"].id}, HEARING_UNSEEN)
     rows[("hearings.remind", "POST")] = _rule(
         HEARING_ROLES, lambda o: {"hearing_id": o["hearing"].id,
                                   "participant_id": o["hearing"].participants[0].id},

@@ -482,6 +482,43 @@ def test_who_may_remind(client, session, world, make_user):
     assert client.post(url).status_code == 403
 
 
+def test_remind_all_who_have_not_answered(client, session, world):
+    hearing = _hearing(session, world)
+    tokens = _invite_all(session, world, hearing)
+    client.post(f"/hearings/rsvp/{tokens['clerk']}", data={"answer": "accept"})
+    panel = _by_role(hearing, "panel")
+    panel.email = None
+    panel.person.email = None
+    panel.person.phone = None  # nobody to reach: the organiser is told to call
+    session.commit()
+    login(client, world.clerk)
+    page = client.get(f"/hearings/{hearing.id}").get_data(as_text=True)
+    assert "Remind all who have not answered (3)" in page
+    response = client.post(f"/hearings/{hearing.id}/remind")
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Reminders with new personal links were sent to 2 people." in page
+    assert f"please call them: {panel.name}." in page
+    sent = session.scalars(select(OutboxMessage.dedupe_key).where(
+        OutboxMessage.dedupe_key.like("hearing-remind:%"))).all()
+    petitioner, presiding = _by_role(hearing, "petitioner"), _by_role(hearing, "presiding")
+    assert sorted(k.split(":")[1] + k[-4:] for k in sent) == sorted(
+        [f"{presiding.id}mail", f"{petitioner.id}:sms"])
+    assert len(_notices(session, world.leader.id, "hearings.reminder")) == 1
+    # again within the hour: only the one who cannot be reached is left
+    response = client.post(f"/hearings/{hearing.id}/remind")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Reminders with new personal links" not in page
+    assert f"please call them: {panel.name}." in page
+    assert len(session.scalars(select(OutboxMessage.dedupe_key).where(
+        OutboxMessage.dedupe_key.like("hearing-remind:%"))).all()) == 2
+    # once everyone has answered, nothing is waiting
+    client.post(f"/hearings/rsvp/{tokens['panel']}", data={"answer": "accept"})
+    response = client.post(f"/hearings/{hearing.id}/remind")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Nobody is waiting for a reminder" in page
+
+
 # --- two requests racing ---------------------------------------------------------------------
 
 def test_two_invitations_racing_send_one_link_that_works(outbox):
