@@ -190,6 +190,8 @@ def invite(session: Session, actor: Any, hearing: Hearing, participant: Particip
     per participant and SEQUENCE: a second call sends nothing (and keeps the link)."""
     if hearing.status not in AHEAD:
         raise InvitationRefused(_l("Invitations go out only before the hearing starts."))
+    if not participant.is_active:
+        raise InvitationRefused(_l("This place has been given to someone else."))
     _lock(session, participant)
     key = f"invite:{hearing.ical_sequence}"
     if _sent(participant, key):
@@ -276,6 +278,7 @@ def respond(session: Session, participant: Participant, *, accept: bool, reason:
     starts. A decline needs a reason and tells the organisers, naming the seat."""
     now = now or utcnow()
     hearing = participant.hearing
+    _lock(session, participant)  # two answers at once: one notice of a decline
     if not participant.is_active:
         raise InvitationRefused(_l("Your place has been given to someone else, so your "
                                    "answer can no longer be changed."))

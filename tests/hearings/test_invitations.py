@@ -287,6 +287,24 @@ def test_past_the_start_time_the_answer_is_closed_too(client, session, world):
     assert _by_role(hearing, "panel").rsvp == "pending"
 
 
+def test_a_replaced_member_sees_it_and_cannot_answer(client, session, world):
+    hearing = _hearing(session, world)
+    token = _invite_all(session, world, hearing)["panel"]
+    client.post(f"/hearings/rsvp/{token}", data={"answer": "decline", "reason": "出差"})
+    panel = _by_role(hearing, "panel")
+    panel.is_active = False  # the panel part seated a substitute
+    session.commit()
+    page = client.get(f"/hearings/rsvp/{token}").get_data(as_text=True)
+    assert "Your place has been given to someone else." in page
+    assert 'name="answer"' not in page
+    response = client.post(f"/hearings/rsvp/{token}", data={"answer": "accept"})
+    assert response.status_code == 409
+    session.refresh(panel)
+    assert panel.rsvp == "declined"
+    with pytest.raises(inv.InvitationRefused):
+        inv.invite(session, world.clerk, hearing, panel)
+
+
 def test_a_cancelled_hearing_says_so(client, session, world):
     hearing = _hearing(session, world)
     token = _invite_all(session, world, hearing)["panel"]
