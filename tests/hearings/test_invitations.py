@@ -243,6 +243,18 @@ def test_a_wrong_link_is_a_clear_404_and_changes_nothing(client, session, world,
     assert _notices(session, world.clerk.id, "hearings.declined") == []
 
 
+def test_a_flood_of_answers_from_one_address_is_limited(client, session, world):
+    hearing = _hearing(session, world)
+    token = _invite_all(session, world, hearing)["panel"]
+    for _ in range(30):
+        assert client.post(f"/hearings/rsvp/{token}", data={}).status_code == 400
+    response = client.post(f"/hearings/rsvp/{token}", data={"answer": "accept"})
+    assert response.status_code == 429
+    session.refresh(_by_role(hearing, "panel"))
+    assert _by_role(hearing, "panel").rsvp == "pending"
+    assert client.get(f"/hearings/rsvp/{token}").status_code == 200  # reading is not limited
+
+
 def test_a_get_changes_nothing(client, session, world):
     hearing = _hearing(session, world)
     token = _invite_all(session, world, hearing)["panel"]
