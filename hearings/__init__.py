@@ -34,3 +34,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     add_nav(app, _l("Hearings"), "hearings.index", can_open_hearings, order=30)
     # parts register their ticks, seeders, home panels and socket events here
+    # invitations
+    from hearings import invitations
+    from portal.hooks import register_tick
+
+    register_tick(app, "hearing reminders", invitations.reminder_tick)
+    # /invitations

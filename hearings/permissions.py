@@ -136,6 +136,11 @@ def is_publicly_visible(hearing: Hearing) -> bool:
 
 # --- invitations ------------------------------------------------------------------------
 
+def can_manage_invitations(user: Any, hearing: Hearing) -> bool:
+    """See who accepted, declined (with reasons) or has not answered, and remind those
+    who have not: the organisers. A participant answers through their personal link."""
+    return can_organise(user, hearing)
+
 
 # --- public notice and observers --------------------------------------------------------
 

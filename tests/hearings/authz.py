@@ -43,7 +43,7 @@ def _rule(who: Any, args: Any, hidden: Any = frozenset(), data: Any = None) -> A
 
 
 def expected() -> dict[tuple[str, str], Any]:
-    from tests.test_authorization_matrix import PUBLIC  # noqa: F401
+    from tests.test_authorization_matrix import PUBLIC
 
     rows: dict[tuple[str, str], Any] = {}
     # --- scheduling and requests --------------------------------------------------------
@@ -56,6 +56,17 @@ def expected() -> dict[tuple[str, str], Any]:
 
 
     # --- invitations ------------------------------------------------------------------
+    # the personal page answers anyone with the link (an empty answer is refused, 400)
+    rows[("hearings.rsvp", "GET")] = _rule(PUBLIC, lambda o: {"token": o["participant_token"]})
+    rows[("hearings.rsvp", "POST")] = _rule(PUBLIC, lambda o: {"token": o["participant_token"]})
+    rows[("hearings.rsvp_calendar", "GET")] = _rule(
+        PUBLIC, lambda o: {"token": o["participant_token"]})
+    rows[("hearings.remind_all", "POST")] = _rule(
+        HEARING_ROLES, lambda o: {"hearing_id": o["hearing"].id}, HEARING_UNSEEN)
+    rows[("hearings.remind", "POST")] = _rule(
+        HEARING_ROLES, lambda o: {"hearing_id": o["hearing"].id,
+                                  "participant_id": o["hearing"].participants[0].id},
+        HEARING_UNSEEN)
 
 
     # --- public notice and observers --------------------------------------------------
