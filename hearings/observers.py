@@ -271,3 +271,22 @@ def observer_list(session: Session, hearing: Hearing) -> list[Observer]:
     rows = session.scalars(select(Observer).where(Observer.hearing_id == hearing.id)
                            .order_by(Observer.registered_at, Observer.id)).all()
     return sorted(rows, key=lambda o: order.get(ObserverStatus(o.status), 3))
+
+
+def tell_cancelled(session: Session, hearing: Hearing) -> int:
+    """Tell every registered observer (seated or waitlisted) by SMS that the hearing is
+    off. For the part that cancels a hearing to call in the same transaction; returns
+    how many were told. Once per observer, however often it is called."""
+    told = 0
+    for observer in session.scalars(select(Observer).where(
+            Observer.hearing_id == hearing.id,
+            Observer.status.in_((ObserverStatus.SEATED, ObserverStatus.WAITLISTED)))):
+        with in_locale(observer.locale):
+            text = str(_l("The hearing %(title)s on %(when)s is cancelled. Your "
+                          "registration to observe it ends; we are sorry for the "
+                          "trouble.", title=hearing.title, when=_when(hearing)))
+        queue_sms(session, to=observer.phone, text=text, locale=observer.locale,
+                  params={"title": hearing.title, "when": _when(hearing)},
+                  dedupe_key=f"hearing-observer-cancelled:{observer.id}")
+        told += 1
+    return told

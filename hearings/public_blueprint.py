@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -41,7 +40,7 @@ from portal.extensions import db, limiter
 from portal.i18n import lazy_gettext as _l
 from portal.paging import PageOf
 from portal.timeutil import utcnow
-from portal.web import public, render, require
+from portal.web import public, render, require, select_locale
 
 #: registrations per address (a family registering together fits; a script does not)
 REGISTER_LIMIT = "10 per minute;30 per hour"
@@ -172,7 +171,7 @@ def public_notice(hearing_id: int) -> ResponseReturnValue:
     registration = observers.register(
         _db(), hearing, name=form.name.data or "", phone=form.phone.data or "",
         id_kind=form.id_kind.data or "", id_number=form.id_number.data or "",
-        locale=str(get_locale() or "zh_CN"),
+        locale=select_locale(),
         link_for=lambda token: url_for("hearings.observer_page", token=token,
                                        _external=True))
     idempotency.remember(_db(), key, "hearing_observer",

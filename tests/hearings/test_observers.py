@@ -298,3 +298,29 @@ def test_a_hearing_moved_nearer_still_closes_at_its_start(client, session, world
     response = register(client, hearing, 1)
     assert response.status_code == 409 and "Registration is closed" in response.get_data(
         as_text=True)
+
+
+def test_the_registration_keeps_the_language_it_was_made_in(client, session, world):
+    hearing, _ = new_hearing(session, world, status="published")
+    client.set_cookie("portal_lang", "zh_CN")
+    assert register(client, hearing, 1).status_code == 201
+    [row] = observers(session, hearing)
+    assert row.locale == "zh_CN"  # the SMS after a promotion is written in it
+    [sms] = sms_to(session, "13900000001")
+    assert '"locale": "zh_CN"' in sms.payload
+
+
+def test_observers_are_told_when_the_hearing_is_cancelled(client, session, world):
+    from hearings.observers import tell_cancelled
+
+    hearing, _ = new_hearing(session, world, status="published", observer_seats=1)
+    register(client, hearing, 1)
+    register(client, hearing, 2)
+    link = link_in(register(client, hearing, 3).get_data(as_text=True))
+    client.post(f"{link}/cancel")
+    assert tell_cancelled(session, hearing) == 2
+    assert tell_cancelled(session, hearing) == 2  # queued once each all the same
+    session.commit()
+    for phone in ("13900000001", "13900000002"):
+        assert [m for m in sms_to(session, phone) if "is cancelled" in m.body]
+    assert not [m for m in sms_to(session, "13900000003") if "is cancelled" in m.body]
