@@ -134,7 +134,7 @@ def public_list() -> ResponseReturnValue:
     items = [PublicItem(h, case_kind_label(kind), observers.Counts(
         seats=h.observer_seats, seated=seats[h.id].get(ObserverStatus.SEATED, 0),
         waitlisted=seats[h.id].get(ObserverStatus.WAITLISTED, 0))) for h, kind in rows]
-    return render("hearings/public_list.html",
+    return render("hearings/public_list.html", block="results",
                   pagination=PageOf(items, page, per_page, total), **_context())
 
 

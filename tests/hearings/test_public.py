@@ -227,3 +227,11 @@ def test_a_get_changes_nothing(client, session, world):
                 f"/hearings/public/{hearing.id}.ics"):
         assert client.get(url).status_code == 200
     assert _reload(session, hearing).version == version
+
+
+def test_the_pager_swaps_only_the_results(client, session, world):
+    made = [new_hearing(session, world, status="published",
+                        starts_in=timedelta(days=10, hours=i))[0] for i in range(11)]
+    page = client.get("/hearings/public?page=2", headers={"HX-Request": "true"})
+    text = page.get_data(as_text=True)
+    assert made[10].title in text and "<h1>" not in text and "Page 2 of 2" in text
