@@ -152,8 +152,7 @@ def register(session: Session, hearing: Hearing, *, name: str, phone: str, id_ki
     closed = registration_closed_reason(hearing)
     if closed is not None:
         raise RegistrationClosed(closed)
-    observer = session.scalar(select(Observer).where(Observer.hearing_id == hearing.id,
-                                                     Observer.id_number_hash == id_hash))
+    observer = _existing(session, hearing, id_hash)
     if observer is not None and observer.status != ObserverStatus.CANCELLED:
         raise _already()
     taken = counts(session, hearing)
@@ -179,6 +178,11 @@ def register(session: Session, hearing: Hearing, *, name: str, phone: str, id_ki
     position = waitlist_position(session, observer)
     _confirm(session, hearing, observer, link_for(token), position)
     return Registration(observer, token, position)
+
+
+def _existing(session: Session, hearing: Hearing, id_hash: str) -> Observer | None:
+    return session.scalar(select(Observer).where(Observer.hearing_id == hearing.id,
+                                                 Observer.id_number_hash == id_hash))
 
 
 def _confirm(session: Session, hearing: Hearing, observer: Observer, link: str,

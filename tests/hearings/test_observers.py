@@ -324,3 +324,19 @@ def test_observers_are_told_when_the_hearing_is_cancelled(client, session, world
     for phone in ("13900000001", "13900000002"):
         assert [m for m in sms_to(session, phone) if "is cancelled" in m.body]
     assert not [m for m in sms_to(session, "13900000003") if "is cancelled" in m.body]
+
+
+def test_a_duplicate_caught_by_the_database_is_already_registered(client, session, world,
+                                                                   monkeypatch):
+    """The racer's row committed after the lookup (the lookup is made blind here): the
+    unique constraint refuses the second row, and the person reads the usual message."""
+    from hearings import observers as ops
+
+    hearing, _ = new_hearing(session, world, status="published")
+    assert register(client, hearing, 1).status_code == 201
+    monkeypatch.setattr(ops, "_existing", lambda *args: None)
+    response = register(client, hearing, 2, id_number=resident_id(1))
+    assert response.status_code == 409
+    assert "already registered to observe this hearing" in response.get_data(as_text=True)
+    assert len(observers(session, hearing)) == 1
+    assert sms_to(session, "13900000002") == []
