@@ -180,6 +180,13 @@ def register(session: Session, hearing: Hearing, *, name: str, phone: str, id_ki
     return Registration(observer, token, position)
 
 
+def _params(observer: Observer, hearing: Hearing, *, url: str = "",
+            position: int | None = None) -> dict[str, str]:
+    """The provider template's parameters, named as video's join-link SMS names them."""
+    return {"name": observer.name, "title": hearing.title, "when": _when(hearing),
+            "url": url, "position": str(position or "")}
+
+
 def _existing(session: Session, hearing: Hearing, id_hash: str) -> Observer | None:
     return session.scalar(select(Observer).where(Observer.hearing_id == hearing.id,
                                                  Observer.id_number_hash == id_hash))
@@ -190,8 +197,7 @@ def _confirm(session: Session, hearing: Hearing, observer: Observer, link: str,
     with in_locale(observer.locale):
         text = _confirmation(hearing, link, position)
     queue_sms(session, to=observer.phone, text=text, locale=observer.locale,
-              params={"title": hearing.title, "when": _when(hearing), "link": link,
-                      "position": str(position or "")})
+              params=_params(observer, hearing, url=link, position=position))
 
 
 def _confirmation(hearing: Hearing, link: str, position: int | None) -> str:
@@ -226,7 +232,7 @@ def promote(session: Session, hearing: Hearing) -> list[Observer]:
                           "link in our first message.", title=hearing.title,
                           when=_when(hearing)))
         queue_sms(session, to=observer.phone, text=text, locale=observer.locale,
-                  params={"title": hearing.title, "when": _when(hearing)},
+                  params=_params(observer, hearing),
                   dedupe_key=f"hearing-observer-seated:{observer.id}:{now.isoformat()}")
     session.flush()
     return seated
@@ -290,7 +296,7 @@ def tell_cancelled(session: Session, hearing: Hearing) -> int:
                           "registration to observe it ends; we are sorry for the "
                           "trouble.", title=hearing.title, when=_when(hearing)))
         queue_sms(session, to=observer.phone, text=text, locale=observer.locale,
-                  params={"title": hearing.title, "when": _when(hearing)},
+                  params=_params(observer, hearing),
                   dedupe_key=f"hearing-observer-cancelled:{observer.id}")
         told += 1
     return told
