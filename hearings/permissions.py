@@ -145,6 +145,27 @@ def can_manage_invitations(user: Any, hearing: Hearing) -> bool:
 # --- public notice and observers --------------------------------------------------------
 
 
+def can_publish_notice(user: Any, hearing: Hearing) -> bool:
+    """Publish the notice: organisers, while the hearing is scheduled and not yet noticed."""
+    return (can_organise(user, hearing) and hearing.status == HearingStatus.SCHEDULED
+            and hearing.notice_published_at is None)
+
+
+def can_manage_observers(user: Any, hearing: Hearing) -> bool:
+    """See the observer list (numbers masked) and check people in at the door: organisers,
+    and the presiding officer and hearing clerk (who stand at the door on the day)."""
+    return can_organise(user, hearing) or can_run(user, hearing)
+
+
+def can_see_notice(hearing: Hearing) -> bool:
+    """The public notice page: a publicly visible hearing, or one of them since cancelled
+    (people who read its notice must learn it is off); never a closed hearing."""
+    if is_publicly_visible(hearing):
+        return True
+    return (hearing.is_public and hearing.notice_published_at is not None
+            and hearing.status == HearingStatus.CANCELLED)
+
+
 # --- live hearing and minutes -----------------------------------------------------------
 
 

@@ -32,8 +32,20 @@ def hearing_objects(session: Any, make_user: Any, objects: dict[str, Any]) -> di
     hearing, tokens = new_hearing(session, world, case=case, status="published")
     people = registry(session, world, deputies=1, cppcc=1, experts=2, lawyers=1)
     panel_tokens = add_panel(session, hearing, people)
-    return {"hearing": hearing, "participant_token": next(iter(tokens.values())),
-            "panel_token": next(iter(panel_tokens.values()))}
+    found = {"hearing": hearing, "participant_token": next(iter(tokens.values())),
+             "panel_token": next(iter(panel_tokens.values()))}
+    # public notice and observers: a seated observer and their personal link
+    from hearings.links import issue_observer_token
+    from hearings.models import Observer
+
+    observer = Observer(hearing_id=hearing.id, name="旁听人", phone="13912345678",
+                        id_number="110101199003071234", id_number_hash="matrix-observer",
+                        status="seated", token_hash="")
+    found["observer_token"] = issue_observer_token(observer)
+    session.add(observer)
+    session.commit()
+    found["observer"] = observer
+    return found
 
 
 def _rule(who: Any, args: Any, hidden: Any = frozenset(), data: Any = None) -> Any:
@@ -70,6 +82,20 @@ def expected() -> dict[tuple[str, str], Any]:
 
 
     # --- public notice and observers --------------------------------------------------
+    hearing_id = lambda o: {"hearing_id": o["hearing"].id}  # noqa: E731
+    rows[("hearings.public_list", "GET")] = _rule(PUBLIC, lambda o: {})
+    rows[("hearings.public_notice", "GET")] = _rule(PUBLIC, hearing_id)
+    rows[("hearings.public_notice", "POST")] = _rule(PUBLIC, hearing_id)
+    rows[("hearings.public_ics", "GET")] = _rule(PUBLIC, hearing_id)
+    rows[("hearings.observer_page", "GET")] = _rule(
+        PUBLIC, lambda o: {"token": o["observer_token"]})
+    rows[("hearings.observer_cancel", "POST")] = _rule(
+        PUBLIC, lambda o: {"token": o["observer_token"]})
+    rows[("hearings.publish_notice", "POST")] = _rule(HEARING_ROLES, hearing_id,
+                                                      HEARING_UNSEEN)
+    rows[("hearings.check_in_observer", "POST")] = _rule(
+        HEARING_ROLES, lambda o: {"hearing_id": o["hearing"].id,
+                                  "observer_id": o["observer"].id}, HEARING_UNSEEN)
 
 
     # --- live hearing and minutes -----------------------------------------------------
