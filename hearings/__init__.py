@@ -34,3 +34,15 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     add_nav(app, _l("Hearings"), "hearings.index", can_open_hearings, order=30)
     # parts register their ticks, seeders, home panels and socket events here
+    # sched
+    from hearings import query_panel
+    from hearings.demo import seed_hearings
+    from hearings.home import home_panel
+    from hearings.presentation import register_event_labels
+    from portal.hooks import register_home_panel, register_query_panel, register_seeder
+
+    register_event_labels()
+    register_query_panel(app, "hearings", query_panel.query_panel)
+    register_home_panel(app, "hearings", home_panel, order=30)
+    register_seeder(app, "hearings", seed_hearings)
+    # end sched

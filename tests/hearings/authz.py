@@ -32,8 +32,17 @@ def hearing_objects(session: Any, make_user: Any, objects: dict[str, Any]) -> di
     hearing, tokens = new_hearing(session, world, case=case, status="published")
     people = registry(session, world, deputies=1, cppcc=1, experts=2, lawyers=1)
     panel_tokens = add_panel(session, hearing, people)
-    return {"hearing": hearing, "participant_token": next(iter(tokens.values())),
+    made = {"hearing": hearing, "participant_token": next(iter(tokens.values())),
             "panel_token": next(iter(panel_tokens.values()))}
+    # sched: a pending request for a hearing on the same case
+    from hearings.models import HearingRequest
+
+    request = HearingRequest(case_id=case.id, channel="clerk", reason="请求听证",
+                             decide_by=hearing.starts_at.date())
+    session.add(request)
+    session.flush()
+    made["hearing_request"] = request
+    return made
 
 
 def _rule(who: Any, args: Any, hidden: Any = frozenset(), data: Any = None) -> Any:
@@ -43,13 +52,29 @@ def _rule(who: Any, args: Any, hidden: Any = frozenset(), data: Any = None) -> A
 
 
 def expected() -> dict[tuple[str, str], Any]:
-    from tests.test_authorization_matrix import PUBLIC  # noqa: F401
+    from tests.test_authorization_matrix import PUBLIC
 
     rows: dict[tuple[str, str], Any] = {}
     # --- scheduling and requests --------------------------------------------------------
     rows[("hearings.index", "GET")] = _rule(HEARING_ROLES, lambda o: {})
     rows[("hearings.detail", "GET")] = _rule(
         HEARING_ROLES, lambda o: {"hearing_id": o["hearing"].id}, HEARING_UNSEEN)
+    organisers = {A, C, L}
+    hid = lambda o: {"hearing_id": o["hearing"].id}  # noqa: E731
+    rows[("hearings.requests", "GET")] = _rule(organisers, lambda o: {})
+    rows[("hearings.new_request", "GET")] = _rule(organisers, lambda o: {})
+    rows[("hearings.new_request", "POST")] = _rule(organisers, lambda o: {})
+    # the request is on the matrix's case: only the admin knows it
+    rid = lambda o: {"request_id": o["hearing_request"].id}  # noqa: E731
+    rows[("hearings.request_detail", "GET")] = _rule(organisers, rid, {C, L})
+    rows[("hearings.request_detail", "POST")] = _rule(organisers, rid, {C, L})
+    cid = lambda o: {"case_id": o["case"].id}  # noqa: E731
+    rows[("hearings.new", "GET")] = _rule(organisers, cid, {C, L})
+    rows[("hearings.new", "POST")] = _rule(organisers, cid, {C, L})
+    rows[("hearings.edit", "GET")] = _rule(organisers, hid, {C, L})
+    rows[("hearings.edit", "POST")] = _rule(organisers, hid, {C, L})
+    rows[("hearings.cancel", "POST")] = _rule(organisers, hid, {C, L})
+    rows[("hearings.ask", "POST")] = _rule(PUBLIC, lambda o: {})
 
 
     # --- panel ------------------------------------------------------------------------
