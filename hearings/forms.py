@@ -18,6 +18,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from hearings.models import ClosedReason, HearingKind, PlaceKind
@@ -55,8 +56,9 @@ class ClerkRequestForm(FlaskForm):
 
 
 class DecisionForm(FlaskForm):
-    decision = RadioField(_l("Decision"), choices=[("grant", _l("Grant: hold a hearing")),
-                                                   ("refuse", _l("Refuse"))],
+    decision = RadioField(_l("Decision"),
+                          choices=[SelectChoice("grant", _l("Grant: hold a hearing")),
+                                   SelectChoice("refuse", _l("Refuse"))],
                           validators=[InputRequired()])
     text = TextAreaField(_l("The written decision the petitioner reads (for a refusal, "
                             "its reasons)"),
