@@ -235,6 +235,9 @@ def _new_page(form: HearingForm, case: Case, req: HearingRequest | None, status:
 @require(perm.can_schedule)
 def edit(hearing_id: int) -> ResponseReturnValue:
     hearing = _hearing(hearing_id, perm.can_organise)
+    if hearing.status not in (HearingStatus.SCHEDULED, HearingStatus.PUBLISHED):
+        flash(_("Only a hearing that has not started can be changed or cancelled."), "error")
+        return redirect(url_for("hearings.detail", hearing_id=hearing.id))
     form = RescheduleForm()
     form.fill_choices()
     if request.method == "GET":
@@ -300,7 +303,7 @@ def summary_context(hearing: Hearing) -> dict[str, Any]:
     cancel_form.version.data = str(hearing.version)
     return {"pauses_clock": case_clock.pauses_for_hearing(db.session(), hearing),
             "may_change": organiser and changeable, "cancel_form": cancel_form,
-            "inside_notice": ops.notice_deadline() > local(hearing.starts_at).date(),
+            "inside_notice": changeable and ops.notice_is_late(hearing),
             "may_see_case": case_perm.can_view(current_user, hearing.case)}
 
 

@@ -104,6 +104,14 @@ def notice_deadline(today: Any = None) -> Any:
     return add_days(today or today_in_china(), r.notice_days, r.notice_unit)
 
 
+def notice_is_late(hearing: Hearing) -> bool:
+    """Whether the notice went out (or, not out yet, would go out today) less than the
+    notice period before the hearing: allowed for an urgent hearing only."""
+    sent = (china_day(hearing.notice_published_at) if hearing.notice_published_at
+            else today_in_china())
+    return notice_deadline(sent) > china_day(hearing.starts_at)
+
+
 def _user(session: Session, user_id: int | None) -> User | None:
     user = session.get(User, user_id) if user_id else None
     return user if user is not None and is_active_user(user) else None

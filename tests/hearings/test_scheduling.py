@@ -79,6 +79,7 @@ def test_a_hearing_is_scheduled_with_its_participants(client, session, world):
     [event] = _events(session, case, "hearing_scheduled")
     assert event["public"] is True and event["place"] == "县信访局听证室"
     summary = _text(client.get(response.headers["Location"]))
+    assert "Inside the notice period" not in summary
     for seen in ("县信访局听证室", world.leader.display_name, "核实补偿标准",
                  "09:00–11:30", "Move the hearing", "Cancel the hearing",
                  "does not stop the case"):
@@ -249,6 +250,9 @@ def test_cancelling_needs_a_reason_and_is_on_the_file(client, session, world):
     assert _events(session, case, "hearing_cancelled")[0]["reason"] == "信访人撤回请求"
     page = _text(client.get(f"/hearings/{hearing.id}"))
     assert "信访人撤回请求" in page and "Move the hearing" not in page
+    assert client.get(f"/hearings/{hearing.id}/edit").status_code == 302
+    assert "Only a hearing that has not started" in _text(
+        client.get(f"/hearings/{hearing.id}"))
     again = client.post(f"/hearings/{hearing.id}/cancel", data={"reason": "再次"})
     assert again.status_code == 303
     assert _hearings(session, case)[0].cancel_reason == "信访人撤回请求"
