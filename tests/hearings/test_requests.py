@@ -5,17 +5,29 @@ from __future__ import annotations
 
 import html
 import re
+import threading
+from collections.abc import Iterator
 from datetime import date, timedelta
+from typing import Any
 
+import pytest
+from flask import Flask
+from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from hearings.models import HearingRequest, HearingStatus, RequestStatus
 from hearings.requests import decide_by_for
 from hearings.rules import HearingRules
+from portal.auth import operations as auth_ops
+from portal.auth.roles import Role
 from portal.casefiles import clocks
+from portal.casefiles import operations as case_ops
 from portal.casefiles.models import CaseEvent
+from portal.casefiles.petitioner import make_token
+from portal.extensions import db
+from portal.orgs.models import Organisation
 from tests.fixtures.casefiles import new_case
-from tests.fixtures.core import login
+from tests.fixtures.core import BACKENDS, PG_URL, build_app, create_pg_database, login
 from tests.fixtures.hearings import new_hearing
 
 
@@ -196,3 +208,60 @@ def test_decide_by_in_calendar_and_working_days(app, session, world):
             assert working > day + timedelta(days=5)  # weekends (and holidays) skipped
     finally:
         app.extensions["hearings.rules"] = saved
+
+
+@pytest.fixture(params=BACKENDS)
+def own_db(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Flask]:
+    """A database of its own (real commits from several threads), migrated to head."""
+    drop = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'requests.db'}"
+    else:
+        url, drop = create_pg_database(PG_URL)
+    app = build_app(tmp_path, url, WTF_CSRF_ENABLED=False)
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    if drop:
+        drop()
+
+
+def test_requests_sent_at_once_make_one_request(own_db):
+    app = own_db
+    with app.app_context():
+        office = Organisation(name="信访局", kind="agency")
+        db.session.add(office)
+        clerk = auth_ops.create_user(db.session, username="clerk", display_name="Clerk",
+                                     password="x" * 12, roles={Role.CLERK},
+                                     organisations=[office], check_password=False)
+        case, _code = case_ops.register_case(
+            db.session, clerk, channel="walk_in", kind="land", summary="占地补偿",
+            petitioners=[{"name": "张三"}], office_id=office.id)
+        db.session.commit()
+        case_id = case.id
+        with app.test_request_context():
+            token = make_token(case)
+    barrier = threading.Barrier(3)
+    codes: list[int] = []
+    bodies: list[str] = []
+
+    def ask() -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.post("/hearings/ask", data={"token": token, "reason": "请求听证"})
+        codes.append(response.status_code)
+        bodies.append(_text(response))
+
+    pool = [threading.Thread(target=ask) for _ in range(3)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert sorted(codes) == [200, 400, 400]
+    assert sum("already awaits the office's decision" in b for b in bodies) == 2
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(HearingRequest).where(
+            HearingRequest.case_id == case_id)) == 1
