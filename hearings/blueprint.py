@@ -185,10 +185,14 @@ def _schedule_case() -> tuple[Case, HearingRequest | None]:
 @bp.route("/new", methods=["GET", "POST"])
 @require(perm.can_schedule)
 def new() -> ResponseReturnValue:
-    if request.method == "GET" and request.args.get("case_number") is not None \
-            and not request.args.get("case_number", "").strip():
-        flash(_("Type the number of the case the hearing is for."), "error")
-        return redirect(url_for("hearings.index"))
+    typed = request.args.get("case_number")
+    if request.method == "GET" and typed is not None:  # the list's "schedule a hearing"
+        found = queries.find_case(db.session(), typed[:20])
+        if not typed.strip() or found is None \
+                or not case_perm.can_view(current_user, found):
+            flash(_("Type the number of the case the hearing is for.") if not typed.strip()
+                  else _("No case you can see has this number."), "error")
+            return redirect(url_for("hearings.index"))
     case, req = _schedule_case()
     form = HearingForm()
     staff = ops.staff_choices(db.session(), case.office_id)

@@ -126,6 +126,12 @@ def test_bad_input_never_breaks_a_page(client, session, world):
     empty = client.get("/hearings/new?case_number=")
     assert empty.status_code == 302
     assert "Type the number of the case" in _text(client.get("/hearings/"))
+    unknown = client.get("/hearings/new?case_number=2099-XF-000999")
+    assert unknown.status_code == 302
+    assert "No case you can see has this number" in _text(client.get("/hearings/"))
+    case, _code = new_case(session, world)
+    typed = client.get(f"/hearings/new?case_number={case.number.lower()}")
+    assert typed.status_code == 200 and case.number in _text(typed)
     hearing, _ = new_hearing(session, world)
     odd = client.post(f"/hearings/{hearing.id}/edit", data={
         "version": "x", "day": "2099-13-40", "starts": "25:00", "ends": "", "place_kind": "?"})
