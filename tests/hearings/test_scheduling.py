@@ -307,3 +307,16 @@ def test_nothing_changes_on_a_get(client, session, world):
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(CaseEvent)) == count
     assert _hearings(session, case)[0].version == hearing.version
+
+
+def test_the_form_sent_twice_schedules_once(client, session, world):
+    case, _code = new_case(session, world)
+    login(client, world.clerk)
+    page = _text(client.get(f"/hearings/new?case_id={case.id}"))
+    key = re.search(r'name="idempotency_key"[^>]*value="([^"]+)"', page).group(1)
+    data = _form(case, world, idempotency_key=key)
+    first = client.post("/hearings/new", data=data)
+    second = client.post("/hearings/new", data=data)
+    assert first.status_code == 303 and second.status_code in (302, 303)
+    assert second.headers["Location"] == first.headers["Location"]
+    assert len(_hearings(session, case)) == 1
