@@ -78,6 +78,8 @@ def test_a_hearing_is_scheduled_with_its_participants(client, session, world):
     assert all(p.token_hash for p in roles.values())
     [event] = _events(session, case, "hearing_scheduled")
     assert event["public"] is True and event["place"] == "县信访局听证室"
+    timeline = _text(client.get(f"/cases/{case.number}"))
+    assert "<strong>A hearing was scheduled</strong>" in timeline
     summary = _text(client.get(response.headers["Location"]))
     assert "Inside the notice period" not in summary
     for seen in ("县信访局听证室", world.leader.display_name, "核实补偿标准",
