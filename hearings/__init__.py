@@ -40,3 +40,15 @@ def init_app(app: Flask) -> None:
 
     register_tick(app, "hearing reminders", invitations.reminder_tick)
     # /invitations
+    # sched
+    from hearings import query_panel
+    from hearings.demo import seed_hearings
+    from hearings.home import home_panel
+    from hearings.presentation import register_event_labels
+    from portal.hooks import register_home_panel, register_query_panel, register_seeder
+
+    register_event_labels()
+    register_query_panel(app, "hearings", query_panel.query_panel)
+    register_home_panel(app, "hearings", home_panel, order=30)
+    register_seeder(app, "hearings", seed_hearings)
+    # end sched

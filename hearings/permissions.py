@@ -131,6 +131,29 @@ def is_publicly_visible(hearing: Hearing) -> bool:
 # --- scheduling and requests -----------------------------------------------------------
 
 
+def can_open_requests(user: Any) -> bool:
+    """The list of hearing requests: organisers (and the admin)."""
+    return can_schedule(user)
+
+
+def can_enter_request(user: Any, case: Any) -> bool:
+    """Enter a petitioner's request through the clerk: an organiser who may add to the
+    case file."""
+    return can_schedule(user) and case_perm.can_contribute(user, case)
+
+
+def can_decide_request(user: Any, request: Any) -> bool:
+    """Grant or refuse a request: an organiser who may manage its case."""
+    return can_schedule_for(user, request.case)
+
+
+def visible_requests(user: Any) -> ColumnElement[bool]:
+    """The requests an organiser sees, as an SQL condition on Case (joined)."""
+    if not can_schedule(user):
+        return false()
+    return case_perm.visible_cases(user)
+
+
 # --- panel ------------------------------------------------------------------------------
 
 

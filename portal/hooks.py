@@ -51,3 +51,20 @@ def register_home_panel(app: Flask, name: str, panel: HomePanel, order: int = 50
 
 def home_panels(app: Flask) -> list[HomePanel]:
     return [panel for _order, _name, panel in app.extensions.get("portal.home_panels", [])]
+
+
+#: a query-page panel gets the case the petitioner opened with their query code and the
+#: page's short-lived token (for its own forms), and returns the HTML of its part of the
+#: petitioner's query page, or None when it has nothing to show for that case
+QueryPanel = Callable[[Any, str], "str | None"]
+
+
+def register_query_panel(app: Flask, name: str, panel: QueryPanel, order: int = 50) -> None:
+    panels = app.extensions.setdefault("portal.query_panels", [])
+    if all(n != name for _o, n, _p in panels):
+        panels.append((order, name, panel))
+        panels.sort(key=lambda item: (item[0], item[1]))
+
+
+def query_panels(app: Flask) -> list[QueryPanel]:
+    return [panel for _order, _name, panel in app.extensions.get("portal.query_panels", [])]

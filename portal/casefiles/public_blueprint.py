@@ -37,6 +37,7 @@ from wtforms import HiddenField, IntegerField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from portal import hooks
 from portal.casefiles import blobs
 from portal.casefiles.clocks import china_day, clocks_for_case
 from portal.casefiles.models import Case, Document
@@ -66,7 +67,7 @@ from portal.web import public, render
 
 __all__ = ["RATING_LABELS", "STEP_LABELS", "Rating", "Step", "bp", "case_from_token",
            "make_token", "may_rate", "petitioner_documents", "petitioner_steps",
-           "record_satisfaction"]
+           "query_page", "expired_page", "record_satisfaction"]
 
 bp = Blueprint("casequery", __name__)
 
@@ -127,10 +128,25 @@ def _page(form: CodeForm, case: Case | None = None, message: str | None = None,
                        token=rating.token.data, rating_form=rating,
                        may_rate=may_rate(events), rated=any(e.kind == SATISFACTION
                                                             for e in events),
-                       doc_form=DocumentForm())
+                       doc_form=DocumentForm(),
+                       panels=[html for panel in hooks.query_panels(current_app)
+                               if (html := panel(case, rating.token.data)) is not None])
     body, code = render("casefiles/public/query.html", block=None, status=status, **context)
     response = current_app.make_response((body, code))
     return _no_store(response)
+
+
+def query_page(case: Case, message: str | None = None, notice: str | None = None,
+               status: int = 200) -> ResponseReturnValue:
+    """The query page of `case`, as after a right code: for a domain's form posted from
+    one of its panels (hooks.register_query_panel), which checked the page's token."""
+    return _page(CodeForm(formdata=None), case, message=message, status=status,
+                 notice=notice)
+
+
+def expired_page() -> ResponseReturnValue:
+    """The code form with "this page has expired": a panel's form whose token is stale."""
+    return _expired()
 
 
 def _wrong_code_message() -> str:

@@ -36,15 +36,20 @@ def hearing_objects(session: Any, make_user: Any, objects: dict[str, Any]) -> di
              "panel_token": next(iter(panel_tokens.values()))}
     # public notice and observers: a seated observer and their personal link
     from hearings.links import issue_observer_token
-    from hearings.models import Observer
+    from hearings.models import HearingRequest, Observer
 
     observer = Observer(hearing_id=hearing.id, name="旁听人", phone="13912345678",
                         id_number="110101199003071234", id_number_hash="matrix-observer",
                         status="seated", token_hash="")
     found["observer_token"] = issue_observer_token(observer)
     session.add(observer)
+    # sched: a pending request for a hearing on the same case
+    request = HearingRequest(case_id=case.id, channel="clerk", reason="请求听证",
+                             decide_by=hearing.starts_at.date())
+    session.add(request)
     session.commit()
     found["observer"] = observer
+    found["hearing_request"] = request
     return found
 
 
@@ -62,6 +67,22 @@ def expected() -> dict[tuple[str, str], Any]:
     rows[("hearings.index", "GET")] = _rule(HEARING_ROLES, lambda o: {})
     rows[("hearings.detail", "GET")] = _rule(
         HEARING_ROLES, lambda o: {"hearing_id": o["hearing"].id}, HEARING_UNSEEN)
+    organisers = {A, C, L}
+    hid = lambda o: {"hearing_id": o["hearing"].id}  # noqa: E731
+    rows[("hearings.requests", "GET")] = _rule(organisers, lambda o: {})
+    rows[("hearings.new_request", "GET")] = _rule(organisers, lambda o: {})
+    rows[("hearings.new_request", "POST")] = _rule(organisers, lambda o: {})
+    # the request is on the matrix's case: only the admin knows it
+    rid = lambda o: {"request_id": o["hearing_request"].id}  # noqa: E731
+    rows[("hearings.request_detail", "GET")] = _rule(organisers, rid, {C, L})
+    rows[("hearings.request_detail", "POST")] = _rule(organisers, rid, {C, L})
+    cid = lambda o: {"case_id": o["case"].id}  # noqa: E731
+    rows[("hearings.new", "GET")] = _rule(organisers, cid, {C, L})
+    rows[("hearings.new", "POST")] = _rule(organisers, cid, {C, L})
+    rows[("hearings.edit", "GET")] = _rule(organisers, hid, {C, L})
+    rows[("hearings.edit", "POST")] = _rule(organisers, hid, {C, L})
+    rows[("hearings.cancel", "POST")] = _rule(organisers, hid, {C, L})
+    rows[("hearings.ask", "POST")] = _rule(PUBLIC, lambda o: {})
 
 
     # --- panel ------------------------------------------------------------------------
