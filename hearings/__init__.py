@@ -34,3 +34,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     add_nav(app, _l("Hearings"), "hearings.index", can_open_hearings, order=30)
     # parts register their ticks, seeders, home panels and socket events here
+    # deliberation
+    if not app.extensions.get("hearings.deliberation_events"):
+        from hearings import deliberation_events
+
+        deliberation_events.register()
+        app.extensions["hearings.deliberation_events"] = True
+    # /deliberation

@@ -43,7 +43,7 @@ def _rule(who: Any, args: Any, hidden: Any = frozenset(), data: Any = None) -> A
 
 
 def expected() -> dict[tuple[str, str], Any]:
-    from tests.test_authorization_matrix import PUBLIC  # noqa: F401
+    from tests.test_authorization_matrix import PUBLIC
 
     rows: dict[tuple[str, str], Any] = {}
     # --- scheduling and requests --------------------------------------------------------
@@ -65,6 +65,31 @@ def expected() -> dict[tuple[str, str], Any]:
 
 
     # --- deliberation -----------------------------------------------------------------
+    # the room is the active panel's and the presiding officer's only: no actor of the
+    # matrix is either, so every one of them gets 404 (the admin included); the personal
+    # links are public routes (the panel member's, and the presiding officer's =
+    # participant_token, for the presiding officer's forms)
+    from tests.test_authorization_matrix import ANY_USER
+
+    def by_id(o: Any) -> dict[str, Any]:
+        return {"hearing_id": o["hearing"].id}
+
+    def panel(o: Any) -> dict[str, Any]:
+        return {"token": o["panel_token"]}
+
+    def presiding(o: Any) -> dict[str, Any]:
+        return {"token": o["participant_token"]}
+
+    vote = {"vote": "uphold", "opinion": "矩阵意见"}
+    for action in ("", "_vote", "_opinion", "_freeze"):
+        method = "GET" if not action else "POST"
+        rows[("hearings.deliberation" + action, method)] = _rule(
+            ANY_USER, by_id, set(Role), data=vote)
+    rows[("hearings.deliberate", "GET")] = _rule(PUBLIC, panel)
+    rows[("hearings.deliberate_vote", "POST")] = _rule(PUBLIC, panel, data=vote)
+    rows[("hearings.deliberate_opinion", "POST")] = _rule(PUBLIC, presiding,
+                                                          data={"text": "矩阵"})
+    rows[("hearings.deliberate_freeze", "POST")] = _rule(PUBLIC, presiding)
 
 
     # --- signed record ----------------------------------------------------------------

@@ -1,0 +1,52 @@
+// The private deliberation room (templates/hearings/deliberation.html): joins the room on
+// the /hearings namespace and keeps "who has voted" current. The server sends only who has
+// voted until every vote is in; then the page offers to reload and show the votes (the
+// server renders them, so nothing here ever holds another member's vote before that).
+
+(() => {
+  const dataEl = document.getElementById("deliberation-data");
+  const progress = document.getElementById("progress");
+  if (!dataEl || !progress || typeof window.io !== "function") return;
+  const data = JSON.parse(dataEl.textContent);
+  const S = data.strings;
+  const fmt = (text, values) => text.replace(/%\((\w+)\)d/g, (_, k) => String(values[k]));
+  const liveState = document.getElementById("live-state");
+  const wasComplete = progress.dataset.complete === "true";
+
+  function show(state) {
+    if (!state || state.hearing_id !== data.hearing_id) return;
+    const count = document.getElementById("progress-count");
+    if (count) count.textContent = fmt(S.voted, { voted: state.voted, of: state.of });
+    const list = document.getElementById("progress-members");
+    if (list && Array.isArray(state.members)) {
+      list.replaceChildren(...state.members.map((m) => {
+        const li = document.createElement("li");
+        li.dataset.voted = m.has_voted ? "true" : "false";
+        const span = document.createElement("span");
+        span.textContent = m.has_voted ? S.has_voted : S.waiting;
+        li.append(document.createTextNode(m.name + "："), span);
+        return li;
+      }));
+    }
+    // the page was drawn before the last vote: offer the votes (rendered by the server)
+    const done = document.getElementById("progress-complete");
+    if (done && state.complete && !wasComplete) done.hidden = false;
+  }
+
+  const auth = { hearing_id: data.hearing_id };
+  if (data.token) auth.token = data.token;
+  const socket = window.io("/hearings", { auth, transports: ["websocket", "polling"] });
+  socket.on("connect", () => {
+    if (liveState) liveState.hidden = true;
+    socket.emit("deliberation_join", auth, (ack) => {
+      if (ack && ack.ok) show(ack);
+    });
+  });
+  socket.on("disconnect", () => {
+    if (liveState) {
+      liveState.textContent = S.offline;
+      liveState.hidden = false;
+    }
+  });
+  socket.on("deliberation", show);
+})();
