@@ -350,32 +350,32 @@ def freeze_deliberation_record(session: DbSession, actor: Any, hearing: Hearing
 def record_text(st: State) -> str:
     """The deliberation record as frozen (and as the panel reads it before signing)."""
     hearing = st.hearing
+
+    def row(label: Any, value: str) -> str:
+        return f"{label}：{value}"
+
     with in_locale(RECORD_LOCALE):
-        colon = "："
         when = beijing(hearing.starts_at).strftime("%Y-%m-%d %H:%M")
         presiding = next((p.name for p in hearing.participants
                           if p.role == ParticipantRole.PRESIDING and p.is_active),
                          hearing.presiding.display_name if hearing.presiding else "")
         lines = [str(_l("Deliberation record")), "",
-                 f"{_l('Hearing')}{colon}{hearing.title}",
-                 f"{_l('Date')}{colon}{when}",
-                 f"{_l('Presiding officer')}{colon}{presiding}",
-                 f"{_l('Panel members present')}{colon}"
-                 + "、".join(p.name for p in st.voters), "",
-                 str(_l("Votes and opinions"))]
+                 row(_l("Hearing"), hearing.title),
+                 row(_l("Date"), when),
+                 row(_l("Presiding officer"), presiding),
+                 row(_l("Panel members present"), "、".join(p.name for p in st.voters)),
+                 "", str(_l("Votes and opinions"))]
         for i, p in enumerate(st.voters, start=1):
             v = st.votes[p.id]
-            lines.append(f"{i}. {p.name}{colon}{Vote(v.vote).label}")
+            lines.append(f"{i}. " + row(p.name, str(Vote(v.vote).label)))
             lines.extend("   " + line for line in v.opinion.splitlines())
         lines.append("")
-        lines.append(str(_l("Count")) + colon + "；".join(
-            f"{Vote(k).label} {n}" for k, n in st.counts.items()))
-        lines.append(f"{_l('Majority view')}{colon}"
-                     + (str(Vote(st.majority).label) if st.majority
-                        else str(_l("No majority (the votes are split evenly)"))))
-        dissent = st.dissent
-        lines.append(f"{_l('Dissent')}{colon}" + ("；".join(
-            f"{p.name}（{Vote(st.votes[p.id].vote).label}）" for p in dissent)
-            if dissent else str(_l("None"))))
+        lines.append(row(_l("Count"), "；".join(
+            f"{Vote(k).label} {n}" for k, n in st.counts.items())))
+        lines.append(row(_l("Majority view"), str(Vote(st.majority).label) if st.majority
+                         else str(_l("No majority (the votes are split evenly)"))))
+        dissent = "；".join(f"{p.name}（{Vote(st.votes[p.id].vote).label}）"
+                           for p in st.dissent)
+        lines.append(row(_l("Dissent"), dissent or str(_l("None"))))
         lines += ["", str(_l("Opinion of the panel")), hearing.panel_opinion.strip()]
     return "\n".join(lines) + "\n"

@@ -45,7 +45,7 @@ class VoteForm(FlaskForm):
     vote = VoteRadio(_l("Your vote"), choices=[SelectChoice(v.value, v.label) for v in Vote],
                      validators=[InputRequired(message=ops.BAD_VOTE)])
     opinion = TextAreaField(
-        _l("Your opinion"),
+        _l("Your opinion and reasons"),
         validators=[InputRequired(message=ops.NO_OPINION),
                     Length(max=ops.OPINION_MAX, message=ops.TOO_LONG)],
         filters=[lambda s: s.strip() if isinstance(s, str) else s])
@@ -136,9 +136,6 @@ def _page(door: Door, vote_form: VoteForm | None = None,
               "strings": {"voted": str(_l("%(voted)d of %(of)d panel members have voted")),
                           "has_voted": str(_l("has voted")),
                           "waiting": str(_l("not yet")),
-                          "complete": str(_l("All votes are in. Reload the page to read "
-                                             "them.")),
-                          "reload": str(_l("Show the votes")),
                           "offline": str(_l("Live updates are off; reload the page to see "
                                             "the latest."))}}
     response = make_response(render(

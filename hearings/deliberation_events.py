@@ -12,7 +12,9 @@ an error ack and joins nothing.
 
 Each ack carries what that member may read (their own vote, who has voted, and every vote
 once all are in); the room gets `deliberation` (hearings.deliberation.broadcast_payload)
-after each change has committed."""
+after each change has committed, and `deliberation_stage` {hearing_id, begun} when a
+commit (whoever's: the live hearing's stage control) opens or closes the deliberation
+stage, so members waiting on the room's page are let in at once."""
 
 from __future__ import annotations
 
@@ -21,9 +23,12 @@ from typing import Any
 
 from flask_login import current_user
 from flask_socketio import join_room
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session, object_session
 
 from hearings import deliberation as ops
 from hearings.models import Hearing
+from portal import transaction
 from portal.errors import NotFound
 from portal.extensions import db, socketio
 from portal.i18n import lazy_gettext as _l
@@ -78,6 +83,41 @@ HANDLERS: dict[str, Callable[..., Any]] = {
 }
 
 
+#: hearings whose deliberation opened or closed in the session's transaction
+_STAGED = "hearings.deliberation.staged"
+
+
+def _stage_set(target: Hearing, value: Any, old: Any, _initiator: Any) -> None:
+    if (value in ops.OPEN_STAGES) == (old in ops.OPEN_STAGES):
+        return
+    session = object_session(target)
+    if session is not None and target.id is not None:
+        session.info.setdefault(_STAGED, {})[target.id] = value in ops.OPEN_STAGES
+
+
+def _queue_stage_events(session: Session) -> None:
+    """Before a commit: what opened or closed goes out once it has committed."""
+    for hearing_id, begun in session.info.pop(_STAGED, {}).items():
+        transaction.after_commit(session, _stage_emitter(hearing_id, begun))
+
+
+def _stage_emitter(hearing_id: int, begun: bool) -> Callable[[], None]:
+    def emit() -> None:
+        socketio.emit("deliberation_stage", {"hearing_id": hearing_id, "begun": begun},
+                      to=f"hearing-{hearing_id}-deliberation",  # Hearing.deliberation_key
+                      namespace=NAMESPACE)
+
+    return emit
+
+
+def _drop_stage_events(session: Session) -> None:
+    session.info.pop(_STAGED, None)
+
+
 def register() -> None:
     for name, handler in HANDLERS.items():
         socketio.on_event(name, handler, namespace=NAMESPACE)
+    if not sa_event.contains(Hearing.stage, "set", _stage_set):
+        sa_event.listen(Hearing.stage, "set", _stage_set, active_history=True)
+        sa_event.listen(Session, "before_commit", _queue_stage_events)
+        sa_event.listen(Session, "after_rollback", _drop_stage_events)

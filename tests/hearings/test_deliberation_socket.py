@@ -201,3 +201,28 @@ def test_a_panel_member_with_an_account_joins_by_login(app, session, room):
     ack = emit(s, "vote", {"hearing_id": room.hearing.id, "vote": VOTES[i],
                            "opinion": OPINIONS[i]})
     assert ack["ok"] and votes(session, room)[p.id] == (VOTES[i], OPINIONS[i])
+
+
+def test_members_waiting_hear_when_the_deliberation_stage_opens(app, session, world,
+                                                               make_user):
+    from portal import transaction
+
+    room = make_room(session, world, make_user, stage="closing")
+    member, ack = join(app, room, room.panel[0][1])
+    assert ack["ok"] and ack["begun"] is False and ack["voted"] == 0
+    outsider, refused = join(app, room, room.petitioner_token)
+    assert refused["ok"] is False
+    ack = cast(member, room, room.panel[0][1], 0)
+    assert ack["ok"] is False and "has not begun" in ack["error"]
+    # the live hearing's stage control moves on (another part's operation, any commit)
+    hearing = session.get(Hearing, room.hearing.id)
+    hearing.stage = "deliberation"
+    transaction.commit(session)
+    assert received(member, "deliberation_stage") == [
+        {"hearing_id": room.hearing.id, "begun": True}]
+    assert received(outsider, "deliberation_stage") == []
+    assert cast(member, room, room.panel[0][1], 0)["ok"]
+    # a later stage inside the deliberation's span says nothing new
+    hearing.stage = "opinion"
+    transaction.commit(session)
+    assert len(received(member, "deliberation_stage")) == 1

@@ -2,19 +2,21 @@
 // the /hearings namespace and keeps "who has voted" current. The server sends only who has
 // voted until every vote is in; then the page offers to reload and show the votes (the
 // server renders them, so nothing here ever holds another member's vote before that).
+// A member waiting for the deliberation stage is let in (the page reloads) when it opens.
 
 (() => {
   const dataEl = document.getElementById("deliberation-data");
-  const progress = document.getElementById("progress");
-  if (!dataEl || !progress || typeof window.io !== "function") return;
+  if (!dataEl || typeof window.io !== "function") return;
   const data = JSON.parse(dataEl.textContent);
   const S = data.strings;
-  const fmt = (text, values) => text.replace(/%\((\w+)\)d/g, (_, k) => String(values[k]));
+  const progress = document.getElementById("progress");
+  const waiting = document.getElementById("deliberation-not-begun");
   const liveState = document.getElementById("live-state");
-  const wasComplete = progress.dataset.complete === "true";
+  const wasComplete = progress ? progress.dataset.complete === "true" : false;
+  const fmt = (text, values) => text.replace(/%\((\w+)\)d/g, (_, k) => String(values[k]));
 
   function show(state) {
-    if (!state || state.hearing_id !== data.hearing_id) return;
+    if (!progress || !state || state.hearing_id !== data.hearing_id) return;
     const count = document.getElementById("progress-count");
     if (count) count.textContent = fmt(S.voted, { voted: state.voted, of: state.of });
     const list = document.getElementById("progress-members");
@@ -33,13 +35,21 @@
     if (done && state.complete && !wasComplete) done.hidden = false;
   }
 
+  function staged(event) {
+    if (event && event.hearing_id === data.hearing_id && event.begun && waiting) {
+      window.location.reload();
+    }
+  }
+
   const auth = { hearing_id: data.hearing_id };
   if (data.token) auth.token = data.token;
   const socket = window.io("/hearings", { auth, transports: ["websocket", "polling"] });
   socket.on("connect", () => {
     if (liveState) liveState.hidden = true;
     socket.emit("deliberation_join", auth, (ack) => {
-      if (ack && ack.ok) show(ack);
+      if (!ack || !ack.ok) return;
+      if (ack.begun && waiting) window.location.reload(); // opened while connecting
+      show(ack);
     });
   });
   socket.on("disconnect", () => {
@@ -49,4 +59,5 @@
     }
   });
   socket.on("deliberation", show);
+  socket.on("deliberation_stage", staged);
 })();
