@@ -335,3 +335,13 @@ def test_the_link_partial_shows_only_to_members(app, session, world, room):
         login_user(world.leader)
         html = render_template("hearings/_deliberation_link.html", hearing=hearing)
         assert f"/hearings/{hearing.id}/deliberation" in html
+
+
+def test_the_room_holds_no_inline_code_and_asks_before_freezing(client, room):
+    from tests.test_content_security_policy import _inline
+
+    vote_all(client, room)
+    client.post(room.url(room.presiding_token, "/opinion"), data={"text": "多数支持。"})
+    found = _inline(page(client, room.url(room.presiding_token)))
+    assert found.problems == []
+    assert any("Freeze the deliberation record now" in c for c in found.confirms)
