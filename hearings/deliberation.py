@@ -20,9 +20,9 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select, update
 
 from hearings import permissions as perm
 from hearings.links import participant_by_token
@@ -237,9 +237,15 @@ def _broadcast(session: DbSession, hearing: Hearing) -> None:
 # --- checks --------------------------------------------------------------------------------
 
 def _lock(session: DbSession, hearing: Hearing) -> None:
-    """Serialise the votes of one hearing (PostgreSQL): the last vote and a change of mind
+    """Serialise the votes of one hearing: the last vote and a change of mind
     cannot cross, so nothing changes once all are in."""
-    session.execute(select(Hearing.id).where(Hearing.id == hearing.id).with_for_update())
+    if session.connection().dialect.name == "postgresql":
+        session.execute(select(Hearing.id).where(Hearing.id == hearing.id).with_for_update())
+        return
+    # SQLite: a write takes the database's write lock now (waiting on busy_timeout), so
+    # the votes read next are the latest committed ones (as portal.casefiles.timeline)
+    table = cast(Table, Hearing.__table__)
+    session.execute(update(table).where(table.c.id == hearing.id).values(id=table.c.id))
 
 
 def check_open(st: State) -> None:
