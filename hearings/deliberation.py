@@ -102,6 +102,9 @@ def member_by_token(session: DbSession, token: str | None,
     if hearing_id is not None and participant.hearing_id != hearing_id:
         return None
     hearing = participant.hearing
+    if (participant.role == ParticipantRole.PRESIDING and participant.user_id is not None
+            and participant.user_id != hearing.presiding_id):
+        return None  # the presiding officer was replaced: their old link opens nothing
     presiding = (participant.role == ParticipantRole.PRESIDING
                  or (participant.user_id is not None
                      and participant.user_id == hearing.presiding_id))
@@ -118,7 +121,8 @@ def member_for_user(hearing: Hearing, user: Any) -> Member | None:
         return Member(hearing.id, own.name if own else user.display_name,
                       own.id if own else None, True)
     own = perm.participant_of(user, hearing)
-    assert own is not None
+    if own is None or own.role != ParticipantRole.PANEL:
+        return None  # a presiding officer since replaced
     return Member(hearing.id, own.name, own.id, False)
 
 

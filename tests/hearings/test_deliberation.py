@@ -130,6 +130,16 @@ def test_members_enter_by_personal_link_and_by_account(app, client, session, wor
     assert "Presiding officer" in body
 
 
+def test_a_replaced_presiding_officer_no_longer_enters(app, client, session, world, room):
+    hearing = session.get(Hearing, room.hearing.id)
+    hearing.presiding_id = world.other_leader.id
+    session.commit()
+    page(client, room.url(room.presiding_token), 404)
+    page(client_for(app, world.leader), f"/hearings/{hearing.id}/deliberation", 404)
+    body = page(client_for(app, world.other_leader), f"/hearings/{hearing.id}/deliberation")
+    assert "Presiding officer" in body
+
+
 def test_the_page_sends_nothing_to_caches(client, room):
     r = client.get(room.url(room.panel[0][1]))
     assert "no-store" in r.headers["Cache-Control"]

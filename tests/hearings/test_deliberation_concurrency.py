@@ -91,6 +91,13 @@ def _run(app: Flask, token: str, work: Callable[[Any, Hearing, ops.Member], Any]
             db.session.remove()
 
 
+def _voting(vote: str, opinion: str) -> Callable[[Any, Hearing, ops.Member], Any]:
+    def work(session: Any, hearing: Hearing, member: ops.Member) -> Any:
+        return ops.cast_vote(session, hearing, member, vote, opinion)
+
+    return work
+
+
 def _threads(jobs: list[Callable[[], None]]) -> None:
     barrier = threading.Barrier(len(jobs))
     errors: list[BaseException] = []
@@ -116,7 +123,7 @@ def _threads(jobs: list[Callable[[], None]]) -> None:
 def test_what_was_revealed_is_what_stays(racing):
     hearing_id, leader_id, tokens = _seed(racing)
     for i, token in enumerate(tokens[:4]):  # four in; the fifth and a change race
-        _run(racing, token, lambda s, h, m, i=i: ops.cast_vote(s, h, m, "uphold", f"初{i}"))
+        _run(racing, token, _voting("uphold", f"初{i}"))
     revealed: list[dict[str, Any]] = []
 
     def last_vote() -> None:
@@ -128,8 +135,7 @@ def test_what_was_revealed_is_what_stays(racing):
 
     def change_of_mind() -> None:
         for r in range(ROUNDS):
-            _run(racing, tokens[0],
-                 lambda s, h, m, r=r: ops.cast_vote(s, h, m, "partly", f"改{r}"))
+            _run(racing, tokens[0], _voting("partly", f"改{r}"))
 
     _threads([last_vote, change_of_mind])
     assert len(revealed) == 1
@@ -144,11 +150,12 @@ def test_what_was_revealed_is_what_stays(racing):
 def test_a_freeze_sent_twice_at_once_makes_one_record(racing):
     hearing_id, leader_id, tokens = _seed(racing)
     for i, token in enumerate(tokens):
-        _run(racing, token, lambda s, h, m, i=i: ops.cast_vote(s, h, m, "uphold", f"意见{i}"))
+        _run(racing, token, _voting("uphold", f"意见{i}"))
     with racing.app_context():
         from portal.auth.models import User
 
         hearing = db.session.get(Hearing, hearing_id)
+        assert hearing is not None
         ops.write_panel_opinion(db.session, hearing,
                                 ops.Member(hearing_id, "主持人", None, True), "一致支持。")
         transaction.commit(db.session)
@@ -160,6 +167,7 @@ def test_a_freeze_sent_twice_at_once_makes_one_record(racing):
             try:
                 hearing = db.session.get(Hearing, hearing_id)
                 leader = db.session.get(User, leader_id)
+                assert hearing is not None
                 numbers.append(ops.freeze_deliberation_record(db.session, leader,
                                                               hearing).number)
                 transaction.commit(db.session)
