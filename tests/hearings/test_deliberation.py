@@ -305,7 +305,7 @@ def test_freezing_keeps_the_votes_the_dissent_with_names_and_the_hash(client, se
     assert room.panel[0][0].name not in dissent
     # shown in the room, with its hash; the opinion can no longer be changed
     body = page(client, room.url(room.panel[0][1]))
-    assert record.sha256 in body
+    assert record.sha256[:16] in body and record.sha256[48:] in body
     r = client.post(room.url(room.presiding_token, "/opinion"), data={"text": "改"})
     assert r.status_code == 400 and "closed" in r.get_data(as_text=True)
     # freezing again returns the same version

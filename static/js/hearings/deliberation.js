@@ -54,7 +54,7 @@
   });
   socket.on("disconnect", () => {
     if (liveState) {
-      liveState.textContent = S.offline;
+      document.getElementById("live-state-text").textContent = S.offline;
       liveState.hidden = false;
     }
   });
