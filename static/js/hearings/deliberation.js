@@ -26,7 +26,7 @@
         li.dataset.voted = m.has_voted ? "true" : "false";
         const span = document.createElement("span");
         span.textContent = m.has_voted ? S.has_voted : S.waiting;
-        li.append(document.createTextNode(m.name + "："), span);
+        li.append(document.createTextNode(m.name + (progress.dataset.colon || ": ")), span);
         return li;
       }));
     }
