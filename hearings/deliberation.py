@@ -7,7 +7,9 @@ vote; the presiding officer does not vote but writes the panel's opinion.
 
 Secrecy: until every panel member has voted, nobody learns anything of another's vote or
 opinion — the pages, the socket events and their acks carry only who has voted (names and
-a tick). Once all are in, the votes are locked and shown to everyone in the room.
+a tick). Once all are in, the votes are locked and shown to everyone in the room: on the
+page and in the ack of `deliberation_join`, each read after checking the member again
+(the room's broadcast never carries them).
 
 The record part calls `freeze_deliberation_record(session, actor, hearing)` when it
 freezes the hearing record and no deliberation record exists yet; it is idempotent (a
@@ -219,15 +221,19 @@ def results_payload(st: State) -> dict[str, Any]:
 
 
 def broadcast_payload(st: State) -> dict[str, Any]:
-    """The `deliberation` event sent to the whole room."""
-    return {**progress_payload(st), **results_payload(st)}
+    """The `deliberation` event sent to the whole room: who has voted, never what — not
+    even once all are in, since a socket may have joined when its member still sat on the
+    panel. The votes are read with a fresh check of the member (payload_for: the page, or
+    the ack of `deliberation_join`)."""
+    return {**progress_payload(st), "has_panel_opinion": bool(st.hearing.panel_opinion)}
 
 
 def payload_for(st: State, member: Member) -> dict[str, Any]:
-    """What one member may read: the room's payload and their own vote."""
+    """What one member may read: who has voted, their own vote, and every vote once all
+    are in."""
     mine = st.votes.get(member.participant_id or 0) if member.is_voter else None
     own = {"vote": mine.vote, "opinion": mine.opinion} if mine is not None else None
-    return {**broadcast_payload(st), "is_voter": member.is_voter,
+    return {**broadcast_payload(st), **results_payload(st), "is_voter": member.is_voter,
             "is_presiding": member.is_presiding, "own": own}
 
 

@@ -43,6 +43,7 @@ def emit(s: Any, event: str, data: dict[str, Any]) -> dict[str, Any]:
 def join(app: Any, room: Room, token: str | None = None, client: Any = None
          ) -> tuple[Any, dict[str, Any]]:
     s = sock(app, client)
+    s.token = token
     data: dict[str, Any] = {"hearing_id": room.hearing.id}
     if token:
         data["token"] = token
@@ -104,12 +105,15 @@ def test_the_room_hears_who_voted_never_what_until_all_are_in(app, session, room
     # a late joiner gets the same: who, not what
     late, ack = join(app, room, tokens[4])
     assert ack["voted"] == 4 and ack["own"] is None and no_secret(ack)
-    # the last vote: everyone in the room gets every vote, with names
+    # the last vote: the room hears that all are in (still not what), and every member
+    # asking again reads every vote, with names
     cast(late, room, tokens[4], 4)
     for s in [s for s, _a in sockets] + [presiding, late]:
         last = received(s)[-1]
-        assert last["complete"] is True
-        results = last["results"]
+        assert last["complete"] is True and last["voted"] == 5 and no_secret(last)
+        again = emit(s, "deliberation_join", {"hearing_id": room.hearing.id,
+                                              "token": s.token})
+        results = again["results"]
         assert [v["opinion"] for v in results["votes"]] == OPINIONS
         assert [v["name"] for v in results["votes"]] == [p.name for p, _t in room.panel]
         assert {c["vote"]: c["count"] for c in results["counts"]} == {
@@ -189,7 +193,7 @@ def test_panel_opinion_by_the_presiding_officer_only_after_all_votes(app, sessio
     ack = emit(leader, "panel_opinion", {"hearing_id": room.hearing.id,
                                          "text": "多数意见支持。"})
     assert ack["ok"] and ack["results"]["panel_opinion"] == "多数意见支持。"
-    assert received(member)[-1]["results"]["panel_opinion"] == "多数意见支持。"
+    assert received(member)[-1]["has_panel_opinion"] is True
 
 
 def test_a_panel_member_with_an_account_joins_by_login(app, session, room):
@@ -226,3 +230,23 @@ def test_members_waiting_hear_when_the_deliberation_stage_opens(app, session, wo
     hearing.stage = "opinion"
     transaction.commit(session)
     assert len(received(member, "deliberation_stage")) == 1
+
+
+def test_a_member_taken_off_the_panel_reads_nothing_more(app, session, room):
+    gone_participant, gone_token = room.panel[4]
+    gone, ack = join(app, room, gone_token)
+    assert ack["ok"]
+    gone_participant = session.get(type(gone_participant), gone_participant.id)
+    gone_participant.is_active = False  # replaced (the panel part seats a substitute)
+    session.commit()
+    member, _ack = join(app, room, room.panel[0][1])
+    for i, (_p, t) in enumerate(room.panel[:4]):
+        cast(member, room, t, i)  # four of four active members: all in
+    # the socket still in the room hears that all are in, never what
+    assert received(gone)[-1]["complete"] is True
+    assert all(no_secret(e, upto=4) for e in received(gone))
+    ack = emit(gone, "deliberation_join", {"hearing_id": room.hearing.id,
+                                           "token": gone_token})
+    assert ack["ok"] is False and set(ack) == {"ok", "error"}
+    assert emit(member, "deliberation_join", {"hearing_id": room.hearing.id,
+                                              "token": room.panel[0][1]})["results"]
