@@ -137,7 +137,10 @@ def _page(door: Door, vote_form: VoteForm | None = None,
                           "has_voted": str(_l("has voted")),
                           "waiting": str(_l("not yet")),
                           "offline": str(_l("Live updates are off; reload the page to see "
-                                            "the latest."))}}
+                                            "the latest.")),
+                          "opinion_written": str(_l("The presiding officer has written the "
+                                                    "panel's opinion: reload the page to "
+                                                    "read it."))}}
     response = make_response(render(
         TEMPLATE, hearing=door.hearing, member=door.member, st=st, payload=payload,
         own=own, vote_form=vote_form, opinion_form=opinion_form, error=error,

@@ -33,6 +33,9 @@
     // the page was drawn before the last vote: offer the votes (rendered by the server)
     const done = document.getElementById("progress-complete");
     if (done && state.complete && !wasComplete) done.hidden = false;
+    // the panel's opinion was written since this page was drawn (the text is on the page)
+    const pending = document.querySelector("p.empty#panel-opinion-text");
+    if (pending && state.has_panel_opinion) pending.textContent = S.opinion_written;
   }
 
   function staged(event) {
