@@ -43,7 +43,7 @@ def _rule(who: Any, args: Any, hidden: Any = frozenset(), data: Any = None) -> A
 
 
 def expected() -> dict[tuple[str, str], Any]:
-    from tests.test_authorization_matrix import PUBLIC
+    from tests.test_authorization_matrix import PUBLIC  # noqa: F401
 
     rows: dict[tuple[str, str], Any] = {}
     # --- scheduling and requests --------------------------------------------------------
@@ -71,25 +71,25 @@ def expected() -> dict[tuple[str, str], Any]:
     # participant_token, for the presiding officer's forms)
     from tests.test_authorization_matrix import ANY_USER
 
-    def by_id(o: Any) -> dict[str, Any]:
+    def delib_by_id(o: Any) -> dict[str, Any]:
         return {"hearing_id": o["hearing"].id}
 
-    def panel(o: Any) -> dict[str, Any]:
+    def delib_panel(o: Any) -> dict[str, Any]:
         return {"token": o["panel_token"]}
 
-    def presiding(o: Any) -> dict[str, Any]:
+    def delib_presiding(o: Any) -> dict[str, Any]:
         return {"token": o["participant_token"]}
 
-    vote = {"vote": "uphold", "opinion": "矩阵意见"}
-    for action in ("", "_vote", "_opinion", "_freeze"):
-        method = "GET" if not action else "POST"
-        rows[("hearings.deliberation" + action, method)] = _rule(
-            ANY_USER, by_id, set(Role), data=vote)
-    rows[("hearings.deliberate", "GET")] = _rule(PUBLIC, panel)
-    rows[("hearings.deliberate_vote", "POST")] = _rule(PUBLIC, panel, data=vote)
-    rows[("hearings.deliberate_opinion", "POST")] = _rule(PUBLIC, presiding,
+    delib_vote = {"vote": "uphold", "opinion": "矩阵意见"}
+    for delib_action in ("", "_vote", "_opinion", "_freeze"):
+        delib_method = "GET" if not delib_action else "POST"
+        rows[("hearings.deliberation" + delib_action, delib_method)] = _rule(
+            ANY_USER, delib_by_id, set(Role), data=delib_vote)
+    rows[("hearings.deliberate", "GET")] = _rule(PUBLIC, delib_panel)
+    rows[("hearings.deliberate_vote", "POST")] = _rule(PUBLIC, delib_panel, data=delib_vote)
+    rows[("hearings.deliberate_opinion", "POST")] = _rule(PUBLIC, delib_presiding,
                                                           data={"text": "矩阵"})
-    rows[("hearings.deliberate_freeze", "POST")] = _rule(PUBLIC, presiding)
+    rows[("hearings.deliberate_freeze", "POST")] = _rule(PUBLIC, delib_presiding)
 
 
     # --- signed record ----------------------------------------------------------------
