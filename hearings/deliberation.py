@@ -251,11 +251,14 @@ def _lock(session: DbSession, hearing: Hearing) -> None:
     cannot cross, so nothing changes once all are in."""
     if session.connection().dialect.name == "postgresql":
         session.execute(select(Hearing.id).where(Hearing.id == hearing.id).with_for_update())
-        return
-    # SQLite: a write takes the database's write lock now (waiting on busy_timeout), so
-    # the votes read next are the latest committed ones (as portal.casefiles.timeline)
-    table = cast(Table, Hearing.__table__)
-    session.execute(update(table).where(table.c.id == hearing.id).values(id=table.c.id))
+    else:
+        # SQLite: a write takes the database's write lock now (waiting on busy_timeout),
+        # so what is read next is the latest committed (as portal.casefiles.timeline)
+        table = cast(Table, Hearing.__table__)
+        session.execute(update(table).where(table.c.id == hearing.id).values(id=table.c.id))
+    # the hearing as committed now: its stage, panel and version (a save of the panel's
+    # opinion must not trip over a stage change committed meanwhile)
+    session.refresh(hearing)
 
 
 def check_open(st: State) -> None:
