@@ -52,3 +52,10 @@ def init_app(app: Flask) -> None:
     register_home_panel(app, "hearings", home_panel, order=30)
     register_seeder(app, "hearings", seed_hearings)
     # end sched
+    # deliberation
+    if not app.extensions.get("hearings.deliberation_events"):
+        from hearings import deliberation_events
+
+        deliberation_events.register()
+        app.extensions["hearings.deliberation_events"] = True
+    # /deliberation

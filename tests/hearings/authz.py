@@ -123,6 +123,31 @@ def expected() -> dict[tuple[str, str], Any]:
 
 
     # --- deliberation -----------------------------------------------------------------
+    # the room is the active panel's and the presiding officer's only: no actor of the
+    # matrix is either, so every one of them gets 404 (the admin included); the personal
+    # links are public routes (the panel member's, and the presiding officer's =
+    # participant_token, for the presiding officer's forms)
+    from tests.test_authorization_matrix import ANY_USER
+
+    def delib_by_id(o: Any) -> dict[str, Any]:
+        return {"hearing_id": o["hearing"].id}
+
+    def delib_panel(o: Any) -> dict[str, Any]:
+        return {"token": o["panel_token"]}
+
+    def delib_presiding(o: Any) -> dict[str, Any]:
+        return {"token": o["participant_token"]}
+
+    delib_vote = {"vote": "uphold", "opinion": "矩阵意见"}
+    for delib_action in ("", "_vote", "_opinion", "_freeze"):
+        delib_method = "GET" if not delib_action else "POST"
+        rows[("hearings.deliberation" + delib_action, delib_method)] = _rule(
+            ANY_USER, delib_by_id, set(Role), data=delib_vote)
+    rows[("hearings.deliberate", "GET")] = _rule(PUBLIC, delib_panel)
+    rows[("hearings.deliberate_vote", "POST")] = _rule(PUBLIC, delib_panel, data=delib_vote)
+    rows[("hearings.deliberate_opinion", "POST")] = _rule(PUBLIC, delib_presiding,
+                                                          data={"text": "矩阵"})
+    rows[("hearings.deliberate_freeze", "POST")] = _rule(PUBLIC, delib_presiding)
 
 
     # --- signed record ----------------------------------------------------------------
