@@ -34,3 +34,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     add_nav(app, _l("Hearings"), "hearings.index", can_open_hearings, order=30)
     # parts register their ticks, seeders, home panels and socket events here
+    # panel
+    from hearings.panel_blueprint import panel_view
+
+    app.add_template_global(panel_view, "hearing_panel")
+    # end panel
