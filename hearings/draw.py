@@ -3,8 +3,9 @@ is fast, testable with random registries and reproducible from its seed.
 
 Fair means (DOMAIN.md "Public hearings"): the mix the rules ask for, balanced by kind
 and field; rotation (whoever sat least recently first: never before anyone, then the
-oldest); nobody with a conflict or booked elsewhere at the same time. Ties are broken by
-a random order drawn from the seed, which the explanation keeps.
+oldest, then whoever sat on fewer panels); nobody with a conflict or booked elsewhere at
+the same time. Ties are broken by a random order drawn from the seed, which the
+explanation keeps.
 
 Every reason is a plain dict {"code": ..., params} so the explanation is stored as JSON
 and put into words in the reader's language (hearings.panel.describe)."""
@@ -61,8 +62,9 @@ class Candidate:
     #: the person's village's name when their organisation is a village ("" otherwise)
     village_name: str = ""
     affiliations: tuple[Affil, ...] = ()
-    #: when the person last sat on a panel (None: never)
+    #: when the person last sat on a panel (None: never), and on how many panels
     last_sat: datetime | None = None
+    times_sat: int = 0
 
 
 @dataclass(frozen=True)
@@ -168,11 +170,14 @@ def _tiebreak(candidates: Sequence[Candidate], seed: int) -> dict[int, float]:
     return {pid: rng.random() for pid in sorted({c.person_id for c in candidates})}
 
 
-def _rotation_key(c: Candidate, ties: Mapping[int, float]) -> tuple[int, float, float]:
-    """Never sat first, then the longest ago; then the seeded random order."""
+def _rotation_key(c: Candidate, ties: Mapping[int, float]
+                  ) -> tuple[int, float, int, float]:
+    """Never sat first, then the longest ago; among those who last sat on the same day,
+    whoever sat on fewer panels (so that picks stay within one of each other); then the
+    seeded random order."""
     if c.last_sat is None:
-        return (0, 0.0, ties[c.person_id])
-    return (1, c.last_sat.timestamp(), ties[c.person_id])
+        return (0, 0.0, c.times_sat, ties[c.person_id])
+    return (1, c.last_sat.timestamp(), c.times_sat, ties[c.person_id])
 
 
 def _chosen_why(code: str, c: Candidate, pool: int) -> Reason:

@@ -90,7 +90,8 @@ def case_facts(session: Session, case: Case) -> draw.CaseFacts:
 def load_candidates(session: Session, hearing: Hearing,
                     person_ids: list[int] | None = None) -> list[draw.Candidate]:
     """The registry's panel pool (the active people of the panel kinds), or the people
-    named, with their affiliations and when each last sat on a panel: three queries."""
+    named, with their affiliations and when each last sat on a panel (and how often):
+three queries."""
     q = (select(Person.id, Person.name, Person.kind, Person.expert_field, Person.is_active,
                 Person.user_id, Person.organisation_id, Organisation.name, Organisation.kind)
          .outerjoin(Organisation, Organisation.id == Person.organisation_id)
@@ -115,14 +116,18 @@ def load_candidates(session: Session, hearing: Hearing,
     if person_ids is not None:
         history = history.where(Participant.person_id.in_(person_ids))
     last_sat: dict[int, datetime] = {}
+    times: dict[int, int] = {}
     for hid, at in session.execute(history):
-        if hid is not None and (hid not in last_sat or at > last_sat[hid]):
-            last_sat[hid] = at
+        if hid is not None:
+            times[hid] = times.get(hid, 0) + 1
+            if hid not in last_sat or at > last_sat[hid]:
+                last_sat[hid] = at
     return [draw.Candidate(
         person_id=pid, name=name, kind=kind, field=field, is_active=active, user_id=uid,
         organisation_id=org_id,
         village_name=(org_name or "") if org_kind == OrgKind.VILLAGE else "",
-        affiliations=tuple(affiliations.get(pid, ())), last_sat=last_sat.get(pid))
+        affiliations=tuple(affiliations.get(pid, ())), last_sat=last_sat.get(pid),
+        times_sat=times.get(pid, 0))
         for pid, name, kind, field, active, uid, org_id, org_name, org_kind
         in session.execute(q.order_by(Person.id))]
 
