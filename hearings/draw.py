@@ -16,6 +16,7 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 Reason = dict[str, Any]
@@ -42,7 +43,7 @@ def field_for(case_kind: str | None) -> str | None:
     return CASE_FIELD.get(case_kind or "")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Affil:
     """A declared affiliation: an organisation the portal knows, or a name."""
 
@@ -50,7 +51,7 @@ class Affil:
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Candidate:
     person_id: int
     name: str
@@ -67,7 +68,7 @@ class Candidate:
     times_sat: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Booking:
     """An active panel seat of the person in another hearing."""
 
@@ -129,6 +130,13 @@ def _norm(text: str | None) -> str:
     return " ".join((text or "").split()).casefold()
 
 
+@lru_cache(maxsize=64)
+def _names(parties: frozenset[str], agencies: frozenset[str]
+           ) -> tuple[dict[str, str], frozenset[str]]:
+    """The parties' and agencies' names as compared (once per draw, not per person)."""
+    return {_norm(n): n for n in parties}, frozenset(_norm(n) for n in agencies)
+
+
 def overlaps(booking: Booking, window: Window) -> bool:
     return booking.starts_at < window.ends_at and window.starts_at < booking.ends_at
 
@@ -142,8 +150,7 @@ def exclusions(c: Candidate, facts: CaseFacts, bookings: Iterable[Booking],
         reasons.append({"code": "inactive"})
     if c.person_id in taken:
         reasons.append({"code": "taken"})
-    parties = {_norm(n): n for n in facts.party_names}
-    agencies = {_norm(n) for n in facts.agency_names}
+    parties, agencies = _names(facts.party_names, facts.agency_names)
     for a in c.affiliations:
         key = _norm(a.name)
         if key and key in parties:

@@ -181,7 +181,7 @@ def _ensure_size(hearing: Hearing) -> None:
 # --- writing ---------------------------------------------------------------------------
 
 
-def _seat(session: Session, actor: Any, hearing: Hearing, person: Person, seat_no: int,
+def _seat(session: Session, hearing: Hearing, person: Person, seat_no: int,
           picked_by: str, reason: str) -> Participant:
     p = Participant(hearing=hearing, role=ParticipantRole.PANEL, person_id=person.id,
                     user_id=person.user_id, name=person.name, email=person.email,
@@ -189,9 +189,15 @@ def _seat(session: Session, actor: Any, hearing: Hearing, person: Person, seat_n
                     picked_by=picked_by, pick_reason=reason)
     session.add(p)
     links.issue_participant_token(p)
-    session.flush()
-    invitations.invite(session, actor, hearing, p)
     return p
+
+
+def _invite(session: Session, actor: Any, hearing: Hearing, seats: list[Participant]
+            ) -> None:
+    """The new members' invitations, once their rows have ids (one flush for all)."""
+    session.flush()
+    for p in seats:
+        invitations.invite(session, actor, hearing, p)
 
 
 def _explanation(result: draw.Result, inputs: Inputs, size: int,
@@ -248,9 +254,9 @@ def draw_panel(session: Session, actor: Any, hearing: Hearing,
     session.flush()
     people = {p.id: p for p in session.scalars(select(Person).where(
         Person.id.in_([s.candidate.person_id for s in result.seats])))}
-    for s in result.seats:
-        _seat(session, actor, hearing, people[s.candidate.person_id], s.seat_no,
-              PickedBy.DRAW, describe(s.why))
+    _invite(session, actor, hearing, [
+        _seat(session, hearing, people[s.candidate.person_id], s.seat_no, PickedBy.DRAW,
+              describe(s.why)) for s in result.seats])
     return _record(session, actor, hearing, result,
                    _explanation(result, inputs, hearing.panel_size, mix), None)
 
@@ -294,7 +300,8 @@ def pick_by_hand(session: Session, actor: Any, hearing: Hearing, person_id: int,
                                            "field": inputs.facts.field})
                                  for k, n in missing.items())))
     reason = note.strip() or str(_l("Picked by the organiser"))
-    p = _seat(session, actor, hearing, person, seat_no, PickedBy.HAND, reason)
+    p = _seat(session, hearing, person, seat_no, PickedBy.HAND, reason)
+    _invite(session, actor, hearing, [p])
     case_ops.record_event(session, actor, hearing.case, "hearing_panel_picked", {
         "hearing_id": hearing.id, "seat_no": seat_no, "title": str(_l(
             "Panel member picked by hand for %(title)s", title=hearing.title)),
@@ -351,8 +358,8 @@ def draw_substitute(session: Session, actor: Any, hearing: Hearing, participant_
     chosen = result.seats[0]
     person = session.get(Person, chosen.candidate.person_id)
     assert person is not None
-    _seat(session, actor, hearing, person, chosen.seat_no, PickedBy.SUBSTITUTE,
-          describe(chosen.why))
+    _invite(session, actor, hearing, [_seat(session, hearing, person, chosen.seat_no,
+                                            PickedBy.SUBSTITUTE, describe(chosen.why))])
     return _record(session, actor, hearing, result,
                    _explanation(result, inputs, hearing.panel_size, _mix()), chosen.seat_no)
 
