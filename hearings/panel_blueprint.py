@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from hearings import panel as ops
 from hearings import permissions as perm
 from hearings.blueprint import bp
+from hearings.draw import KINDS
 from hearings.models import Hearing, PanelKind, PickedBy, Rsvp
 from hearings.panel_forms import DrawForm, PickForm, SearchForm
 from hearings.panel_text import describe, group_label, is_conflict
@@ -80,7 +81,7 @@ def _explained(explanation: dict[str, Any]) -> dict[str, Any]:
                "group": group_label(c.get("kind"), c.get("field")),
                "why": describe(c.get("why") or {})} for c in explanation.get("chosen", [])]
     excluded: list[dict[str, Any]] = []
-    outpicked: dict[str, list[str]] = {}
+    outpicked: dict[tuple[int, str], list[str]] = {}
     for p in explanation.get("passed", []):
         reasons = p.get("why") or []
         if is_conflict(reasons):
@@ -88,10 +89,12 @@ def _explained(explanation: dict[str, Any]) -> dict[str, Any]:
                              "group": group_label(p.get("kind"), p.get("field")),
                              "why": "; ".join(describe(r) for r in reasons)})
         else:
-            key = describe(reasons[0]) if reasons else ""
+            kind = p.get("kind") or ""
+            order = KINDS.index(kind) if kind in KINDS else len(KINDS)
+            key = (order, describe(reasons[0]) if reasons else "")
             outpicked.setdefault(key, []).append(p.get("name", ""))
     return {"seed": explanation.get("seed"), "chosen": chosen, "excluded": excluded,
-            "outpicked": sorted(outpicked.items())}
+            "outpicked": [(why, names) for (_o, why), names in sorted(outpicked.items())]}
 
 
 @bp.route("/<int:hearing_id>/panel/draw", methods=["POST"])

@@ -305,3 +305,19 @@ def test_a_case_of_another_kind_takes_experts_of_any_field(client, session, worl
     assert max(kinds.count(k) for k in ("deputy", "cppcc", "lawyer", "expert")) <= 2
     assert {p.id for p in people} >= {s.person_id for s in seats}
 
+
+
+def test_a_full_panel_takes_no_hand_pick(client, session, world):
+    people = registry(session, world)
+    hearing, _tokens = new_hearing(session, world)
+    add_panel(session, hearing, people[:5])
+    _english(client, world.clerk)
+    page = _page(client, f"/hearings/{hearing.id}/panel/pick")
+    assert "The panel is full: remove a member first." in page
+    assert "Seat this person" not in page
+    assert "Pick by hand" not in _page(client, f"/hearings/{hearing.id}")
+    response = client.post(f"/hearings/{hearing.id}/panel/pick",
+                           data={"person_id": people[6].id})
+    assert "The panel is full: remove a member first." in _page(
+        client, response.headers["Location"])
+    assert len(_seats(session, hearing)) == 5
