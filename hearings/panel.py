@@ -10,9 +10,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from hearings import draw, invitations, links
@@ -155,6 +155,20 @@ def load_inputs(session: Session, hearing: Hearing,
 # --- checks ----------------------------------------------------------------------------
 
 
+def _lock(session: Session, hearing: Hearing) -> None:
+    """Serialise the panel's writers (two organisers drawing, or picking for the same free
+    seat, at once), then read the seats as committed."""
+    if session.connection().dialect.name == "postgresql":
+        session.execute(select(Hearing.id).where(Hearing.id == hearing.id).with_for_update())
+    else:  # SQLite: a write takes the database's write lock now
+        table = cast(Table, Hearing.__table__)
+        session.execute(update(table).where(table.c.id == hearing.id)
+                        .values(id=table.c.id))
+    session.execute(select(Participant).where(Participant.hearing_id == hearing.id)
+                    .execution_options(populate_existing=True)).all()
+    session.expire(hearing, ["participants"])
+
+
 def _ensure_composable(hearing: Hearing) -> None:
     if hearing.status not in COMPOSABLE:
         raise DomainError(_l("The panel can no longer change: the hearing is no longer "
@@ -234,6 +248,7 @@ def draw_panel(session: Session, actor: Any, hearing: Hearing,
                seed: int | None = None) -> PanelDraw:
     """Draw the whole panel. Replaces the seats nobody accepted (kept, inactive); refused
     once anyone has accepted, or when the mix cannot be filled (nothing drawn then)."""
+    _lock(session, hearing)
     _ensure_composable(hearing)
     _ensure_size(hearing)
     current = panel_seats(hearing)
@@ -270,6 +285,7 @@ def pick_by_hand(session: Session, actor: Any, hearing: Hearing, person_id: int,
                  note: str = "") -> Participant:
     """Seat one person chosen by the organiser on the next free seat, checked against the
     same conflict and booking rules as the draw, and against the mix still to fill."""
+    _lock(session, hearing)
     _ensure_composable(hearing)
     _ensure_size(hearing)
     person = session.get(Person, person_id)
@@ -320,6 +336,7 @@ def remove_member(session: Session, actor: Any, hearing: Hearing,
                   participant_id: int) -> Participant:
     """Take a member off the panel (the row stays, inactive, and the link stops working);
     the seat is free for a hand pick."""
+    _lock(session, hearing)
     _ensure_composable(hearing)
     seat = _seat_of(hearing, participant_id)
     seat.is_active = False
@@ -336,6 +353,7 @@ def draw_substitute(session: Session, actor: Any, hearing: Hearing, participant_
                     seed: int | None = None) -> PanelDraw:
     """Draw the seat of a member who declined again: same seat number, same kind, the same
     exclusions plus everyone on the panel (and whoever declined it)."""
+    _lock(session, hearing)
     _ensure_composable(hearing)
     declined = _seat_of(hearing, participant_id)
     if declined.rsvp != Rsvp.DECLINED:
