@@ -321,3 +321,30 @@ def test_a_full_panel_takes_no_hand_pick(client, session, world):
     assert "The panel is full: remove a member first." in _page(
         client, response.headers["Location"])
     assert len(_seats(session, hearing)) == 5
+
+
+def test_who_worked_on_the_case_or_lives_in_its_village_is_refused(client, session, world):
+    people = registry(session, world)
+    hearing, _tokens = new_hearing(session, world)
+    worked, villager = people[0], people[1]
+    worked.user_id = world.clerk.id  # registered the case: an actor on its timeline
+    villager.organisation_id = world.village.id  # the case's village
+    session.commit()
+    _english(client, world.leader)
+    for person, why in ((worked, "Worked on this case"),
+                        (villager, f"Same village as a party ({world.village.name})")):
+        response = client.post(f"/hearings/{hearing.id}/panel/pick",
+                               data={"person_id": person.id})
+        assert f"{person.name} cannot sit on this panel: {why}" in _page(
+            client, response.headers["Location"])
+    assert _seats(session, hearing) == []
+
+
+def test_an_even_panel_size_is_refused(client, session, world):
+    registry(session, world)
+    hearing, _tokens = new_hearing(session, world, panel_size=6)
+    _english(client, world.clerk)
+    response = client.post(f"/hearings/{hearing.id}/panel/draw")
+    assert ("The panel must have an odd number of seats, at least 5; this hearing has 6."
+            in _page(client, response.headers["Location"]))
+    assert _seats(session, hearing) == []
