@@ -216,15 +216,27 @@ def _invite(session: Session, actor: Any, hearing: Hearing, seats: list[Particip
 
 def _explanation(result: draw.Result, inputs: Inputs, size: int,
                  mix: dict[str, int]) -> dict[str, Any]:
+    """The draw as stored: who was chosen and why; who was excluded and why; and, grouped
+    by their one shared reason, the eligible people out-picked by rotation (compact: a
+    registry of thousands is mostly that)."""
     by_id = {c.person_id: c for c in inputs.candidates}
+    passed: list[dict[str, Any]] = []
+    outpicked: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for pid, why in result.passed.items():
+        c = by_id[pid]
+        if len(why) == 1 and why[0].get("code") == "outpicked":
+            outpicked.setdefault((c.kind, why[0].get("field")), {
+                "kind": c.kind, "field": why[0].get("field"), "why": why[0], "people": []
+            })["people"].append([pid, c.name])
+        else:
+            passed.append({"person_id": pid, "name": c.name, "kind": c.kind,
+                           "field": c.field, "why": why})
     return {
         "seed": result.seed, "size": size, "mix": mix, "field": inputs.facts.field,
         "chosen": [{"person_id": s.candidate.person_id, "name": s.candidate.name,
                     "kind": s.candidate.kind, "field": s.candidate.field,
                     "seat_no": s.seat_no, "why": s.why} for s in result.seats],
-        "passed": [{"person_id": pid, "name": by_id[pid].name, "kind": by_id[pid].kind,
-                    "field": by_id[pid].field, "why": why}
-                   for pid, why in result.passed.items()],
+        "passed": passed, "outpicked": list(outpicked.values()),
     }
 
 

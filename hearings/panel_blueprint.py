@@ -19,7 +19,7 @@ from hearings.blueprint import bp
 from hearings.draw import KINDS
 from hearings.models import Hearing, PanelKind, PickedBy, Rsvp
 from hearings.panel_forms import DrawForm, PickForm, SearchForm
-from hearings.panel_text import describe, group_label, is_conflict
+from hearings.panel_text import describe, group_label
 from portal import idempotency, web
 from portal.enums import labels
 from portal.extensions import db
@@ -80,21 +80,17 @@ def _explained(explanation: dict[str, Any]) -> dict[str, Any]:
     chosen = [{"name": c.get("name", ""), "seat_no": c.get("seat_no"),
                "group": group_label(c.get("kind"), c.get("field")),
                "why": describe(c.get("why") or {})} for c in explanation.get("chosen", [])]
-    excluded: list[dict[str, Any]] = []
-    outpicked: dict[tuple[int, str], list[str]] = {}
-    for p in explanation.get("passed", []):
-        reasons = p.get("why") or []
-        if is_conflict(reasons):
-            excluded.append({"name": p.get("name", ""),
-                             "group": group_label(p.get("kind"), p.get("field")),
-                             "why": "; ".join(describe(r) for r in reasons)})
-        else:
-            kind = p.get("kind") or ""
-            order = KINDS.index(kind) if kind in KINDS else len(KINDS)
-            key = (order, describe(reasons[0]) if reasons else "")
-            outpicked.setdefault(key, []).append(p.get("name", ""))
+    excluded = [{"name": p.get("name", ""),
+                 "group": group_label(p.get("kind"), p.get("field")),
+                 "why": "; ".join(describe(r) for r in p.get("why") or [])}
+                for p in explanation.get("passed", [])]
+    groups = sorted(explanation.get("outpicked", []), key=lambda g: (
+        KINDS.index(g.get("kind")) if g.get("kind") in KINDS else len(KINDS),
+        str(g.get("field") or "")))
+    outpicked = [(describe(g.get("why") or {}), [str(n) for _pid, n in g.get("people", [])])
+                 for g in groups]
     return {"seed": explanation.get("seed"), "chosen": chosen, "excluded": excluded,
-            "outpicked": [(why, names) for (_o, why), names in sorted(outpicked.items())]}
+            "outpicked": outpicked}
 
 
 @bp.route("/<int:hearing_id>/panel/draw", methods=["POST"])

@@ -89,11 +89,6 @@ def _exclusion(code: Any, reason: dict[str, Any]) -> str:
     return str(_l("Not eligible"))
 
 
-def is_conflict(reasons: list[dict[str, Any]]) -> bool:
-    """Whether a passed-over person was excluded (rather than out-picked by rotation)."""
-    return any(r.get("code") not in ("outpicked", "not_drawn") for r in reasons)
-
-
 def shortage_message(shortages: list[dict[str, Any]]) -> str:
     """Which kind is short and by how many, for the organiser."""
     parts = [str(_l("%(group)s: %(needed)d needed, %(eligible)d eligible (short by "

@@ -70,7 +70,9 @@ def test_an_organiser_draws_the_panel_and_reads_why(client, session, world):
     assert "Random seed of the draw" in page
     draw = session.scalars(select(PanelDraw).where(PanelDraw.hearing_id == hearing.id)).one()
     assert draw.seat_no is None and len(draw.explanation["chosen"]) == 5
-    assert len(draw.explanation["passed"]) == len(people) - 5
+    # everyone not chosen is explained: here nobody is excluded, all were out-picked
+    assert draw.explanation["passed"] == []
+    assert sum(len(g["people"]) for g in draw.explanation["outpicked"]) == len(people) - 5
     # recorded on the case file's timeline
     event = session.scalars(select(CaseEvent).where(
         CaseEvent.case_id == hearing.case_id, CaseEvent.kind == "hearing_panel_drawn")).one()
