@@ -59,3 +59,8 @@ def init_app(app: Flask) -> None:
         deliberation_events.register()
         app.extensions["hearings.deliberation_events"] = True
     # /deliberation
+    # panel
+    from hearings.panel_blueprint import panel_view
+
+    app.add_template_global(panel_view, "hearing_panel")
+    # end panel

@@ -157,6 +157,17 @@ def visible_requests(user: Any) -> ColumnElement[bool]:
 # --- panel ------------------------------------------------------------------------------
 
 
+def can_compose_panels(user: Any) -> bool:
+    """The route check of the panel pages: who may compose some hearing's panel."""
+    return can_schedule(user)
+
+
+def can_compose_panel(user: Any, hearing: Hearing) -> bool:
+    """Draw, pick by hand, remove, substitute; and see why people were passed over
+    (conflicts, bookings): the hearing's organisers."""
+    return is_active_user(user) and can_organise(user, hearing)
+
+
 # --- invitations ------------------------------------------------------------------------
 
 def can_manage_invitations(user: Any, hearing: Hearing) -> bool:

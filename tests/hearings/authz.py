@@ -86,6 +86,20 @@ def expected() -> dict[tuple[str, str], Any]:
 
 
     # --- panel ------------------------------------------------------------------------
+    # organisers only (admin, clerks and leaders of the holding office); the test's
+    # hearing is of an office no clerk or leader here belongs to
+    def panel_seat_args(o: Any) -> dict[str, Any]:
+        panel = [p for p in o["hearing"].participants if p.role == "panel"]
+        return {"hearing_id": o["hearing"].id, "participant_id": panel[0].id}
+
+    def panel_hearing_args(o: Any) -> dict[str, Any]:
+        return {"hearing_id": o["hearing"].id}
+
+    rows[("hearings.panel_draw", "POST")] = _rule({A, C, L}, panel_hearing_args, {C, L})
+    rows[("hearings.panel_pick", "GET")] = _rule({A, C, L}, panel_hearing_args, {C, L})
+    rows[("hearings.panel_pick", "POST")] = _rule({A, C, L}, panel_hearing_args, {C, L})
+    rows[("hearings.panel_substitute", "POST")] = _rule({A, C, L}, panel_seat_args, {C, L})
+    rows[("hearings.panel_remove", "POST")] = _rule({A, C, L}, panel_seat_args, {C, L})
 
 
     # --- invitations ------------------------------------------------------------------
