@@ -10,6 +10,12 @@ export function createMedia(room) {
   function start() {
     if (st.mediaReady) return st.mediaReady;
     st.mediaReady = (async () => {
+      if (room.cfg.watchOnly) {
+        // a watcher sends nothing: the camera and microphone are never asked for
+        st.local.stream = new MediaStream();
+        sync();
+        return;
+      }
       if (!navigator.mediaDevices?.getUserMedia) {
         room.status.showAlert(S.media_error, { keep: true });
         return;
