@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
         panel_blueprint,
         public_blueprint,
         record_blueprint,
+        video_blueprint,
     )
     from hearings.blueprint import bp
     from hearings.permissions import can_open_hearings
@@ -34,3 +35,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     add_nav(app, _l("Hearings"), "hearings.index", can_open_hearings, order=30)
     # parts register their ticks, seeders, home panels and socket events here
+    # video: hearings/video_blueprint.py is imported with the other route modules above
+    # (routes cannot be added to bp once it is registered)
