@@ -4,16 +4,28 @@ only their named seats enter, recordings filed to the room's case."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from sqlalchemy import func, select
 
 from portal.auth.roles import Role
 from portal.timeutil import utcnow
 from tests.fixtures.casefiles import new_case
-from tests.fixtures.core import client_for, login
-from tests.fixtures.video import events, guest_socket, hello
+from tests.fixtures.core import client_for, login, wait_until_async
+from tests.fixtures.video import (
+    SyntheticPeer,
+    events,
+    guest_socket,
+    hello,
+    sound_packets_sent,
+    synthetic_peer,
+)
 from tests.fixtures.video import staff_socket as _staff_socket
 from video import operations as ops
 from video.events import NAMESPACE, sends_media
@@ -65,7 +77,7 @@ def _room(session, clerk, office, host, private: bool = False) -> Room:
     return room
 
 
-def _seat(session, clerk, room, name, **kw) -> tuple[Seat, str | None]:
+def _seat(session, clerk, room, name, **kw) -> tuple[Seat, Any]:
     seat, token = ops.add_seat(session, clerk, room, name=name, **kw)
     ops.pending_events(session)
     session.commit()
@@ -320,3 +332,89 @@ def test_a_named_seat_needs_a_multi_party_room(session, clerk, room):
         ops.add_seat(session, clerk, room, name="某人")
 
 
+
+
+# --- real media (aiortc peers signalled through the namespace) ------------------------------
+
+@pytest.fixture()
+def peer_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """The peers' own asyncio loop in a thread; the test's thread drives the (blocking)
+    Socket.IO test clients."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+def _run(loop: asyncio.AbstractEventLoop, coro: Any, timeout: float = 30) -> Any:
+    return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+
+
+async def _watcher_offer(pc: RTCPeerConnection) -> str:
+    """What the room client does for a watch-only seat: receive-only transceivers."""
+    pc.addTransceiver("audio", direction="recvonly")
+    pc.addTransceiver("video", direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    return str(pc.localDescription.sdp)
+
+
+async def _sender_answer(peer: SyntheticPeer, offer: str) -> str:
+    """A sender answers with its tracks on the transceivers the offer made."""
+    await peer.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+    for player in peer.players:
+        for track in (player.audio, player.video):
+            if track is not None:
+                peer.pc.addTrack(track)
+    await peer.pc.setLocalDescription(await peer.pc.createAnswer())
+    return str(peer.pc.localDescription.sdp)
+
+
+async def _received(pc: RTCPeerConnection, kind: str, frames: int) -> int:
+    track = next(r.track for r in pc.getReceivers() if r.track and r.track.kind == kind)
+    for _ in range(frames):
+        await asyncio.wait_for(track.recv(), 10)
+    return frames
+
+
+@pytest.mark.media
+def test_a_watcher_receives_a_senders_sound_and_picture_and_sends_none(
+        app, session, clerk, office, host, loopback, peer_loop):
+    room = _room(session, clerk, office, host)
+    speaker, speaker_token = _seat(session, clerk, room, "信访人丙")
+    watcher, watcher_token = _seat(session, clerk, room, "旁听甲", watch_only=True)
+    s = guest_socket(app, speaker_token)
+    hello(s, "s")
+    w = guest_socket(app, watcher_token)
+    assert hello(w, "w")["peers"] == [speaker.id]
+    sender = _run(peer_loop, synthetic_peer(audio=True, video=True))
+    # the sender's tracks go on the transceivers of the watcher's offer, not new ones
+    _run(peer_loop, sender.pc.close())
+    sender.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    receiver = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        offer = _run(peer_loop, _watcher_offer(receiver))
+        assert not sends_media(offer)
+        assert _emit(w, "signal", {"to": speaker.id, "kind": "offer",
+                                   "data": {"pcid": "m1", "sdp": offer}})["ok"] is True
+        relayed = events(s, "signal")[-1]
+        assert relayed["from"] == watcher.id and relayed["data"]["sdp"] == offer
+        answer = _run(peer_loop, _sender_answer(sender, relayed["data"]["sdp"]))
+        assert _emit(s, "signal", {"to": watcher.id, "kind": "answer",
+                                   "data": {"pcid": "m1", "sdp": answer}})["ok"] is True
+        got = events(w, "signal")[-1]["data"]["sdp"]
+        _run(peer_loop, receiver.setRemoteDescription(
+            RTCSessionDescription(sdp=got, type="answer")))
+        _run(peer_loop, wait_until_async(lambda: receiver.connectionState == "connected",
+                                         20, "the watcher to connect"))
+        # a second of sound and some pictures arrive; the watcher sends nothing back
+        assert _run(peer_loop, _received(receiver, "audio", 50), 60) == 50
+        assert _run(peer_loop, _received(receiver, "video", 10), 60) == 10
+        assert all(sender_.track is None for sender_ in receiver.getSenders())
+        assert _run(peer_loop, sound_packets_sent(receiver)) == 0
+    finally:
+        _run(peer_loop, receiver.close())
+        _run(peer_loop, sender.close())
+    for sock in (s, w):
+        sock.disconnect(NAMESPACE)
