@@ -8,6 +8,7 @@ memory, or Redis shared by every socket node). Socket.IO rooms:
   v<room>          everyone connected to the room (waiting people included)
   v<room>:in       admitted people and officials
   v<room>:staff    officials
+  v<room>:watch    admitted watch-only seats (observers: no chat, no other watcher's name)
   vs<seat>         every connection of one seat (the takeover notice goes here)
   vu<user>         an official's connections (closed at logout)
 
@@ -105,6 +106,15 @@ def room_in(room_id: int) -> str:
 
 def room_staff(room_id: int) -> str:
     return f"v{room_id}:staff"
+
+
+def room_watch(room_id: int) -> str:
+    """Admitted watch-only seats: they get the room's state, not its chat."""
+    return f"v{room_id}:watch"
+
+
+def inner_room(room_id: int, watch_only: bool) -> str:
+    return room_watch(room_id) if watch_only else room_in(room_id)
 
 
 def seat_room(seat_id: int) -> str:
@@ -237,9 +247,16 @@ def emit_participants(room_id: int) -> None:
     room = db.session.get(Room, room_id)
     if room is None:
         return
+    seats = _participants(room)
     socketio.emit("room_event", {"id": None, "kind": "participants",
-                                 "data": {"seats": _participants(room)}},
+                                 "data": {"seats": seats}},
                   to=room_in(room_id), namespace=NAMESPACE)
+    if room.is_multi_party:
+        # watchers see who speaks and how many watch, not one another's names
+        senders = [s for s in seats if not s["watch_only"]]
+        socketio.emit("room_event", {"id": None, "kind": "participants", "data": {
+            "seats": senders, "watchers": len(seats) - len(senders)}},
+            to=room_watch(room_id), namespace=NAMESPACE)
 
 
 def _media_state(seat_id: int) -> dict[str, Any]:
@@ -257,10 +274,12 @@ def _media_state(seat_id: int) -> dict[str, Any]:
 
 
 def _move_in(room_id: int, seat_id: int) -> None:
-    """The seat's connection joins the inner room, on whichever node it is."""
+    """The seat's connection joins the inner room (a watcher's own), on whichever node it
+    is."""
     sid = live.registry().current_sid(NAMESPACE, str(seat_id))
-    if sid is not None:
-        live.enter_room(sid, room_in(room_id), NAMESPACE)
+    seat = db.session.get(Seat, seat_id)
+    if sid is not None and seat is not None:
+        live.enter_room(sid, inner_room(room_id, seat.is_watch_only), NAMESPACE)
 
 
 def _message(reason: str) -> dict[str, str]:
@@ -489,6 +508,7 @@ def on_hello(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[str, An
     room = seat.room
     room_id, seat_id, sid = room.id, seat.id, binding.sid
     admitted = seat.is_staff or seat.state == SeatState.ADMITTED
+    inner = inner_room(room_id, seat.is_watch_only)
     position = ops.position(db.session, seat)
 
     def take_seat() -> None:
@@ -509,7 +529,7 @@ def on_hello(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[str, An
         else:
             registry.map_update(_positions_key(room_id), {}, remove=[str(seat_id)])
         if admitted:
-            live.enter_room(sid, room_in(room_id), NAMESPACE)
+            live.enter_room(sid, inner, NAMESPACE)
             emit_participants(room_id)
         if not arrived:
             emit_lobby(room_id)  # a reconnect: the officials see them online again

@@ -97,8 +97,8 @@ def audiences_for(seat: Seat, host: bool | None = None) -> list[str]:
     """The audiences a seat belongs to; `host` False: an account's named seat that does
     not host (a panel member) is not among the officials."""
     seen = ["room", f"seat:{seat.id}"]
-    if seat.is_staff or seat.state == SeatState.ADMITTED:
-        seen.append("in")
+    if (seat.is_staff or seat.state == SeatState.ADMITTED) and not seat.is_watch_only:
+        seen.append("in")  # the chat: never a watcher's
     if seat.is_staff if host is None else host:
         seen.append("staff")
     return seen

@@ -170,6 +170,15 @@ def test_a_watch_only_seat_receives_and_never_sends(app, session, clerk, office,
     assert set(ack["peers"]) == {host_sock_seat(session, room, host), speaker.id}
     seats = events(host_sock, "participants")[-1]["data"]["seats"]
     assert {x["name"]: x["watch_only"] for x in seats}["旁听甲"] is True
+    # a watcher sees who speaks and how many watch, not the other watchers' names
+    seen = events(w, "participants")[-1]["data"]
+    assert {x["name"] for x in seen["seats"]} == {host.display_name, "信访人丙"}
+    assert seen["watchers"] == 2
+    # nor the room's chat, live or replayed (the watcher's window reloaded)
+    assert _emit(s, "chat", {"text": "请主持人注意"})["ok"] is True
+    assert events(host_sock, "chat") and events(w, "chat") == []
+    w = guest_socket(app, watcher_token)
+    assert all(e["kind"] != "chat" for e in hello(w, "w")["events"])
 
     chats_before = _count_chat(session, room)
     refused = _emit(w, "chat", {"text": "我有话说"})
