@@ -76,7 +76,14 @@ def _room(session: DbSession, room_id: int | None) -> Room | None:
 def _sync_seats(session: DbSession, actor: Any, hearing: Hearing, room: Room,
                 people: list[Participant]) -> None:
     """A seat for each of `people` (accounts enter logged in, others on a link, all
-    straight in); the seats of people no longer taking part are cancelled."""
+    straight in); the seats of people no longer taking part are cancelled. A hearing
+    moved since: the room's time and its links' expiry follow."""
+    if room.status == RoomStatus.SCHEDULED and (room.starts_at, room.ends_at) != (
+            hearing.starts_at, hearing.ends_at):
+        room.starts_at, room.ends_at = hearing.starts_at, hearing.ends_at
+        for seat in room.seats:
+            if seat.token_expires_at is not None:
+                seat.token_expires_at = room.ends_at + vops.LINK_GRACE
     wanted = {participant_ref(p): p for p in people}
     for seat in room.seats:
         if (seat.ref or "").startswith("hearing-participant:") and seat.ref not in wanted \

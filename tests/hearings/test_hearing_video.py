@@ -21,6 +21,7 @@ from portal.timeutil import utcnow
 from tests.fixtures.core import client_for
 from tests.fixtures.hearings import add_panel, new_hearing, registry
 from tests.fixtures.video import events, guest_socket, hello
+from video import operations as vops
 from video.events import NAMESPACE
 from video.models import Room, RoomKind, Seat, SeatKind, SeatState
 
@@ -87,12 +88,18 @@ def test_the_hearing_room_has_a_seat_for_each_participant_on_its_case(session, w
             assert seat.kind == SeatKind.PARTICIPANT and seat.token_hash
         assert not seat.is_watch_only
 
-    # again: the same room, no new seats; a member who declined loses theirs
+    # again: the same room, no new seats; a member who declined loses theirs; the
+    # hearing moved a day later: the room and its links follow
     member = _participant(hearing, ParticipantRole.PANEL, with_account=False)
     member.rsvp = "declined"
+    hearing.starts_at += timedelta(days=1)
+    hearing.ends_at += timedelta(days=1)
     again = video_rooms.ensure_hearing_room(session, world.clerk, hearing)
     session.commit()
     assert again.id == room.id
+    assert (room.starts_at, room.ends_at) == (hearing.starts_at, hearing.ends_at)
+    assert all(s.token_expires_at == room.ends_at + vops.LINK_GRACE
+               for s in _seats(session, room.id) if s.token_expires_at is not None)
     assert len(_seats(session, room.id)) == len(seats)
     gone = next(s for s in _seats(session, room.id)
                 if s.ref == f"hearing-participant:{member.id}")
