@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import url_for
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from hearings import permissions as hperm
 from hearings.models import (
@@ -22,7 +24,7 @@ from hearings.models import (
     ParticipantRole,
     Rsvp,
 )
-from portal.errors import DomainError, NotAllowed
+from portal.errors import DomainError, NotAllowed, StaleEdit
 from portal.extensions import DbSession
 from portal.i18n import lazy_gettext as _l
 from video import operations as vops
@@ -68,6 +70,22 @@ def _check_actor(actor: Any, hearing: Hearing) -> None:
                             "clerk open a hearing's video room."))
 
 
+def _locked_room(session: DbSession, hearing: Hearing, column: Any) -> Room | None:
+    """The hearing's room as committed now, its row locked (PostgreSQL): two organisers
+    opening the video at once make one room — the second waits, then finds it."""
+    room_id = session.scalar(select(column).where(Hearing.id == hearing.id)
+                             .with_for_update())
+    return _room(session, room_id)
+
+
+def _store(session: DbSession, hearing: Hearing, column: str, room: Room) -> None:
+    setattr(hearing, column, room.id)
+    try:
+        session.flush()
+    except StaleDataError:  # changed meanwhile (SQLite takes no row lock)
+        raise StaleEdit(_l("The hearing changed meanwhile; open its video again.")) from None
+
+
 def _room(session: DbSession, room_id: int | None) -> Room | None:
     room = session.get(Room, room_id) if room_id else None
     return room if room is not None and room.status != RoomStatus.ENDED else None
@@ -103,13 +121,13 @@ def ensure_hearing_room(session: DbSession, actor: Any, hearing: Hearing) -> Roo
     taking part, each on the hearing's case (a recording is filed there)."""
     _check_actor(actor, hearing)
     _check_open(hearing)
-    room = _room(session, hearing.video_room_id)
+    room = _locked_room(session, hearing, Hearing.video_room_id)
     if room is None:
         room = vops.create_multi_party_room(
             session, actor, title=str(_l("Hearing: %(title)s", title=hearing.title)),
             office_id=hearing.office_id, starts_at=hearing.starts_at,
             ends_at=hearing.ends_at, host_id=hearing.presiding_id)
-        hearing.video_room_id = room.id
+        _store(session, hearing, "video_room_id", room)
     _sync_seats(session, actor, hearing, room,
                 [p for p in hearing.participants if _takes_part(p)])
     return room
@@ -120,13 +138,13 @@ def ensure_deliberation_room(session: DbSession, actor: Any, hearing: Hearing) -
     active panel members, nobody else — the organisers and the admin included."""
     _check_actor(actor, hearing)
     _check_open(hearing)
-    room = _room(session, hearing.deliberation_room_id)
+    room = _locked_room(session, hearing, Hearing.deliberation_room_id)
     if room is None:
         room = vops.create_multi_party_room(
             session, actor, title=str(_l("Deliberation: %(title)s", title=hearing.title)),
             office_id=hearing.office_id, starts_at=hearing.starts_at,
             ends_at=hearing.ends_at, host_id=hearing.presiding_id, private=True)
-        hearing.deliberation_room_id = room.id
+        _store(session, hearing, "deliberation_room_id", room)
     people = [p for p in hearing.participants if _deliberates(hearing, p)]
     # the host enters only through a seat of their own
     if (not any(p.user_id == hearing.presiding_id for p in people)

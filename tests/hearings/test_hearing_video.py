@@ -5,20 +5,25 @@ online observer's watch-only seat, and the partial the live pages include."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 from flask import render_template
+from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from hearings import video_rooms
 from hearings.links import observer_token_hash
-from hearings.models import Observer, Participant, ParticipantRole
+from hearings.models import Hearing, Observer, Participant, ParticipantRole
+from portal.auth.models import User
+from portal.auth.roles import Role
 from portal.crypto import lookup_hash
 from portal.errors import NotAllowed
-from portal.extensions import socketio
+from portal.extensions import db, socketio
 from portal.timeutil import utcnow
-from tests.fixtures.core import client_for
+from tests.fixtures.casefiles import World
+from tests.fixtures.core import PG_URL, build_app, client_for, create_pg_database
 from tests.fixtures.hearings import add_panel, new_hearing, registry
 from tests.fixtures.video import events, guest_socket, hello
 from video import operations as vops
@@ -256,3 +261,80 @@ def test_the_partial_offers_the_viewers_own_way_in(app, session, world, heard):
     assert f'/hearings/p/{tokens[petitioner.id]}/video/hearing' in mine
     assert 'method="post"' in mine
     assert 'href="/join/abc"' in watch and "watch and listen" in watch
+
+
+@pytest.mark.skipif(not PG_URL, reason="PORTAL_TEST_DATABASE_URL is not set (row locks)")
+def test_two_organisers_opening_the_video_at_once_make_one_room(tmp_path):
+    """Real commits on a PostgreSQL database of its own: the second waits on the
+    hearing's row, then finds the first's room and seats."""
+    url, drop = create_pg_database(PG_URL)
+    app = build_app(tmp_path, url)
+    try:
+        with app.app_context():
+            upgrade()
+            hearing_id, clerk_ids = _seed_hearing()
+        barrier = threading.Barrier(2)
+        got: list[int] = []
+        errors: list[BaseException] = []
+
+        def work(clerk_id: int) -> None:
+            try:
+                with app.app_context():
+                    hearing = db.session.get(Hearing, hearing_id)
+                    clerk = db.session.get(User, clerk_id)
+                    barrier.wait()
+                    got.append(video_rooms.ensure_hearing_room(db.session, clerk, hearing).id)
+                    db.session.commit()
+                    db.session.remove()
+            except BaseException as error:  # noqa: BLE001  (handed to the test's thread)
+                errors.append(error)
+
+        pool = [threading.Thread(target=work, args=(c,)) for c in clerk_ids]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join(60)
+        assert errors == []
+        with app.app_context():
+            rooms = db.session.scalars(select(Room.id)).all()
+            assert got == [rooms[0], rooms[0]] and len(rooms) == 1
+            hearing = db.session.get(Hearing, hearing_id)
+            assert hearing.video_room_id == rooms[0]
+            refs = db.session.scalars(select(Seat.ref)).all()
+            assert len(refs) == len(set(refs)) == len(
+                [p for p in hearing.participants if p.is_active])
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        drop()
+
+
+def _seed_hearing() -> tuple[int, list[int]]:
+    from portal.auth import operations as auth_ops
+    from portal.casefiles import operations as case_ops
+    from portal.orgs.models import Organisation
+
+    office = Organisation(name="信访局", kind="agency", sector="petition")
+    db.session.add(office)
+    db.session.flush()
+
+    def user(name: str, role: Role) -> User:
+        return auth_ops.create_user(db.session, username=name, display_name=name,
+                                    password="x" * 12, roles={role}, organisations=[office],
+                                    check_password=False)
+
+    leader, clerk, other = user("leader", Role.LEADER), user("clerk", Role.CLERK), \
+        user("clerk2", Role.CLERK)
+    case, _code = case_ops.register_case(db.session, clerk, channel="walk_in", kind="land",
+                                         summary="征地补偿", petitioners=[{"name": "王秀英"}])
+    world = World(county=None, township=office, village=None, office=office,
+                  other_office=None, police=None, land=None, outsider_agency=None,
+                  clerk=clerk, leader=leader, supervisor=None, admin=None, other_clerk=None,
+                  other_leader=None, police_officer=None, land_officer=None,
+                  outsider_officer=None, deputy=None)
+    hearing, _tokens = new_hearing(db.session, world, case=case, status="published")
+    add_panel(db.session, hearing, registry(db.session, world, deputies=1, cppcc=1,
+                                            experts=1, lawyers=0))
+    db.session.commit()
+    return hearing.id, [clerk.id, other.id]
