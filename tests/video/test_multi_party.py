@@ -427,3 +427,63 @@ def test_a_watcher_receives_a_senders_sound_and_picture_and_sends_none(
         _run(peer_loop, sender.close())
     for sock in (s, w):
         sock.disconnect(NAMESPACE)
+
+
+class _FakeSfu:
+    """An SFU that remembers what it was asked (Janus itself: test_janus_engine)."""
+
+    topology = "sfu"
+
+    def __init__(self) -> None:
+        self.published: list[str] = []
+        self.subscribed: list[tuple[str, str]] = []
+
+    def ice_servers(self, identity: str) -> list[dict[str, object]]:
+        return []
+
+    def publish(self, room_key: str, seat_key: str, offer_sdp: str) -> str:
+        self.published.append(seat_key)
+        return "v=0\r\n(answer)"
+
+    def subscribe(self, room_key: str, seat_key: str, feed_seat_key: str) -> str:
+        self.subscribed.append((seat_key, feed_seat_key))
+        return f"v=0\r\n(offer of {feed_seat_key})"
+
+    def subscribe_answer(self, room_key: str, seat_key: str, feed_seat_key: str,
+                         answer_sdp: str) -> None:
+        self.subscribed.append((seat_key, f"answered {feed_seat_key}"))
+
+
+def test_with_an_sfu_watchers_subscribe_and_never_publish(app, session, clerk, office, host,
+                                                          monkeypatch):
+    from video.engines import EXTENSION_KEY
+
+    sfu = _FakeSfu()
+    monkeypatch.setitem(app.extensions, EXTENSION_KEY, sfu)
+    room = _room(session, clerk, office, host)
+    speaker, speaker_token = _seat(session, clerk, room, "信访人丙")
+    early, early_token = _seat(session, clerk, room, "旁听甲", watch_only=True)
+    late, late_token = _seat(session, clerk, room, "旁听乙", watch_only=True)
+    e = guest_socket(app, early_token)
+    assert hello(e, "e")["topology"] == "sfu"
+    s = guest_socket(app, speaker_token)
+    hello(s, "s")
+    # the speaker publishes: the watcher already there is offered the feed
+    assert _emit(s, "media_offer", {"sdp": RECEIVING_SDP})["ok"] is True
+    assert sfu.published == [speaker.seat_key]
+    assert events(e, "subscribe_offer") == [
+        {"feed": speaker.id, "sdp": f"v=0\r\n(offer of {speaker.seat_key})"}]
+    # a watcher coming later asks for the feeds published so far
+    w = guest_socket(app, late_token)
+    hello(w, "w")
+    assert _emit(w, "watch", {})["ok"] is True
+    assert [m["feed"] for m in events(w, "subscribe_offer")] == [speaker.id]
+    assert _emit(w, "subscribe_answer", {"feed": speaker.id, "sdp": "v=0"})["ok"] is True
+    # a watcher never publishes, not even an offer that would only receive
+    refused = _emit(w, "media_offer", {"sdp": RECEIVING_SDP})
+    assert refused["ok"] is False and "receives" in refused["error"]
+    assert sfu.published == [speaker.seat_key]
+    assert (late.seat_key, speaker.seat_key) in sfu.subscribed
+    assert all(feed != late.seat_key for _seat_key, feed in sfu.subscribed)
+    for sock in (e, s, w):
+        sock.disconnect(NAMESPACE)
