@@ -8,6 +8,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,13 +17,15 @@ from sqlalchemy import func, select
 
 from portal.auth.roles import Role
 from portal.timeutil import utcnow
+from tests.fixtures.browser import CHROMIUM, MISSING_BROWSER
 from tests.fixtures.casefiles import new_case
-from tests.fixtures.core import client_for, login, wait_until_async
+from tests.fixtures.core import PASSWORD, client_for, login, wait_until_async
 from tests.fixtures.video import (
     SyntheticPeer,
     events,
     guest_socket,
     hello,
+    served_nodes,
     sound_packets_sent,
     synthetic_peer,
 )
@@ -487,3 +490,82 @@ def test_with_an_sfu_watchers_subscribe_and_never_publish(app, session, clerk, o
     assert all(feed != late.seat_key for _seat_key, feed in sfu.subscribed)
     for sock in (e, s, w):
         sock.disconnect(NAMESPACE)
+
+
+# --- the room client in Chromium ----------------------------------------------------------
+
+def _seed_watcher(data: Path, url: str) -> dict[str, Any]:
+    """A migrated database with a multi-party room open now, a speaker's seat and an
+    observer's watch-only seat (the recording notice already agreed to)."""
+    from flask_migrate import upgrade
+
+    from portal.auth import operations as auth_ops
+    from portal.extensions import db
+    from portal.orgs.models import Organisation
+    from tests.fixtures.core import build_app
+
+    app = build_app(data, url)
+    with app.app_context():
+        upgrade()
+        office = Organisation(name="县信访局", kind="agency")
+        db.session.add(office)
+        db.session.flush()
+        leader = auth_ops.create_user(db.session, username="mpleader", password=PASSWORD,
+                                      display_name="主持人", roles=[Role.LEADER],
+                                      organisations=[office], check_password=False)
+        db.session.flush()
+        room = ops.create_multi_party_room(
+            db.session, leader, title="听证会（视频）", office_id=office.id,
+            starts_at=utcnow() - timedelta(minutes=5), ends_at=utcnow() + timedelta(hours=2),
+            host_id=leader.id)
+        ops.add_seat(db.session, leader, room, name="信访人丙")
+        watcher, token = ops.add_seat(db.session, leader, room, name="旁听甲", watch_only=True)
+        watcher.consent_at = utcnow()
+        ops.pending_events(db.session)
+        db.session.commit()
+        seeded = {"token": token, "seat": watcher.id}
+        db.engine.dispose()
+    return seeded
+
+
+#: counts the page's requests for a camera or microphone (a watcher makes none)
+COUNT_MEDIA_REQUESTS = """
+window.__mediaRequests = 0;
+if (navigator.mediaDevices) {
+  const real = navigator.mediaDevices.getUserMedia?.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = (c) => { window.__mediaRequests += 1; return real(c); };
+}
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=MISSING_BROWSER)
+def test_a_watcher_in_chromium_asks_for_no_camera_and_has_no_chat(tmp_path, browser):
+    seeded = _seed_watcher(tmp_path, f"sqlite:///{tmp_path / 'portal.db'}")
+    with served_nodes(tmp_path, f"sqlite:///{tmp_path / 'portal.db'}", names=("a",)) as [base]:
+        context = browser.new_context(viewport={"width": 360, "height": 740},
+                                      locale="zh-CN")
+        try:
+            context.add_init_script(COUNT_MEDIA_REQUESTS)
+            page = context.new_page()
+            check = page.goto(f"{base}/join/{seeded['token']}")
+            assert check is not None and check.status == 200
+            # the device check of a watcher: no camera or microphone to check
+            assert page.locator("#check-camera").count() == 0
+            page.goto(f"{base}/join/{seeded['token']}/room")
+            page.wait_for_function(
+                "() => window.videoRoom && videoRoom.state().seatState === 'admitted'",
+                timeout=20000)
+            assert page.evaluate("() => window.__mediaRequests") == 0
+            assert page.locator("#chat-box").count() == 0
+            assert page.locator("#btn-mute").count() == 0
+            assert page.locator("#tile-self").is_hidden()
+            assert page.locator(".watch-only-note").is_visible()
+            # the participants list: how many watch (the watcher itself), no watcher's name
+            page.wait_for_function(
+                "() => document.querySelectorAll('#participants li').length >= 1",
+                timeout=10000)
+            listed = page.locator("#participants").inner_text()
+            assert "旁听甲" not in listed and "1" in listed
+        finally:
+            context.close()
