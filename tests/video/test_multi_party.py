@@ -16,21 +16,25 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from sqlalchemy import func, select
 
 from portal.auth.roles import Role
+from portal.casefiles.models import Document
 from portal.timeutil import utcnow
 from tests.fixtures.browser import CHROMIUM, MISSING_BROWSER
 from tests.fixtures.casefiles import new_case
-from tests.fixtures.core import PASSWORD, client_for, login, wait_until_async
+from tests.fixtures.core import PASSWORD, client_for, login, wait_until, wait_until_async
 from tests.fixtures.video import (
     SyntheticPeer,
     events,
+    frames_written,
     guest_socket,
     hello,
+    recorded,
     served_nodes,
     sound_packets_sent,
     synthetic_peer,
 )
 from tests.fixtures.video import staff_socket as _staff_socket
 from video import operations as ops
+from video.engines import get_engine
 from video.events import NAMESPACE, sends_media
 from video.models import Recording, Room, RoomEvent, Seat, SeatKind, SeatState
 
@@ -569,3 +573,61 @@ def test_a_watcher_in_chromium_asks_for_no_camera_and_has_no_chat(tmp_path, brow
             assert "旁听甲" not in listed and "1" in listed
         finally:
             context.close()
+
+
+async def _offer(peer: SyntheticPeer) -> str:
+    await peer.pc.setLocalDescription(await peer.pc.createOffer())
+    return str(peer.pc.localDescription.sdp)
+
+
+async def _answer(peer: SyntheticPeer, sdp: str) -> None:
+    await peer.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+
+
+@pytest.mark.media
+def test_a_recorded_hearing_room_is_filed_in_the_case_without_the_watchers(
+        app, session, world, loopback, peer_loop, monkeypatch):
+    from video import filing
+
+    # processed in this thread (the test's database connection is not shared)
+    monkeypatch.setattr(filing, "spawn", filing.process)
+    case, _code = new_case(session, world)
+    # the hearing's office holds the room; its presiding leader records
+    clerk, host = world.clerk, world.leader
+    room = _room(session, clerk, world.office, host)
+    speakers = [_seat(session, clerk, room, name, case_id=case.id)
+                for name in ("信访人丙", "承办单位丁")]
+    watcher, watcher_token = _seat(session, clerk, room, "旁听甲", case_id=case.id,
+                                   watch_only=True)
+    h = staff_socket(app, client_for(app, host), room)
+    hello(h, "h")
+    socks = [guest_socket(app, token) for _seat_, token in speakers]
+    w = guest_socket(app, watcher_token)
+    for n, sock in enumerate([*socks, w]):
+        hello(sock, f"g{n}")
+        assert _emit(sock, "consent", {})["ok"] is True
+    assert _emit(h, "record", {"on": True})["ok"] is True
+    engine = get_engine(app)
+    peers = [_run(peer_loop, synthetic_peer(tone_hz=hz)) for hz in (440, 660)]
+    try:
+        for sock, peer in zip(socks, peers, strict=True):
+            ack = _emit(sock, "media_offer", {"sdp": _run(peer_loop, _offer(peer))})
+            assert ack["ok"], ack
+            _run(peer_loop, _answer(peer, ack["sdp"]))
+        # the watcher cannot send to the recorder, whatever it offers
+        assert _emit(w, "media_offer", {"sdp": SENDING_SDP})["ok"] is False
+        wait_until(recorded(engine, room.room_key, [s.seat_key for s, _t in speakers], 3),
+                   60, "3 s of both speakers recorded")
+        assert watcher.seat_key not in frames_written(engine, room.room_key)
+        stopped = _emit(h, "record", {"on": False})
+        assert stopped["ok"], stopped
+    finally:
+        for peer in peers:
+            _run(peer_loop, peer.close())
+    recording = session.get(Recording, stopped["recording_id"])
+    session.refresh(recording)
+    assert recording.status == "accepted", recording.error
+    document = session.get(Document, recording.document_id)
+    assert document is not None and document.case_id == case.id
+    for sock in (h, w, *socks):
+        sock.disconnect(NAMESPACE)
