@@ -8,6 +8,7 @@ logged."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import url_for
@@ -35,6 +36,9 @@ VIDEO_ROLES = frozenset({ParticipantRole.PRESIDING, ParticipantRole.CLERK,
                          ParticipantRole.PANEL, ParticipantRole.PETITIONER,
                          ParticipantRole.PARTY, ParticipantRole.AGENCY})
 HEARING, DELIBERATION = "hearing", "deliberation"
+#: a hearing often runs over its planned end: its rooms stay open this much longer (video
+#: ends rooms whose time is long past; the hearing's own end closes them before)
+OVERRUN = timedelta(hours=2)
 
 
 def participant_ref(participant: Participant) -> str:
@@ -97,8 +101,8 @@ def _sync_seats(session: DbSession, actor: Any, hearing: Hearing, room: Room,
     straight in); the seats of people no longer taking part are cancelled. A hearing
     moved since: the room's time and its links' expiry follow."""
     if room.status == RoomStatus.SCHEDULED and (room.starts_at, room.ends_at) != (
-            hearing.starts_at, hearing.ends_at):
-        room.starts_at, room.ends_at = hearing.starts_at, hearing.ends_at
+            hearing.starts_at, hearing.ends_at + OVERRUN):
+        room.starts_at, room.ends_at = hearing.starts_at, hearing.ends_at + OVERRUN
         for seat in room.seats:
             if seat.token_expires_at is not None:
                 seat.token_expires_at = room.ends_at + vops.LINK_GRACE
@@ -126,7 +130,7 @@ def ensure_hearing_room(session: DbSession, actor: Any, hearing: Hearing) -> Roo
         room = vops.create_multi_party_room(
             session, actor, title=str(_l("Hearing: %(title)s", title=hearing.title)),
             office_id=hearing.office_id, starts_at=hearing.starts_at,
-            ends_at=hearing.ends_at, host_id=hearing.presiding_id)
+            ends_at=hearing.ends_at + OVERRUN, host_id=hearing.presiding_id)
         _store(session, hearing, "video_room_id", room)
     _sync_seats(session, actor, hearing, room,
                 [p for p in hearing.participants if _takes_part(p)])
@@ -143,7 +147,7 @@ def ensure_deliberation_room(session: DbSession, actor: Any, hearing: Hearing) -
         room = vops.create_multi_party_room(
             session, actor, title=str(_l("Deliberation: %(title)s", title=hearing.title)),
             office_id=hearing.office_id, starts_at=hearing.starts_at,
-            ends_at=hearing.ends_at, host_id=hearing.presiding_id, private=True)
+            ends_at=hearing.ends_at + OVERRUN, host_id=hearing.presiding_id, private=True)
         _store(session, hearing, "deliberation_room_id", room)
     people = [p for p in hearing.participants if _deliberates(hearing, p)]
     # the host enters only through a seat of their own

@@ -102,7 +102,8 @@ def test_the_hearing_room_has_a_seat_for_each_participant_on_its_case(session, w
     again = video_rooms.ensure_hearing_room(session, world.clerk, hearing)
     session.commit()
     assert again.id == room.id
-    assert (room.starts_at, room.ends_at) == (hearing.starts_at, hearing.ends_at)
+    assert (room.starts_at, room.ends_at) == (hearing.starts_at,
+                                              hearing.ends_at + video_rooms.OVERRUN)
     assert all(s.token_expires_at == room.ends_at + vops.LINK_GRACE
                for s in _seats(session, room.id) if s.token_expires_at is not None)
     assert len(_seats(session, room.id)) == len(seats)
