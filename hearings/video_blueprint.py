@@ -4,7 +4,7 @@ and a participant's personal link to the video (a fresh join link, so a POST).""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from flask import abort, flash, redirect, url_for
 from flask.typing import ResponseReturnValue
@@ -25,6 +25,22 @@ from portal.web import public, render, require
 from video import permissions as video_perm
 
 WHICH = (video_rooms.HEARING, video_rooms.DELIBERATION)
+
+
+def _may_open_video(hearing: Hearing) -> bool:
+    return perm.can_organise(current_user, hearing) or perm.can_run(current_user, hearing)
+
+
+def _may_join_video(hearing: Hearing, which: str = video_rooms.HEARING) -> bool:
+    room = video_rooms.room_of(db.session, hearing, which)
+    return room is not None and video_perm.can_join_room(current_user, room)
+
+
+@bp.context_processor
+def _video_rules() -> dict[str, Any]:
+    """What hearings/_video.html asks of the viewer (the hearings pages' templates)."""
+    return {"may_open_hearing_video": _may_open_video,
+            "may_join_hearing_video": _may_join_video}
 
 
 def _hearing(hearing_id: int) -> Hearing:

@@ -243,6 +243,16 @@ def test_an_online_observer_gets_a_watch_only_seat(app, session, world, heard):
         video_rooms.observer_seat(session, hearing, waitlisted)
 
 
+def _as(app, hearing, user, **context) -> str:
+    """The partial as a hearings page shows it to `user` (None: nobody logged in)."""
+    from flask_login import login_user
+
+    with app.test_request_context(f"/hearings/{hearing.id}"):
+        if user is not None:
+            login_user(user)
+        return render_template("hearings/_video.html", hearing=hearing, **context)
+
+
 def test_the_partial_offers_the_viewers_own_way_in(app, session, world, heard):
     hearing, tokens = heard
     petitioner = _participant(hearing, ParticipantRole.PETITIONER)
@@ -251,8 +261,17 @@ def test_the_partial_offers_the_viewers_own_way_in(app, session, world, heard):
                                  participant=petitioner,
                                  participant_token=tokens[petitioner.id])
     assert "not open yet" in closed and "<form" not in closed
+    # the hearing's clerk may open the rooms; the office's supervisor may not
+    assert f"/hearings/{hearing.id}/video/open" in _as(app, hearing, world.clerk)
+    assert "/video/open" not in _as(app, hearing, world.supervisor)
     video_rooms.ensure_hearing_room(session, world.clerk, hearing)
+    video_rooms.ensure_deliberation_room(session, world.clerk, hearing)
     session.commit()
+    assert f"/hearings/{hearing.id}/video/hearing" in _as(app, hearing, world.clerk)
+    # the deliberation: not the clerk's, the presiding officer's
+    assert "no seat" in _as(app, hearing, world.clerk, which="deliberation")
+    assert f"/hearings/{hearing.id}/video/deliberation" in _as(
+        app, hearing, world.leader, which="deliberation")
     with app.test_request_context("/"):
         mine = render_template("hearings/_video.html", hearing=hearing,
                                participant=petitioner,
