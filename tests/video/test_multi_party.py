@@ -272,7 +272,9 @@ def test_a_private_room_lets_in_only_its_named_seats(app, session, clerk, office
     assert session.scalar(select(func.count()).select_from(Seat)) == seats_before
     assert session.get(Room, room.id).status == "scheduled"
 
-    # the presiding officer hosts on their own seat; the panel member on the link
+    # the presiding officer hosts on their own seat (and finds the room in the schedule);
+    # the panel member comes on the link
+    assert room.id in [r.id for r in ops.rooms_on(session, host, None, upcoming=True)]
     host_client = client_for(app, host)
     assert host_client.get(f"/video/rooms/{room.id}/host").status_code == 200
     h = staff_socket(app, host_client, room)
