@@ -562,6 +562,12 @@ def test_a_watcher_in_chromium_asks_for_no_camera_and_has_no_chat(tmp_path, brow
             page.wait_for_function(
                 "() => window.videoRoom && videoRoom.state().seatState === 'admitted'",
                 timeout=20000)
+            # sound only (no incoming picture) and back: still no camera asked for
+            toggle = page.locator("#btn-audio-only")
+            toggle.click()
+            page.wait_for_function("() => videoRoom.state().audioOnly === true")
+            toggle.click()
+            page.wait_for_function("() => videoRoom.state().audioOnly === false")
             assert page.evaluate("() => window.__mediaRequests") == 0
             assert page.locator("#chat-box").count() == 0
             assert page.locator("#btn-mute").count() == 0
