@@ -276,7 +276,10 @@ def test_a_private_room_lets_in_only_its_named_seats(app, session, clerk, office
     # the panel member comes on the link
     assert room.id in [r.id for r in ops.rooms_on(session, host, None, upcoming=True)]
     host_client = client_for(app, host)
-    assert host_client.get(f"/video/rooms/{room.id}/host").status_code == 200
+    page = host_client.get(f"/video/rooms/{room.id}/host")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "End the video for everyone" in text
+    assert 'id="btn-admit-all"' in text and "note-panel" not in text
     h = staff_socket(app, host_client, room)
     assert hello(h, "h")["seat"]["is_staff"]
     m = guest_socket(app, member_token)
