@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
         panel_blueprint,
         public_blueprint,
         record_blueprint,
+        video_blueprint,
     )
     from hearings.blueprint import bp
     from hearings.permissions import can_open_hearings
@@ -64,3 +65,5 @@ def init_app(app: Flask) -> None:
 
     app.add_template_global(panel_view, "hearing_panel")
     # end panel
+    # video: hearings/video_blueprint.py is imported with the other route modules above
+    # (routes cannot be added to bp once it is registered)

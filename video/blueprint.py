@@ -335,8 +335,10 @@ def host(room_id: int) -> ResponseReturnValue:
     seat = ops.existing_staff_seat(db.session, current_user, room)
     if seat is None or room.status == RoomStatus.ENDED:
         return render("video/open_room.html", room=room)
+    # a multi-party room (a hearing) has no reception notes: the hearing keeps minutes
+    note_url = None if room.is_multi_party else url_for("video.notes", room_id=room.id)
     return render("video/room.html", block=None, room=room, seat=seat, is_staff=True,
-                  token=None, note_url=url_for("video.notes", room_id=room.id))
+                  token=None, note_url=note_url)
 
 
 @bp.post("/rooms/<int:room_id>/host")

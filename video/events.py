@@ -8,6 +8,7 @@ memory, or Redis shared by every socket node). Socket.IO rooms:
   v<room>          everyone connected to the room (waiting people included)
   v<room>:in       admitted people and officials
   v<room>:staff    officials
+  v<room>:watch    admitted watch-only seats (observers: no chat, no other watcher's name)
   vs<seat>         every connection of one seat (the takeover notice goes here)
   vu<user>         an official's connections (closed at logout)
 
@@ -105,6 +106,15 @@ def room_in(room_id: int) -> str:
 
 def room_staff(room_id: int) -> str:
     return f"v{room_id}:staff"
+
+
+def room_watch(room_id: int) -> str:
+    """Admitted watch-only seats: they get the room's state, not its chat."""
+    return f"v{room_id}:watch"
+
+
+def inner_room(room_id: int, watch_only: bool) -> str:
+    return room_watch(room_id) if watch_only else room_in(room_id)
 
 
 def seat_room(seat_id: int) -> str:
@@ -228,7 +238,8 @@ def send_positions(room_id: int) -> None:
 def _participants(room: Room) -> list[dict[str, Any]]:
     online = connected_seat_ids(room.id)
     return [{"seat_id": s.id, "name": s.display_name, "kind": s.kind,
-             "is_staff": s.is_staff, "audio_only": s.is_audio_only}
+             "is_staff": s.is_staff, "audio_only": s.is_audio_only,
+             "watch_only": s.is_watch_only}
             for s in ops.admitted(db.session, room) if s.id in online]
 
 
@@ -236,9 +247,16 @@ def emit_participants(room_id: int) -> None:
     room = db.session.get(Room, room_id)
     if room is None:
         return
+    seats = _participants(room)
     socketio.emit("room_event", {"id": None, "kind": "participants",
-                                 "data": {"seats": _participants(room)}},
+                                 "data": {"seats": seats}},
                   to=room_in(room_id), namespace=NAMESPACE)
+    if room.is_multi_party:
+        # watchers see who speaks and how many watch, not one another's names
+        senders = [s for s in seats if not s["watch_only"]]
+        socketio.emit("room_event", {"id": None, "kind": "participants", "data": {
+            "seats": senders, "watchers": len(seats) - len(senders)}},
+            to=room_watch(room_id), namespace=NAMESPACE)
 
 
 def _media_state(seat_id: int) -> dict[str, Any]:
@@ -246,18 +264,22 @@ def _media_state(seat_id: int) -> dict[str, Any]:
     if seat is None:
         return {}
     online = connected_seat_ids(seat.room_id)
+    # a watcher connects to those who send, never to another watcher
     peers = [s.id for s in ops.admitted(db.session, seat.room)
-             if s.id != seat.id and s.id in online]
+             if s.id != seat.id and s.id in online
+             and not (seat.is_watch_only and s.is_watch_only)]
     engine = current_engine()
     return {"ice_servers": engine.ice_servers(seat.seat_key), "peers": peers,
             "topology": engine.topology}
 
 
 def _move_in(room_id: int, seat_id: int) -> None:
-    """The seat's connection joins the inner room, on whichever node it is."""
+    """The seat's connection joins the inner room (a watcher's own), on whichever node it
+    is."""
     sid = live.registry().current_sid(NAMESPACE, str(seat_id))
-    if sid is not None:
-        live.enter_room(sid, room_in(room_id), NAMESPACE)
+    seat = db.session.get(Seat, seat_id)
+    if sid is not None and seat is not None:
+        live.enter_room(sid, inner_room(room_id, seat.is_watch_only), NAMESPACE)
 
 
 def _message(reason: str) -> dict[str, str]:
@@ -330,36 +352,40 @@ def _refuse(error: DomainError) -> NoReturn:
     raise ConnectionRefusedError(str(error.message))
 
 
-def _bind(auth: dict[str, Any]) -> tuple[Seat, int | None, str | None]:
-    """The seat a new connection takes: (seat, the official's user id, the link's hash);
-    a DomainError refuses the connection."""
+def _bind(auth: dict[str, Any]) -> tuple[Seat, int | None, str | None, bool]:
+    """The seat a new connection takes: (seat, the account's user id, the link's hash,
+    whether it hosts); a DomainError refuses the connection."""
     if auth.get("token"):
         seat = ops.seat_for_token(db.session, str(auth["token"]))
         if seat.is_staff:
             raise DomainError(_l("This link is not valid."))
-        return seat, None, seat.token_hash
+        return seat, None, seat.token_hash, False
     if not current_user.is_authenticated:
         raise DomainError(_l("Log in, or open the link you were sent."))
     room = db.session.get(Room, client_number(auth.get("room")))
-    if room is None or not perm.can_host(current_user, room):
+    # a private room: its named seats only (an admin or the office's staff are refused)
+    if room is None or not perm.can_join_room(current_user, room):
         raise DomainError(_l("You may not host this reception."))
-    return ops.staff_seat(db.session, current_user, room), current_user.id, None
+    hosting = perm.can_host(current_user, room)
+    return ops.account_seat(db.session, current_user, room), current_user.id, None, hosting
 
 
 def on_connect(auth: Any = None) -> bool:
     auth = auth if isinstance(auth, dict) else {}
     sid = request.sid  # type: ignore[attr-defined]
 
-    def bind() -> tuple[int, int, int | None, str | None]:
-        seat, user_id, token_hash = _bind(auth)
-        return seat.room_id, seat.id, user_id, token_hash
+    def bind() -> tuple[int, int, int | None, str | None, bool]:
+        seat, user_id, token_hash, hosting = _bind(auth)
+        return seat.room_id, seat.id, user_id, token_hash, hosting
 
     # one unit of work (an official's seat may be made); then the registry knows it
-    room_id, seat_id, user_id, token_hash = transaction.run(db.session, bind, _refuse)
+    room_id, seat_id, user_id, token_hash, hosting = transaction.run(db.session, bind,
+                                                                     _refuse)
     live.registry().connect(NAMESPACE, sid, str(room_id), str(seat_id), user_id,
                             {"token_hash": token_hash} if token_hash else {})
     if user_id is not None:
-        join_room(room_staff(room_id))
+        if hosting:  # a named seat with an account (a panel member) is not an official
+            join_room(room_staff(room_id))
         join_room(room_in(room_id))
         join_room(f"vu{user_id}")
     join_room(room_all(room_id))
@@ -401,7 +427,7 @@ def _current() -> tuple[Binding, Seat]:
     if binding.user_id is not None:
         if not current_user.is_authenticated or current_user.id != binding.user_id:
             raise Refused(CLOSE_MESSAGES["logged_out"], "logged_out")
-        if not perm.can_host(current_user, seat.room):
+        if not perm.can_join_room(current_user, seat.room):
             raise Refused(CLOSE_MESSAGES["not_allowed"], "not_allowed")
     elif seat.state not in ops.OPEN_SEAT_STATES:
         raise Refused(CLOSE_MESSAGES.get(seat.state, CLOSE_MESSAGES["not_allowed"]),
@@ -435,7 +461,8 @@ def _handler(staff_only: bool = False) -> Any:
     def wrap(fn: Any) -> Any:
         def handler(data: dict[str, Any]) -> Any:
             binding, seat = _current()
-            if staff_only and not seat.is_staff:
+            if staff_only and not (seat.is_staff and binding.user_id is not None
+                                   and perm.can_host(current_user, seat.room)):
                 raise Refused(_l("Only the official can do that."))
             return fn(binding, seat, data)
 
@@ -458,12 +485,14 @@ def _message_for(error: DomainError) -> Any:
 
 def _seat_info(seat: Seat) -> dict[str, Any]:
     return {"id": seat.id, "kind": seat.kind, "name": seat.display_name, "state": seat.state,
-            "is_staff": seat.is_staff, "consent": seat.consent_at is not None}
+            "is_staff": seat.is_staff, "consent": seat.consent_at is not None,
+            "watch_only": seat.is_watch_only}
 
 
 def _room_info(room: Room) -> dict[str, Any]:
     return {"id": room.id, "title": room.title, "status": room.status,
-            "is_recording": room.is_recording, "lobby_message": room.lobby_message}
+            "is_recording": room.is_recording, "lobby_message": room.lobby_message,
+            "multi_party": room.is_multi_party, "private": room.is_private}
 
 
 @_handler()
@@ -479,6 +508,7 @@ def on_hello(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[str, An
     room = seat.room
     room_id, seat_id, sid = room.id, seat.id, binding.sid
     admitted = seat.is_staff or seat.state == SeatState.ADMITTED
+    inner = inner_room(room_id, seat.is_watch_only)
     position = ops.position(db.session, seat)
 
     def take_seat() -> None:
@@ -499,7 +529,7 @@ def on_hello(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[str, An
         else:
             registry.map_update(_positions_key(room_id), {}, remove=[str(seat_id)])
         if admitted:
-            live.enter_room(sid, room_in(room_id), NAMESPACE)
+            live.enter_room(sid, inner, NAMESPACE)
             emit_participants(room_id)
         if not arrived:
             emit_lobby(room_id)  # a reconnect: the officials see them online again
@@ -510,7 +540,9 @@ def on_hello(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[str, An
                                                     "topology": current_engine().topology}
     return {"seat": _seat_info(seat), "room": _room_info(room),
             "position": position, **media,
-            "events": [event_payload(e) for e in ops.missed_events(db.session, seat, last_id)]}
+            "events": [event_payload(e) for e in ops.missed_events(
+                db.session, seat, last_id,
+                host=binding.user_id is not None and perm.can_host(current_user, room))]}
 
 
 def _admitted_only(seat: Seat) -> None:
@@ -529,13 +561,45 @@ def on_signal(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
     if (other is None or other.room_id != seat.room_id or other.id == seat.id
             or not (other.is_staff or other.state == SeatState.ADMITTED)):
         raise Refused(_l("That person is not in the room."))
+    if seat.is_watch_only:
+        _check_watching(other, kind, data.get("data"))
     live.emit_after_commit("signal", {"from": seat.id, "kind": kind, "data": data.get("data")},
                            to=seat_room(other.id), namespace=NAMESPACE)
+
+
+def sends_media(sdp: str) -> bool:
+    """Whether an SDP offers or accepts to send sound or picture: an audio or video
+    section that is not rejected (port 0) and not recvonly / inactive."""
+    sending = False
+    for section in sdp.replace("\r\n", "\n").split("\nm=")[1:]:
+        lines = section.split("\n")
+        head = lines[0].split()
+        if len(head) < 2 or head[0] not in ("audio", "video") or head[1] == "0":
+            continue
+        direction = "sendrecv"
+        for line in lines[1:]:
+            line = line.strip()
+            if line in ("a=sendrecv", "a=sendonly", "a=recvonly", "a=inactive"):
+                direction = line[2:]
+        sending = sending or direction in ("sendrecv", "sendonly")
+    return sending
+
+
+def _check_watching(other: Seat, kind: Any, payload: Any) -> None:
+    """A watch-only seat signals only to those who send, and only to receive."""
+    if other.is_watch_only:
+        raise Refused(_l("Observers do not connect to each other."))
+    if kind in ("offer", "answer"):
+        sdp = payload.get("sdp") if isinstance(payload, dict) else None
+        if not isinstance(sdp, str) or sends_media(sdp):
+            raise Refused(_l("An observer's seat receives sound and picture only."))
 
 
 @_handler()
 def on_media_offer(binding: Binding, seat: Seat, data: dict[str, Any]) -> Any:
     _admitted_only(seat)
+    if seat.is_watch_only:  # publishing (SFU) or sending to the recorder (mesh) is sending
+        raise Refused(_l("An observer's seat receives sound and picture only."))
     sdp = data.get("sdp")
     if not isinstance(sdp, str) or not sdp.startswith("v=0") or len(sdp) > 100_000:
         raise Refused(_l("The media offer is not valid."))
@@ -641,6 +705,41 @@ def on_admit(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[str, An
 
 
 @_handler(staff_only=True)
+def on_admit_all(binding: Binding, seat: Seat, data: dict[str, Any]) -> dict[str, Any]:
+    let_in = ops.admit_all(db.session, current_user, seat.room)
+    return {"admitted": [s.id for s in let_in]}
+
+
+@_handler()
+def on_watch(binding: Binding, seat: Seat, data: dict[str, Any]) -> Any:
+    """SFU: a seat that does not publish (a watcher) asks for the feeds published so far;
+    later publishers' feeds are offered to it as they come."""
+    _admitted_only(seat)
+    engine = current_engine()
+    if engine.topology != "sfu":
+        return None  # mesh: the senders' offers come through `signal`
+    room = seat.room
+    room_key, room_id, seat_id, seat_key = room.room_key, room.id, seat.id, seat.seat_key
+    keys = {s.id: s.seat_key for s in ops.admitted(db.session, room)}
+
+    def offer() -> None:
+        published = live.registry().set_members(_published_key(room_id))
+        for feed_id in sorted(int(f) for f in published):
+            if feed_id == seat_id or feed_id not in keys:
+                continue
+            try:
+                sdp = engine.subscribe(room_key, seat_key, keys[feed_id])
+            except MediaError as error:
+                log.warning("subscribe %s to %s failed: %s", seat_key, keys[feed_id], error)
+                continue
+            socketio.emit("subscribe_offer", {"feed": feed_id, "sdp": sdp},
+                          to=seat_room(seat_id), namespace=NAMESPACE)
+
+    transaction.after_commit(db.session, offer)
+    return None
+
+
+@_handler(staff_only=True)
 def on_deny(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
     ops.deny(db.session, current_user, seat.room, _seat_id(data))
 
@@ -709,7 +808,8 @@ def on_end(binding: Binding, seat: Seat, data: dict[str, Any]) -> None:
 HANDLERS = {
     "hello": on_hello, "signal": on_signal, "media_offer": on_media_offer,
     "subscribe_answer": on_subscribe_answer, "chat": on_chat, "audio_only": on_audio_only,
-    "consent": on_consent, "note_reply": on_note_reply, "admit": on_admit, "deny": on_deny,
+    "consent": on_consent, "note_reply": on_note_reply, "admit": on_admit,
+    "admit_all": on_admit_all, "watch": on_watch, "deny": on_deny,
     "remove": on_remove, "finish": on_finish, "mute": on_mute,
     "lobby_message": on_lobby_message, "record": on_record, "end": on_end,
 }

@@ -58,7 +58,8 @@ class RoomForm(FlaskForm):
 
     def fill_choices(self, offices: list[tuple[int, str]], hosts: list[tuple[int, str]]
                      ) -> None:
-        self.kind.choices = choices(RoomKind)
+        # a multi-party room is made by the domain that needs one (a hearing), not here
+        self.kind.choices = [c for c in choices(RoomKind) if c[0] != RoomKind.MULTI_PARTY]
         self.office_id.choices = offices
         self.host_id.choices = [(0, "—"), *hosts]
 

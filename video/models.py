@@ -32,6 +32,9 @@ class RoomKind(LabelledStrEnum):
     LEADER_DAY = "leader_day", _l("Leader's reception day")  # 领导接待日
     APPOINTMENT = "appointment", _l("Appointment")  # 约访
     WALK_IN = "walk_in", _l("Same-day queue")  # 当日排队
+    #: several people in the room at once (a hearing, its deliberation): the host admits
+    #: all who wait, seats marked `admit_on_arrival` go straight in
+    MULTI_PARTY = "multi_party", _l("Multi-party meeting")
 
 
 ROOM_KIND_LABELS = labels(RoomKind)
@@ -51,6 +54,10 @@ class SeatKind(LabelledStrEnum):
     COMPANION = "companion", _l("Companion")
     INTERPRETER = "interpreter", _l("Interpreter")
     STAFF = "staff", _l("Official")
+    #: someone taking part in a multi-party room on a link (a panel member, a party)
+    PARTICIPANT = "participant", _l("Participant")
+    #: a watch-only seat: receives sound and picture, sends nothing
+    OBSERVER = "observer", _l("Observer")
 
 
 SEAT_KIND_LABELS = labels(SeatKind)
@@ -93,6 +100,9 @@ class Room(Model):
     #: the official's message to those waiting ("about 10 minutes")
     lobby_message: Mapped[str] = mapped_column(String(500), default="")
     is_recording: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: only the room's named seats enter (not the office's staff, not the admin); the
+    #: host is `host_id` alone, and only through a seat of their own
+    is_private: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -106,6 +116,10 @@ class Room(Model):
     @property
     def room_key(self) -> str:
         return f"room-{self.id}"
+
+    @property
+    def is_multi_party(self) -> bool:
+        return self.kind == RoomKind.MULTI_PARTY
 
 
 class Seat(Model):
@@ -142,6 +156,11 @@ class Seat(Model):
     is_audio_only: Mapped[bool] = mapped_column(Boolean, default=False)
     #: an observer's seat in a multi-party room: receives, never sends media or chat
     is_watch_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: a multi-party room's seat that goes straight in on arrival (no waiting for the host)
+    admit_on_arrival: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: what the domain that owns a multi-party room calls this seat ("hearing-
+    #: participant:12"): video reads nothing into it
+    ref: Mapped[str | None] = mapped_column(String(64))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -149,7 +168,8 @@ class Seat(Model):
     user = relationship("User", foreign_keys=[user_id])
     case = relationship("Case", foreign_keys=[case_id])
 
-    __table_args__ = (Index("ix_video_seats_room_state", "room_id", "state"),)
+    __table_args__ = (Index("ix_video_seats_room_state", "room_id", "state"),
+                      Index("ix_video_seats_room_ref", "room_id", "ref"))
 
     @property
     def seat_key(self) -> str:

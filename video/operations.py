@@ -93,23 +93,25 @@ def pending_events(session: DbSession) -> list[RoomEvent]:
     return events
 
 
-def audiences_for(seat: Seat) -> list[str]:
+def audiences_for(seat: Seat, host: bool | None = None) -> list[str]:
+    """The audiences a seat belongs to; `host` False: an account's named seat that does
+    not host (a panel member) is not among the officials."""
     seen = ["room", f"seat:{seat.id}"]
-    if seat.is_staff or seat.state == SeatState.ADMITTED:
-        seen.append("in")
-    if seat.is_staff:
+    if (seat.is_staff or seat.state == SeatState.ADMITTED) and not seat.is_watch_only:
+        seen.append("in")  # the chat: never a watcher's
+    if seat.is_staff if host is None else host:
         seen.append("staff")
     return seen
 
 
-def missed_events(session: DbSession, seat: Seat, after_id: int, limit: int = 200
-                  ) -> list[RoomEvent]:
+def missed_events(session: DbSession, seat: Seat, after_id: int, limit: int = 200,
+                  host: bool | None = None) -> list[RoomEvent]:
     """The seat's events after `after_id`. A petitioner gets the room's chat only from
     their own admission on (never an earlier petitioner's conversation), whatever id
     their device claims to have seen."""
     query = select(RoomEvent).where(RoomEvent.room_id == seat.room_id,
                                     RoomEvent.id > after_id,
-                                    RoomEvent.audience.in_(audiences_for(seat)))
+                                    RoomEvent.audience.in_(audiences_for(seat, host)))
     if not seat.is_staff:
         admitted_id = session.scalar(select(func.max(RoomEvent.id)).where(
             RoomEvent.room_id == seat.room_id, RoomEvent.kind == "admitted",
@@ -284,6 +286,90 @@ def add_companion(session: DbSession, actor: Any, seat: Seat, *, name: str,
     return other, token
 
 
+# --- multi-party rooms (a hearing and its deliberation) ----------------------------------
+
+def create_multi_party_room(session: DbSession, actor: Any, *, title: str, office_id: int,
+                            starts_at: datetime, ends_at: datetime, host_id: int | None,
+                            private: bool = False) -> Room:
+    """A room where several people are in at once; `private`: only its named seats enter
+    (the host included only through a seat of their own)."""
+    room = create_room(session, actor, kind=RoomKind.MULTI_PARTY, title=title,
+                       office_id=office_id, starts_at=starts_at, ends_at=ends_at,
+                       host_id=host_id)
+    room.is_private = private
+    session.flush()
+    return room
+
+
+def seat_by_ref(session: DbSession, room: Room, ref: str) -> Seat | None:
+    """The room's seat the owning domain calls `ref` (the latest one)."""
+    return session.scalar(select(Seat).where(Seat.room_id == room.id, Seat.ref == ref)
+                          .order_by(Seat.id.desc()).limit(1))
+
+
+def add_seat(session: DbSession, actor: Any, room: Room, *, name: str,
+             user_id: int | None = None, case_id: int | None = None,
+             watch_only: bool = False, admit_on_arrival: bool = True,
+             ref: str | None = None) -> tuple[Seat, str | None]:
+    """A named seat in a multi-party room: for an account (`user_id`: it enters logged in,
+    no link), or a guest on a join link (returned once). `case_id` is the room's case,
+    given by the domain that owns the room (a recording is filed there). `actor` None:
+    the owning domain has checked who asks (an observer's own link)."""
+    if actor is not None and not perm.can_arrange_room(actor, room):
+        raise _deny()
+    _check_open(room)
+    if not room.is_multi_party:
+        raise DomainError(_l("Named seats are for multi-party rooms."))
+    if watch_only and user_id is not None:
+        raise DomainError(_l("A watch-only seat is for a guest on a link."))
+    kind = (SeatKind.STAFF if user_id is not None
+            else SeatKind.OBSERVER if watch_only else SeatKind.PARTICIPANT)
+    seat = Seat(room=room, kind=kind, display_name=_clean_name(name), user_id=user_id,
+                case_id=case_id, is_watch_only=watch_only,
+                admit_on_arrival=admit_on_arrival or user_id is not None, ref=ref,
+                state=SeatState.BOOKED, created_by_id=actor.id if actor else None,
+                created_at=utcnow())
+    token = None if user_id is not None else _issue_token(room, seat)
+    session.add(seat)
+    session.flush()
+    add_event(session, room, "booked", {"seat_id": seat.id}, audience="staff")
+    return seat, token
+
+
+def issue_link(session: DbSession, seat: Seat) -> str:
+    """A fresh join link for a guest's named seat (the old one stops working). The
+    owning domain has checked who asks (a participant's own personal link)."""
+    if seat.user_id is not None or not seat.room.is_multi_party:
+        raise _deny()
+    _check_open(seat.room)
+    if seat.state not in OPEN_SEAT_STATES:
+        raise DomainError(_l("This seat is no longer in use."))
+    token = _issue_token(seat.room, seat)
+    session.flush()
+    return token
+
+
+def account_seat(session: DbSession, user: Any, room: Room) -> Seat:
+    """The seat a logged-in person takes: a host's own (made when missing, in a room that
+    is not private), else the seat named for their account, in at once."""
+    _check_open(room)
+    if perm.can_host(user, room):
+        return staff_seat(session, user, room)
+    seat = perm.named_seat(user, room)
+    if seat is None:
+        raise _deny(_l("You do not have a seat in this room."))
+    if seat.state != SeatState.ADMITTED:
+        seat.state = SeatState.ADMITTED
+        seat.arrived_at = seat.arrived_at or utcnow()
+        seat.admitted_at = utcnow()
+        seat.consent_at = seat.consent_at or utcnow()
+        add_event(session, room, "admitted", {"seat_id": seat.id}, audience=f"seat:{seat.id}")
+    if room.status == RoomStatus.SCHEDULED:
+        room.status = RoomStatus.LIVE
+    session.flush()
+    return seat
+
+
 def reissue_link(session: DbSession, actor: Any, seat: Seat) -> str:
     """A new link for the seat; the old one stops working."""
     if not perm.can_manage_room(actor, seat.room) or seat.is_staff:
@@ -336,6 +422,8 @@ def give_consent(session: DbSession, seat: Seat) -> None:
     if seat.consent_at is None:
         seat.consent_at = utcnow()
         add_event(session, seat.room, "consent", {"seat_id": seat.id}, audience="staff")
+    if seat.state == SeatState.WAITING:
+        _admit_on_arrival(session, seat)  # was held only for want of this consent
     session.flush()
 
 
@@ -372,8 +460,21 @@ def arrive(session: DbSession, seat: Seat, device: str) -> bool:
         seat.state = SeatState.WAITING
         seat.arrived_at = utcnow()
         add_event(session, seat.room, "arrived", {"seat_id": seat.id}, audience="staff")
+    if seat.state == SeatState.WAITING:
+        _admit_on_arrival(session, seat)
     session.flush()
     return other_device
+
+
+def _admit_on_arrival(session: DbSession, seat: Seat) -> None:
+    """A multi-party room's seat marked so goes straight in — unless the room is being
+    recorded and the person has not yet agreed (they wait until they do)."""
+    room = seat.room
+    if not (room.is_multi_party and seat.admit_on_arrival) or room.status == RoomStatus.ENDED:
+        return
+    if room.is_recording and seat.consent_at is None:
+        return
+    _let_in(session, room, [seat])
 
 
 def waiting(session: DbSession, room: Room) -> list[Seat]:
@@ -425,30 +526,20 @@ def admit(session: DbSession, actor: Any, room: Room, seat_id: int) -> list[Seat
         return []
     if seat.state != SeatState.WAITING:
         raise DomainError(_l("%(name)s is not waiting.", name=seat.display_name))
-    let_in = [seat, *session.scalars(select(Seat).where(
-        Seat.companion_of_id == seat.id, Seat.state == SeatState.WAITING))]
+    companions = list(session.scalars(select(Seat).where(
+        Seat.companion_of_id == seat.id, Seat.state == SeatState.WAITING)))
+    let_in = [seat, *companions]
     if room.is_recording:
         unconsented = [s.display_name for s in let_in if s.consent_at is None]
         if unconsented:
             raise DomainError(_l("The session is being recorded and %(names)s has not yet "
                                  "agreed to it; stop recording first.",
                                  names=", ".join(unconsented)))
-    now = utcnow()
-    done: list[Seat] = []
-    for one in let_in:
-        # a conditional update: two officials admitting at once let the person in once
-        taken = session.execute(
-            update(Seat).where(Seat.id == one.id, Seat.state == SeatState.WAITING)
-            .values(state=SeatState.ADMITTED, admitted_at=now)
-            .execution_options(synchronize_session=False))
-        if not getattr(taken, "rowcount", 0):
-            if one is seat:
-                return []
-            continue
-        session.refresh(one)
-        done.append(one)
-        add_event(session, room, "admitted", {"seat_id": one.id}, audience=f"seat:{one.id}")
-    if room.is_recording and seat.kind == SeatKind.PETITIONER and seat in done:
+    done = _let_in(session, room, [seat])
+    if not done:
+        return []  # another official let them in meanwhile
+    done += _let_in(session, room, companions)
+    if (room.is_recording and not room.is_multi_party and seat.kind == SeatKind.PETITIONER):
         # recording began before anyone came in: it is this petitioner's (and their case's)
         recording = current_recording(session, room)
         if recording is not None and recording.seat_id is None:
@@ -456,6 +547,46 @@ def admit(session: DbSession, actor: Any, room: Room, seat_id: int) -> list[Seat
             recording.case_id = seat.case_id
     if room.status == RoomStatus.SCHEDULED:
         room.status = RoomStatus.LIVE
+    session.flush()
+    return done
+
+
+def _let_in(session: DbSession, room: Room, seats: list[Seat]) -> list[Seat]:
+    """Waiting seats in; returns those this call let in."""
+    now = utcnow()
+    done: list[Seat] = []
+    for one in seats:
+        # a conditional update: two officials admitting at once let the person in once
+        taken = session.execute(
+            update(Seat).where(Seat.id == one.id, Seat.state == SeatState.WAITING)
+            .values(state=SeatState.ADMITTED, admitted_at=now)
+            .execution_options(synchronize_session=False))
+        if not getattr(taken, "rowcount", 0):
+            continue
+        session.refresh(one)
+        done.append(one)
+        add_event(session, room, "admitted", {"seat_id": one.id}, audience=f"seat:{one.id}")
+    if done and room.status == RoomStatus.SCHEDULED:
+        room.status = RoomStatus.LIVE
+    return done
+
+
+def admit_all(session: DbSession, actor: Any, room: Room) -> list[Seat]:
+    """A multi-party room: everyone waiting comes in at once. While recording, those who
+    have not yet agreed to it stay waiting (they are named in `held`, on the error's
+    reply, only when nobody could come in)."""
+    if not perm.can_host(actor, room):
+        raise _deny()
+    _check_open(room)
+    if not room.is_multi_party:
+        raise DomainError(_l("In this reception people are admitted one at a time."))
+    queue = waiting(session, room)
+    ready = [s for s in queue if not room.is_recording or s.consent_at is not None]
+    if queue and not ready:
+        raise DomainError(_l("The session is being recorded and %(names)s has not yet "
+                             "agreed to it; stop recording first.",
+                             names=", ".join(s.display_name for s in queue)))
+    done = _let_in(session, room, ready)
     session.flush()
     return done
 
@@ -508,6 +639,8 @@ def set_lobby_message(session: DbSession, actor: Any, room: Room, text: str) -> 
 
 
 def chat(session: DbSession, seat: Seat, text: str) -> RoomEvent:
+    if seat.is_watch_only:
+        raise _deny(_l("Observers watch and listen; they do not write in the chat."))
     if not (seat.is_staff or seat.state == SeatState.ADMITTED):
         raise _deny(_l("You can chat once you are in the room."))
     text = (text or "").strip()
@@ -597,16 +730,26 @@ def start_recording(session: DbSession, actor: Any, room: Room) -> Recording:
     if not getattr(taken, "rowcount", 0):
         raise DomainError(_l("The session is already being recorded."))
     session.refresh(room)
-    petitioner = recorded_petitioner(session, room)
-    case = petitioner.case if petitioner is not None else None
+    if room.is_multi_party:
+        # everyone is in at once: the recording belongs to the room's case (the owning
+        # domain gives every seat its case), not to one person
+        petitioner, case_id = None, room_case_id(room)
+    else:
+        petitioner = recorded_petitioner(session, room)
+        case_id = petitioner.case_id if petitioner is not None else None
     recording = Recording(room=room, seat_id=petitioner.id if petitioner else None,
-                          case_id=case.id if case else None,
+                          case_id=case_id,
                           status=RecordingStatus.RECORDING, started_by_id=actor.id,
                           started_at=utcnow())
     session.add(recording)
     add_event(session, room, "recording", {"on": True, "by": actor.display_name})
     session.flush()
     return recording
+
+
+def room_case_id(room: Room) -> int | None:
+    """A multi-party room's case: the one its seats are on."""
+    return next((s.case_id for s in room.seats if s.case_id is not None), None)
 
 
 def current_recording(session: DbSession, room: Room) -> Recording | None:

@@ -7,7 +7,13 @@
 - supervisors of the office: see the room (not host);
 - agency officers: open the schedule, where they see the rooms they host;
 - a petitioner, companion or interpreter: only their own seat, through their join link
-  (checked in `operations.seat_for_token`), never another room.
+  (checked in `operations.seat_for_token`), never another room;
+- a multi-party room's named seat with an account (a panel member, an agency officer):
+  enters on that seat (`can_join_room`) without hosting;
+- a private room (a hearing's deliberation): only its named seats enter — not the
+  office's staff, not the admin; its host is `host_id`, and only on a seat of their own.
+  Its seats are named by the domain that owns it (`can_arrange_room`); no booking,
+  link or companion through the video pages.
 
 `visible_rooms(user)` is `can_view_room` as a SQL condition, for lists that page exactly.
 The templates ask these functions (passed in their context), never a rule of their own."""
@@ -16,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, true
+from sqlalchemy import ColumnElement, and_, exists, false, or_, true
 
 from portal.auth.permissions import holds, is_active_user, is_admin, member_of, org_ids
 from portal.auth.roles import Role
@@ -32,11 +38,11 @@ from video.models import (
     SeatState,
 )
 
-__all__ = ["SCHEDULER_ROLES", "VIEWER_ROLES", "can_add_companion", "can_book",
-           "can_cancel_seat", "can_edit_note", "can_file_note", "can_host", "can_manage_room",
-           "can_open_room", "can_open_schedule", "can_reissue_link", "can_schedule",
-           "can_schedule_for", "can_view_room", "is_admin", "offices_to_schedule",
-           "visible_rooms"]
+__all__ = ["SCHEDULER_ROLES", "VIEWER_ROLES", "can_add_companion", "can_arrange_room",
+           "can_book", "can_cancel_seat", "can_edit_note", "can_file_note", "can_host",
+           "can_join_room", "can_manage_room", "can_open_room", "can_open_schedule",
+           "can_reissue_link", "can_schedule", "can_schedule_for", "can_view_room",
+           "is_admin", "named_seat", "offices_to_schedule", "visible_rooms"]
 
 #: roles that run reception rooms of their office
 SCHEDULER_ROLES = frozenset({Role.CLERK, Role.LEADER})
@@ -80,10 +86,26 @@ def offices_to_schedule(user: Any) -> ColumnElement[bool]:
 
 # --- a room --------------------------------------------------------------------------------
 
-def can_manage_room(user: Any, room: Room) -> bool:
-    """Book seats, add walk-ins, hand out links, change the room."""
+def can_arrange_room(user: Any, room: Room) -> bool:
+    """Name the room's seats (for a private room too: naming is not entering)."""
     return is_admin(user) or (holds(user, *SCHEDULER_ROLES)
                               and member_of(user, room.office_id))
+
+
+def can_manage_room(user: Any, room: Room) -> bool:
+    """Book seats, add walk-ins, hand out links, change the room (never a private one:
+    its seats are named by the domain that owns it)."""
+    return not room.is_private and can_arrange_room(user, room)
+
+
+def named_seat(user: Any, room: Room) -> Seat | None:
+    """The user's own seat in the room, named for their account and still open."""
+    if not is_active_user(user):
+        return None
+    for seat in room.seats:
+        if seat.user_id == user.id and seat.state in OPEN_SEAT_STATES:
+            return seat
+    return None
 
 
 def _hosts_by_name(user: Any, room: Room) -> bool:
@@ -92,11 +114,20 @@ def _hosts_by_name(user: Any, room: Room) -> bool:
 
 def can_host(user: Any, room: Room) -> bool:
     """Join as an official: see the lobby, admit, record, end, write the note."""
+    if room.is_private:
+        return _hosts_by_name(user, room) and named_seat(user, room) is not None
     return can_manage_room(user, room) or _hosts_by_name(user, room)
+
+
+def can_join_room(user: Any, room: Room) -> bool:
+    """Enter the call with an account: a host, or a seat named for this account."""
+    return can_host(user, room) or named_seat(user, room) is not None
 
 
 def can_view_room(user: Any, room: Room) -> bool:
     """See the room's page: who is booked, the queue, the recordings."""
+    if room.is_private:
+        return can_host(user, room)
     return can_host(user, room) or (holds(user, Role.SUPERVISOR)
                                     and member_of(user, room.office_id))
 
@@ -105,12 +136,17 @@ def visible_rooms(user: Any) -> ColumnElement[bool]:
     """`can_view_room` as a condition on Room, for `select(Room).where(...)`."""
     if not is_active_user(user):
         return false()
+    public = Room.is_private.is_(False)
+    hosted_private = and_(Room.host_id == user.id, exists().where(
+        Seat.room_id == Room.id, Seat.user_id == user.id,
+        Seat.state.in_([str(s) for s in OPEN_SEAT_STATES])))
     if is_admin(user):
-        return true()
-    condition: ColumnElement[bool] = Room.host_id == user.id
+        return or_(public, hosted_private)
+    condition: ColumnElement[bool] = or_(and_(public, Room.host_id == user.id),
+                                         hosted_private)
     offices = org_ids(user)
     if offices and holds(user, *VIEWER_ROLES):
-        condition = or_(condition, Room.office_id.in_(sorted(offices)))
+        condition = or_(condition, and_(public, Room.office_id.in_(sorted(offices))))
     return condition
 
 

@@ -167,4 +167,17 @@ def expected() -> dict[tuple[str, str], Any]:
     # --- signed record ----------------------------------------------------------------
 
 
+    # --- video --------------------------------------------------------------------------
+    from tests.test_authorization_matrix import ANY_USER
+
+    rows[("hearings.open_video", "POST")] = _rule(
+        HEARING_ROLES, lambda o: {"hearing_id": o["hearing"].id}, HEARING_UNSEEN)
+    # no actor has a seat in the hearing's room: 404, but for the admin, who opened it
+    # just before (open_video is registered, so visited, first) and may host it
+    rows[("hearings.video_room", "GET")] = _rule(
+        ANY_USER, lambda o: {"hearing_id": o["hearing"].id, "which": "hearing"},
+        set(Role) - {A})
+    # a participant's personal link: the room not open yet is said plainly (409)
+    rows[("hearings.video_join", "POST")] = _rule(
+        PUBLIC, lambda o: {"token": o["participant_token"], "which": "hearing"})
     return rows

@@ -15,6 +15,7 @@ if (root) {
     seatId: Number(d.seatId),
     token: d.token || null,
     isStaff: d.isStaff === "1",
+    watchOnly: d.watchOnly === "1",
     namespace: d.namespace || "/video",
     lang: document.documentElement.lang || undefined,
     strings: readStrings(document),

@@ -19,6 +19,9 @@
 //   roomId, seatId      numbers (the seat is this person in this room)
 //   token               the guest's join token, or null for staff (logged in)
 //   isStaff             boolean: the host's view (waiting list, note panel, staff actions)
+//   watchOnly           boolean: a watch-only seat (an observer): no camera or microphone
+//                       is asked for, connections only receive, no chat; the server
+//                       refuses anything else from such a seat anyway
 //   namespace           the Socket.IO namespace, "/video" by default
 //   lang                the page's language, for clock labels
 //   strings             the translated strings (the #video-strings JSON)
@@ -59,6 +62,7 @@ export function createRoom(root, config = {}) {
     seatId: Number(config.seatId),
     token: config.token || null,
     isStaff: !!config.isStaff,
+    watchOnly: !!config.watchOnly,
     namespace: config.namespace || "/video",
     lang: config.lang || document.documentElement.lang || undefined,
     io: config.io || globalThis.io,

@@ -34,7 +34,7 @@ export function createEvents(room) {
         room.lifecycle.enterCall(data.peers || []);
         break;
       case "participants":
-        room.participants.update(Array.isArray(data.seats) ? data.seats : []);
+        room.participants.update(Array.isArray(data.seats) ? data.seats : [], data.watchers);
         break;
       case "chat":
         room.chat.add(data);

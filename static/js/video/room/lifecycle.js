@@ -44,7 +44,7 @@ export function createLifecycle(room) {
     ready.then(() => {
       if (st.closed) return;
       if (st.topology === "sfu") {
-        room.sfu.publish();
+        if (cfg.watchOnly) room.sfu.watch(); else room.sfu.publish();
       } else {
         room.mesh.connectPeers(peerIds.map(Number).filter((id) => id !== cfg.seatId));
         if (st.isRecording) room.mesh.startRecorder();

@@ -10,6 +10,12 @@ export function createMedia(room) {
   function start() {
     if (st.mediaReady) return st.mediaReady;
     st.mediaReady = (async () => {
+      if (room.cfg.watchOnly) {
+        // a watcher sends nothing: the camera and microphone are never asked for
+        st.local.stream = new MediaStream();
+        sync();
+        return;
+      }
       if (!navigator.mediaDevices?.getUserMedia) {
         room.status.showAlert(S.media_error, { keep: true });
         return;
@@ -100,7 +106,8 @@ export function createMedia(room) {
       st.local.video?.stop();
       if (st.local.video) st.local.stream?.removeTrack(st.local.video);
       st.local.video = null;
-    } else if (!st.local.video && st.local.stream && navigator.mediaDevices?.getUserMedia) {
+    } else if (!room.cfg.watchOnly && !st.local.video && st.local.stream && navigator.mediaDevices?.getUserMedia) {
+      // (a watcher's sound-only mode only stops incoming video: it has no camera to start)
       try {
         const s = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } } });
         st.local.video = s.getVideoTracks()[0] || null;

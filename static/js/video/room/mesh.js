@@ -110,6 +110,12 @@ export function createMesh(room) {
   }
 
   function addLocalTransceivers(pc, seatId) {
+    if (cfg.watchOnly) {
+      // a watcher only receives (the server refuses an offer that would send)
+      pc.addTransceiver("audio", { direction: "recvonly" });
+      pc.addTransceiver("video", { direction: "recvonly" });
+      return;
+    }
     const streams = st.local.stream ? [st.local.stream] : [];
     pc.addTransceiver(st.local.audio || "audio", { direction: "sendrecv", streams });
     pc.addTransceiver(room.media.videoTrackFor(seatId) || "video", { direction: "sendrecv", streams });
@@ -161,6 +167,10 @@ export function createMesh(room) {
       const streams = st.local.stream ? [st.local.stream] : [];
       for (const tr of pc.getTransceivers()) {
         const kindOf = tr.receiver.track?.kind;
+        if (cfg.watchOnly) {
+          tr.direction = "recvonly";
+          continue;
+        }
         tr.direction = "sendrecv";
         if (streams.length && tr.sender.setStreams) tr.sender.setStreams(...streams);
         if (kindOf === "audio") await tr.sender.replaceTrack(st.local.audio);
@@ -188,6 +198,7 @@ export function createMesh(room) {
 
   function startRecorder() {
     if (st.recorder || st.topology !== "mesh" || st.seatState !== "admitted" || st.closed) return;
+    if (cfg.watchOnly) return; // nothing of a watcher's is recorded: it sends nothing
     room.serverPeers.open("recorder", 0).catch((e) => console.warn("recorder", e));
   }
 

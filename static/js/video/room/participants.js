@@ -13,7 +13,10 @@ export function createParticipants(room) {
     return st.participants.get(seatId)?.name || "";
   }
 
-  function update(seats) {
+  /** `watchers`: how many watch-only seats there are, when the list leaves them out (what
+   *  a watcher is sent: it does not learn the other watchers' names). */
+  function update(seats, watchers) {
+    st.watchers = typeof watchers === "number" ? watchers : null;
     const before = new Map(st.participants);
     st.participants = new Map(seats.map((s) => [Number(s.seat_id), { ...s, seat_id: Number(s.seat_id) }]));
     // seats that left: their connections go
@@ -69,6 +72,7 @@ export function createParticipants(room) {
       }
       return item;
     }));
+    if (st.watchers) list.append(el("li", { class: "participant muted", text: fmt(S.watchers_count, { n: st.watchers }) }));
   }
 
   return { nameOf, update };

@@ -12,6 +12,13 @@ export function createSfu(room) {
     room.serverPeers.open("publisher", 0).catch((e) => console.warn("publish", e));
   }
 
+  /** A watcher publishes nothing: it asks for the feeds already published (later ones
+   *  are offered to it as they come). */
+  function watch() {
+    if (st.closed) return;
+    room.request("watch", {}).then((ack) => { if (ack?.ok === false) console.warn("watch", ack.error); });
+  }
+
   async function onSubscribeOffer({ feed, sdp }) {
     if (st.closed || st.seatState !== "admitted") return;
     feed = Number(feed);
@@ -51,5 +58,5 @@ export function createSfu(room) {
     room.serverPeers.close("publisher");
   }
 
-  return { publish, onSubscribeOffer, closeSub, videoSenders, closeAll };
+  return { publish, watch, onSubscribeOffer, closeSub, videoSenders, closeAll };
 }

@@ -96,6 +96,16 @@ export function createStaffLobby(room) {
     document.addEventListener("pointerdown", knock.ensureAudio, { once: true, signal: room.signal });
     document.addEventListener("keydown", knock.ensureAudio, { once: true, signal: room.signal });
 
+    // a multi-party room: everyone waiting comes in at once (a hearing's people)
+    $("btn-admit-all")?.addEventListener("click", async (e) => {
+      room.knock.ensureAudio();
+      const button = e.currentTarget;
+      button.disabled = true;
+      const ack = await room.request("admit_all", {});
+      button.disabled = false;
+      if (room.failIfNot(ack)) room.status.showAlert(fmt(S.admitted_count, { n: (ack.admitted || []).length }));
+    });
+
     $("lobby-form")?.addEventListener("submit", async (e) => {
       e.preventDefault();
       const text = $("lobby-text").value.trim();

@@ -14,7 +14,8 @@ export function createState(session) {
     lastEventId: session.lastEventId(),
     helloDone: false,
     buffered: [], // live room events that came before the hello ack
-    participants: new Map(), // seat id → {seat_id, name, kind, is_staff, audio_only}
+    participants: new Map(), // seat id → {seat_id, name, kind, is_staff, audio_only, watch_only}
+    watchers: null, // a watcher's view: how many watch, their names left out
     waiting: [],
     local: {
       stream: null, audio: null, video: null, screen: null,
