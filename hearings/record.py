@@ -145,6 +145,16 @@ def not_signed(session: Session, hearing: Hearing) -> list[SignerRow]:
     return [r for r in signing_state(session, hearing) if not r.is_done]
 
 
+def missing_by_kind(session: Session, hearing: Hearing) -> dict[str, list[str]]:
+    """Kind → the names of those who neither signed nor refused its latest version."""
+    out: dict[str, list[str]] = {}
+    for row in signing_state(session, hearing):
+        for kind, sig in row.by_kind.items():
+            if sig is None:
+                out.setdefault(kind, []).append(row.participant.name)
+    return out
+
+
 # ---------------------------------------------------------------- freezing
 
 
@@ -415,7 +425,7 @@ def file_record(session: Session, user: Any, hearing: Hearing, *,
         issued.issue_hash(session, version.sha256, public_kind, case)
         hashes.append(hashlib.sha256(pdf).hexdigest())
     case_ops.record_event(session, user, case, "hearing_record_filed",
-                          _filed_payload(session, hearing, latest, documents, missing))
+                          _filed_payload(session, hearing, latest, documents))
     case_clock.resume_after_hearing(session, user, hearing)
     hearing.status = HearingStatus.FILED
     hearing.filed_at = utcnow()
@@ -424,7 +434,7 @@ def file_record(session: Session, user: Any, hearing: Hearing, *,
 
 
 def _filed_payload(session: Session, hearing: Hearing, latest: dict[str, RecordVersion],
-                   documents: dict[str, Any], missing: list[str]) -> dict[str, Any]:
+                   documents: dict[str, Any]) -> dict[str, Any]:
     """The event, readable on the timeline (its title and text) and complete for the
     record (every signature, the attendance, the recordings by id)."""
     record = latest[RECORD]
@@ -435,13 +445,14 @@ def _filed_payload(session: Session, hearing: Hearing, latest: dict[str, RecordV
     recordings = list(session.scalars(select(Recording).where(
         Recording.room_id == hearing.video_room_id).order_by(Recording.id))) \
         if hearing.video_room_id else []
+    missing = missing_by_kind(session, hearing)
     attendance: dict[str, Any] = {str(k): v for k, v in labels(Attendance).items()}
     parts = [str(_l("Signed: %(names)s", names="、".join(signed) or "—"))]
     if refused:
         parts.append(str(_l("Refused to sign: %(list)s", list="；".join(
             f"{r['name']}（{r['reason']}）" for r in refused))))
-    if missing:
-        parts.append(str(_l("Did not sign: %(names)s", names="、".join(missing))))
+    if missing.get(RECORD):
+        parts.append(str(_l("Did not sign: %(names)s", names="、".join(missing[RECORD]))))
     if (hearing.panel_opinion or "").strip():
         parts.append(str(_l("Opinion of the panel: %(text)s",
                             text=hearing.panel_opinion.strip())))
@@ -453,7 +464,8 @@ def _filed_payload(session: Session, hearing: Hearing, latest: dict[str, RecordV
         "documents": {k: d.id for k, d in documents.items()},
         "deliberation_sha256": latest[DELIBERATION].sha256 if DELIBERATION in latest
         else None,
-        "signed": signed, "refused": refused, "not_signed": missing,
+        "signed": signed, "refused": refused, "not_signed": missing.get(RECORD, []),
+        "deliberation_not_signed": missing.get(DELIBERATION, []),
         "panel_opinion": hearing.panel_opinion or "",
         "attendance": [{"name": p.name, "role": p.role,
                         "attendance": str(attendance.get(p.attendance, p.attendance)),
