@@ -24,9 +24,9 @@ import binascii
 import hashlib
 import io
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from hearings import case_clock
@@ -159,8 +159,13 @@ def missing_by_kind(session: Session, hearing: Hearing) -> dict[str, list[str]]:
 
 
 def _locked(session: Session, hearing: Hearing) -> Hearing:
-    """The hearing row, locked for this transaction (PostgreSQL; SQLite writes one at a
-    time anyway) and read again: two clerks' clicks take turns."""
+    """The hearing row, locked until the transaction ends and read again: two clerks'
+    clicks take turns, the second sees what the first did. PostgreSQL: FOR UPDATE;
+    SQLite: a no-op write takes the database's write lock now (as timeline.lock_case)."""
+    if session.connection().dialect.name != "postgresql":
+        table = cast(Table, Hearing.__table__)
+        session.execute(update(table).where(table.c.id == hearing.id)
+                        .values(id=table.c.id))
     found = session.scalar(select(Hearing).where(Hearing.id == hearing.id)
                            .with_for_update()
                            .execution_options(populate_existing=True))
