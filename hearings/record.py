@@ -108,14 +108,30 @@ def signatures_of(session: Session, version: RecordVersion) -> dict[int, Signatu
         .order_by(Signature.signed_at, Signature.id))}
 
 
-def pending_for(session: Session, participant: Participant) -> list[RecordVersion]:
-    """The versions this participant still has to sign (none unless awaiting signatures)."""
+def may_read(kind: str, witness: Any, hearing: Hearing) -> bool:
+    """Whether the one holding the device may read a record of `kind`: the deliberation
+    record is private to the panel and the presiding officer, so the clerk's tablet does
+    not show it (only the presiding officer's does); a signer's own device shows it to
+    them (signers())."""
+    return kind != DELIBERATION or witness is None or perm.can_deliberate(witness, hearing)
+
+
+def signable_for(session: Session, participant: Participant, witness: Any = None
+                 ) -> list[RecordVersion]:
+    """The latest version of each kind this participant signs (and the device's holder
+    may read)."""
     hearing = participant.hearing
-    if hearing.status != HearingStatus.SIGNING:
-        return []
     return [v for kind, v in latest_versions(session, hearing).items()
-            if participant in signers(hearing, kind)
-            and participant.id not in signatures_of(session, v)]
+            if participant in signers(hearing, kind) and may_read(kind, witness, hearing)]
+
+
+def pending_for(session: Session, participant: Participant, witness: Any = None
+                ) -> list[RecordVersion]:
+    """The versions this participant still has to sign (none unless awaiting signatures)."""
+    if participant.hearing.status != HearingStatus.SIGNING:
+        return []
+    return [v for v in signable_for(session, participant, witness)
+            if participant.id not in signatures_of(session, v)]
 
 
 @dataclass
@@ -281,7 +297,7 @@ def _same_name(a: str, b: str) -> bool:
 
 
 def _check_signable(session: Session, participant: Participant,
-                    version: RecordVersion) -> Hearing:
+                    version: RecordVersion, witness: Any) -> Hearing:
     hearing = _locked(session, participant.hearing)
     if version.hearing_id != hearing.id:
         raise RecordRefused(_l("This record is not of your hearing."), status=404)
@@ -294,6 +310,9 @@ def _check_signable(session: Session, participant: Participant,
     if participant not in signers(hearing, version.kind):
         raise RecordRefused(_l("You are not among those who sign this record."),
                             status=403)
+    if not may_read(version.kind, witness, hearing):
+        raise RecordRefused(_l("The deliberation record is signed by the panel on their "
+                               "own devices, or on the presiding officer's."), status=403)
     earlier = signatures_of(session, version).get(participant.id)
     if earlier is not None:
         raise RecordRefused(_l("You have already signed this version of the record.")
@@ -314,7 +333,7 @@ def sign(session: Session, participant: Participant, version: RecordVersion, *,
     """Sign `version` for `participant`: a drawn PNG (data: URL) or the typed full name,
     after confirming having read it. `witness`: the clerk holding the tablet (None: the
     participant's own device)."""
-    _check_signable(session, participant, version)
+    _check_signable(session, participant, version, witness)
     if not has_read:
         raise RecordRefused(_l("Please confirm that you have read the record."))
     image_sha: str | None = None
@@ -344,7 +363,7 @@ def refuse(session: Session, participant: Participant, version: RecordVersion, *
            reason: str, witness: Any = None) -> Signature:
     """Record the participant's refusal to sign, with its reason (it never blocks
     filing)."""
-    _check_signable(session, participant, version)
+    _check_signable(session, participant, version, witness)
     reason = (reason or "").strip()
     if not reason:
         raise RecordRefused(_l("Please give the reason for refusing to sign."))

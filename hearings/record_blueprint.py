@@ -117,7 +117,10 @@ def record(hearing_id: int) -> ResponseReturnValue:
                   latest=rec.latest_versions(session, hearing),
                   versions=rec.versions_of(session, hearing), file_form=FileForm(),
                   missing=[r for r in rows if not r.is_done],
+                  on_tablet={r.participant.id for r in rows
+                             if rec.pending_for(session, r.participant, current_user)},
                   can_freeze=perm.can_freeze_record(current_user, hearing),
+                  show_deliberation=perm.can_deliberate(current_user, hearing),
                   freeze_now=rec.can_freeze_now(hearing),
                   can_file=perm.can_file_record(current_user, hearing),
                   file_now=rec.may_file_now(session, hearing), **LABELS)
@@ -171,7 +174,8 @@ def _sign_page(hearing: Hearing, participant: Participant, action: str, *, table
                sign_form: SignForm | None = None,
                refuse_form: RefuseForm | None = None) -> ResponseReturnValue:
     session = db.session()
-    pending = rec.pending_for(session, participant)
+    witness = current_user if tablet else None
+    pending = rec.pending_for(session, participant, witness)
     version = pending[0] if pending else None
     if version is not None:
         sign_form = sign_form or SignForm(formdata=None)
@@ -181,7 +185,7 @@ def _sign_page(hearing: Hearing, participant: Participant, action: str, *, table
             form.idempotency_key.data = idempotency.new_key()
         sign_form.signature.data = ""  # a drawing is not sent back: drawn again
     done = [(v, rec.signatures_of(session, v).get(participant.id))
-            for v in rec.latest_versions(session, hearing).values()]
+            for v in rec.signable_for(session, participant, witness)]
     return render("hearings/sign.html", hearing=hearing, participant=participant,
                   version=version, remaining=len(pending), done=done, action=action,
                   tablet=tablet, message=message, sign_form=sign_form,

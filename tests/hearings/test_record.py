@@ -409,9 +409,23 @@ def test_panel_members_also_sign_the_deliberation_record(client, session, world)
                        data=sign_form(deliberation, typed_name=petitioner.name))
     assert answer.status_code == 403
     assert len(signatures(session, deliberation)) == 1
-    # the clerk's page shows both records
+    # the clerk's page shows both records, but not what the panel said in private
     page = client.get(f"/hearings/{hearing.id}/record").get_data(as_text=True)
     assert "Deliberation record" in page and "Hearing record" in page
+    assert "听证员乙" not in page and "read only by the panel" in page
+    presiding = client_for(client.application, world.leader)
+    assert "听证员乙" in presiding.get(f"/hearings/{hearing.id}/record").get_data(as_text=True)
+
+    # nor does the clerk's tablet show it to another member
+    other = [p for p in hearing.participants if p.role == ParticipantRole.PANEL][1]
+    tablet = f"/hearings/{hearing.id}/record/tablet/{other.id}"
+    client.post(tablet, data=sign_form(record, typed_name=other.name))
+    page = client.get(tablet).get_data(as_text=True)
+    assert "听证员乙" not in page and "Nothing more to sign" in page
+    answer = client.post(tablet, data=sign_form(deliberation, typed_name=other.name))
+    assert answer.status_code == 403
+    assert "signed by the panel on their own devices" in answer.get_data(as_text=True)
+    assert len(signatures(session, deliberation)) == 1
 
 
 def test_an_unknown_link_is_not_found(client, session, world):
