@@ -127,3 +127,27 @@ def test_the_mouse_signs_and_clear_empties_the_box(browser, client, session, wor
         assert _ink(_signed_png(session, version)) > 100
     finally:
         context.close()
+
+
+def test_the_record_page_fits_a_phone_and_a_desk(browser, client, session, world, shots):
+    hearing, tokens = ended_hearing(session, world)
+    login(client, world.clerk)
+    freeze(client, hearing)
+    [version] = versions(session, hearing)
+    petitioner = role(hearing, ParticipantRole.PETITIONER)
+    client.post(f"/hearings/{hearing.id}/record/tablet/{petitioner.id}",
+                data={"action": "refuse", "version_id": str(version.id),
+                      "reason": "笔录第三段与事实不符"})
+    for name, viewport in (("phone", {"width": 360, "height": 740}),
+                           ("desk", {"width": 1280, "height": 900})):
+        context = browser.new_context(viewport=viewport)
+        page = context.new_page()
+        try:
+            _serve(page, client)
+            page.goto(f"{BASE}/hearings/{hearing.id}/record")
+            page.wait_for_selector("text=笔录第三段与事实不符")
+            page.screenshot(path=str(shots / f"hearing-record-{name}.png"), full_page=True)
+            overflow = page.evaluate("document.documentElement.scrollWidth")
+            assert overflow <= viewport["width"], (name, overflow)
+        finally:
+            context.close()
