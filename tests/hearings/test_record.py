@@ -507,6 +507,7 @@ def test_filing_with_one_signed_and_one_refused(client, session, world, monkeypa
     assert answer.status_code == 303
     page = client.get(answer.headers["Location"]).get_data(as_text=True)
     assert f"The record is filed in case {case.number}" in page
+    assert f"/cases/{case.number}" in page  # the way to the case file
     assert "Recorded as not having signed" in page
 
     session.expire_all()
