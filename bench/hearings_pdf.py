@@ -109,7 +109,7 @@ def build(app: Any, chars: int) -> tuple[Any, Any]:
     from portal.orgs.models import Organisation
     from portal.timeutil import utcnow
 
-    s = db.session
+    s = db.session()
     office = Organisation(name="县信访局", kind="agency", sector="petition")
     s.add(office)
     s.flush()
@@ -215,20 +215,20 @@ def main() -> None:
     with bench_app("sqlite", default_locale="zh_CN") as app, app.app_context():
         hearing, version = build(app, args.chars)
         with app.test_request_context(base_url="https://portal.example.gov.cn"):
-            html = rp.record_html(db.session, hearing, version)
+            html = rp.record_html(db.session(), hearing, version)
             if args.dump_html:
                 with open(args.dump_html, "w", encoding="utf-8") as out:
                     out.write(html)
             rp._end_spare()  # a cold start first: nothing waiting
             started = time.perf_counter()
-            pdf = rp.record_pdf(db.session, hearing, version)
+            pdf = rp.record_pdf(db.session(), hearing, version)
             cold = time.perf_counter() - started
             times, cpu = [], []
             for _ in range(args.runs):
                 time.sleep(1.0)  # as between two filings: the spare has imported WeasyPrint
                 before = _children_cpu()
                 started = time.perf_counter()
-                pdf = rp.record_pdf(db.session, hearing, version)
+                pdf = rp.record_pdf(db.session(), hearing, version)
                 times.append(time.perf_counter() - started)
                 cpu.append(_children_cpu() - before)
             rp._end_spare()
