@@ -172,6 +172,11 @@ def build(app: Any, chars: int) -> tuple[Any, Any]:
     return hearing, version
 
 
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith(field)).split()[1])
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -220,6 +225,7 @@ def main() -> None:
                 with open(args.dump_html, "w", encoding="utf-8") as out:
                     out.write(html)
             rp._end_spare()  # a cold start first: nothing waiting
+            rss_before = _status_kb("VmRSS")
             started = time.perf_counter()
             pdf = rp.record_pdf(db.session(), hearing, version)
             cold = time.perf_counter() - started
@@ -232,6 +238,7 @@ def main() -> None:
                 times.append(time.perf_counter() - started)
                 cpu.append(_children_cpu() - before)
             rp._end_spare()
+            rss_after = _status_kb("VmRSS")
     child_kb = child_peak_kb(html)
     parent_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cjk = sum(1 for ch in version.text if "\u4e00" <= ch <= "\u9fff")
@@ -246,6 +253,8 @@ def main() -> None:
           "load_average_1min": round(os.getloadavg()[0], 2),
           "child_peak_rss_mb": round(child_kb / 1024, 1),
           "parent_peak_rss_mb": round(parent_kb / 1024, 1),
+          # what rendering added to the parent (the app, migrations and Pillow are the rest)
+          "parent_rss_growth_mb": round((rss_after - rss_before) / 1024, 1),
           "target_s": 1.0, "target_mb": 150})
 
 
