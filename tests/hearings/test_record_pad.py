@@ -151,3 +151,29 @@ def test_the_record_page_fits_a_phone_and_a_desk(browser, client, session, world
             assert overflow <= viewport["width"], (name, overflow)
         finally:
             context.close()
+
+
+def test_the_clerks_page_follows_signatures_as_they_come(browser, client, session, world):
+    hearing, tokens = ended_hearing(session, world)
+    login(client, world.clerk)
+    freeze(client, hearing)
+    [version] = versions(session, hearing)
+    petitioner = role(hearing, ParticipantRole.PETITIONER)
+    total = len(hearing.participants)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        _serve(page, client)
+        page.goto(f"{BASE}/hearings/{hearing.id}/record")
+        count = page.locator("#sign-count")
+        assert count.inner_text() == f"0 of {total} participants have signed or refused."
+        # the petitioner signs on their phone meanwhile
+        phone = client.application.test_client()
+        phone.post(f"/hearings/sign/{tokens[petitioner.id]}",
+                   data={"action": "refuse", "version_id": str(version.id),
+                         "reason": "另有书面意见"})
+        page.wait_for_selector("#signers >> text=另有书面意见", timeout=30_000)
+        assert count.inner_text() == f"1 of {total} participants have signed or refused."
+        assert page.locator("#sign-count").count() == 1  # the live region stayed in place
+    finally:
+        context.close()
