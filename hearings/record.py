@@ -10,7 +10,9 @@
   with a reason, once per version, on their own device (personal link) or on the clerk's
   tablet (witnessed by the clerk). Everyone active signs the record; the panel and the
   presiding officer also sign the deliberation record (kind "deliberation", frozen by the
-  deliberation part) — every kind that exists is signed, its latest version only.
+  deliberation part) — every kind that exists is signed, its latest version only. The
+  deliberation record is private to those who deliberated: never on the clerk's tablet.
+  A drawn signature is stored in the blob store by its SHA-256 (Signature.image_sha256).
 - File (organisers or who ran it): allowed when every signer signed or refused, or when
   the clerk confirms that those who did not are recorded as not having signed. A refusal
   never blocks (file_record).
