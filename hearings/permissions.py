@@ -207,3 +207,13 @@ def can_see_notice(hearing: Hearing) -> bool:
 
 
 # --- signed record ----------------------------------------------------------------------
+def can_freeze_record(user: Any, hearing: Hearing) -> bool:
+    """Freeze the minutes for signing, make a new version, hold the tablet for signers:
+    the presiding officer and the hearing clerk (can_run); the admin as the fallback
+    when neither can (as everywhere else but deliberation)."""
+    return can_run(user, hearing) or is_admin(user)
+
+
+def can_file_record(user: Any, hearing: Hearing) -> bool:
+    """File the signed record into the case file: the organisers, or who ran it."""
+    return can_organise(user, hearing) or can_run(user, hearing)

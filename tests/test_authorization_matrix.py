@@ -66,6 +66,8 @@ def room_rule(args: Callable[[dict[str, Any]], dict[str, Any]],
 EXPECTED: dict[tuple[str, str], Rule] = {
     ("site.home", "GET"): Rule(PUBLIC),  # the public landing; staff see their home
     ("site.healthz", "GET"): Rule(PUBLIC),
+    ("verify.index", "GET"): Rule(PUBLIC),  # was this document issued by the portal?
+    ("verify.show", "GET"): Rule(PUBLIC, lambda o: {"sha256": "0" * 64}),
     ("site.set_language", "GET"): Rule(PUBLIC, lambda o: {"code": "en"}),
     ("site.set_language", "POST"): Rule(PUBLIC, lambda o: {"code": "en"}),
     ("auth.login", "GET"): Rule(PUBLIC),

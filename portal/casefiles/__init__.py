@@ -27,6 +27,7 @@ def init_app(app: Flask) -> None:
     from portal.casefiles.permissions import can_manage_holidays, can_open_cases
     from portal.casefiles.public_blueprint import bp as query_bp
     from portal.casefiles.reminders_cli import reminders as reminders_command
+    from portal.casefiles.verify_blueprint import bp as verify_bp
     from portal.hooks import register_home_panel, register_seeder, register_tick
     from portal.i18n import lazy_gettext as _l
     from portal.web import add_nav
@@ -47,3 +48,5 @@ def init_app(app: Flask) -> None:
         register_tick(app, "deadline reminders", reminders.reminder_tick)
         register_tick(app, "case file checkpoint", checkpoints.checkpoint_tick)
         register_home_panel(app, "casefiles", queues.home_panel, order=10)
+    if verify_bp.name not in app.blueprints:
+        app.register_blueprint(verify_bp)  # /verify/<hash>: was it issued? public

@@ -165,6 +165,21 @@ def expected() -> dict[tuple[str, str], Any]:
 
 
     # --- signed record ----------------------------------------------------------------
+    def hearing_page(o: Any) -> dict[str, Any]:
+        return {"hearing_id": o["hearing"].id}
+
+    for endpoint, method in (("hearings.record", "GET"), ("hearings.freeze_record", "POST"),
+                             ("hearings.reopen_record", "POST"),
+                             ("hearings.file_record", "POST")):
+        rows[(endpoint, method)] = _rule(HEARING_ROLES, hearing_page, HEARING_UNSEEN)
+    for method in ("GET", "POST"):
+        # the clerk's tablet (the admin may hold it too); a participant's own link: public
+        rows[("hearings.tablet_sign", method)] = _rule(
+            HEARING_ROLES, lambda o: {"hearing_id": o["hearing"].id,
+                                      "participant_id": o["hearing"].participants[0].id},
+            HEARING_UNSEEN)
+        rows[("hearings.sign", method)] = _rule(
+            PUBLIC, lambda o: {"token": o["participant_token"]})
 
 
     # --- video --------------------------------------------------------------------------
