@@ -34,3 +34,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     add_nav(app, _l("Hearings"), "hearings.index", can_open_hearings, order=30)
     # parts register their ticks, seeders, home panels and socket events here
+    # live
+    from hearings import events as live_events
+
+    if not app.extensions.get("hearings.events"):
+        live_events.register()
+        app.extensions["hearings.events"] = True
+    # end live

@@ -32,8 +32,19 @@ def hearing_objects(session: Any, make_user: Any, objects: dict[str, Any]) -> di
     hearing, tokens = new_hearing(session, world, case=case, status="published")
     people = registry(session, world, deputies=1, cppcc=1, experts=2, lawyers=1)
     panel_tokens = add_panel(session, hearing, people)
-    return {"hearing": hearing, "participant_token": next(iter(tokens.values())),
-            "panel_token": next(iter(panel_tokens.values()))}
+    found = {"hearing": hearing, "participant_token": next(iter(tokens.values())),
+             "panel_token": next(iter(panel_tokens.values()))}
+    # live: a seated online observer's watch link
+    from hearings import links
+    from hearings.models import Observer
+
+    observer = Observer(hearing_id=hearing.id, name="矩阵旁听", phone="13800001111",
+                        id_number="110101195001011239", id_number_hash="matrix-observer",
+                        token_hash="")
+    found["observer_token"] = links.issue_observer_token(observer)
+    session.add(observer)
+    session.commit()
+    return found
 
 
 def _rule(who: Any, args: Any, hidden: Any = frozenset(), data: Any = None) -> Any:
@@ -43,7 +54,7 @@ def _rule(who: Any, args: Any, hidden: Any = frozenset(), data: Any = None) -> A
 
 
 def expected() -> dict[tuple[str, str], Any]:
-    from tests.test_authorization_matrix import PUBLIC  # noqa: F401
+    from tests.test_authorization_matrix import PUBLIC
 
     rows: dict[tuple[str, str], Any] = {}
     # --- scheduling and requests --------------------------------------------------------
@@ -62,6 +73,19 @@ def expected() -> dict[tuple[str, str], Any]:
 
 
     # --- live hearing and minutes -----------------------------------------------------
+    hearing_args = lambda o: {"hearing_id": o["hearing"].id}  # noqa: E731
+    # the staff view; the control page sends those who may view but not run it (the
+    # admin here) to the staff view
+    rows[("hearings.live_staff", "GET")] = _rule(HEARING_ROLES, hearing_args, HEARING_UNSEEN)
+    rows[("hearings.live_control", "GET")] = _rule(HEARING_ROLES, hearing_args,
+                                                   HEARING_UNSEEN)
+    rows[("hearings.live_participant", "GET")] = _rule(
+        PUBLIC, lambda o: {"token": o["participant_token"]})
+    rows[("hearings.live_watch", "GET")] = _rule(
+        PUBLIC, lambda o: {"observer_token": o["observer_token"]})
+    # only the hearing's presiding officer and clerk write minutes: no actor here does
+    rows[("hearings.save_minutes", "POST")] = _rule(set(), hearing_args,
+                                                    data={"stage": "opening", "text": "x"})
 
 
     # --- deliberation -----------------------------------------------------------------
