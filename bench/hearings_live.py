@@ -31,7 +31,7 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, percentile  # type: ignore[import-not-found]
+from _common import ROOT, percentile
 
 from tests.fixtures.core import free_port
 
@@ -67,7 +67,7 @@ def _seed(data_dir: Path, url: str, clients: int) -> tuple[int, list[dict[str, s
                                      organisations=[office], check_password=False)
         db.session.flush()
         case, _code = case_ops.register_case(
-            db.session, clerk, channel="walk_in", kind="land", summary="听证压力测试",
+            db.session(), clerk, channel="walk_in", kind="land", summary="听证压力测试",
             petitioners=[{"name": "信访人", "id_number": "110101195001011239",
                           "phone": "13800001111"}])
         now = utcnow()
