@@ -178,7 +178,33 @@ def snapshot(hearing: Hearing, who: str) -> dict[str, Any]:
     }
     if full:
         state["minutes"] = minutes_state(hearing)
+        state["log"] = live_log(hearing.id)
     return state
+
+
+# --- the live log: each stage change with the server's time -------------------------------
+
+def _log_key(hearing_id: int) -> str:
+    return f"hearings:log:{hearing_id}"
+
+
+def _log_stage(hearing_id: int, state: dict[str, Any]) -> None:
+    """Keep the stage change in the hearing's live log (the shared registry, so every node
+    shows it). The case file gets only the start and the end; this log is for the
+    officials' screen and the clerk's record of times."""
+    at = state["stage_started_at"] or state["server_time"]
+    core_live.registry().map_update(_log_key(hearing_id), {at: state["stage"]})
+
+
+def live_log(hearing_id: int) -> list[dict[str, str]]:
+    """The stage changes so far, oldest first: [{at, stage, stage_label}]."""
+    entries = sorted(core_live.registry().map_get(_log_key(hearing_id)).items())
+    return [{"at": at, "stage": stage,
+             "stage_label": str(Stage(stage).label) if stage in _STAGES else stage}
+            for at, stage in entries]
+
+
+_STAGES = {s.value for s in Stage}
 
 
 # --- broadcasting (after the commit) ----------------------------------------------------
@@ -196,7 +222,11 @@ def broadcast(hearing_id: int, kinds: set[str]) -> None:
     rooms = {FULL: staff_room(hearing_id), PUBLIC: public_room(hearing_id),
              WATCH: watch_room(hearing_id)}
     if "stage" in kinds:
-        _emit("stage", stage_state(hearing), everyone_room(hearing_id))
+        state = stage_state(hearing)
+        if "started" in kinds:  # a new log (nothing of an earlier run with this id)
+            core_live.registry().delete(_log_key(hearing_id))
+        _log_stage(hearing_id, state)
+        _emit("stage", state, everyone_room(hearing_id))
     split: dict[str, Callable[[Hearing, str], dict[str, Any]]] = {
         "speaker": speaker_state, "attendance": attendance_state, "recusal": recusal_state}
     for kind, build in split.items():

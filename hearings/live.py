@@ -80,8 +80,9 @@ _ANNOUNCE = "hearings.live.announce"
 
 
 def announce(session: DbSession, hearing: Hearing, *kinds: str) -> None:
-    """Say that `kinds` ("stage", "speaker", "attendance", "recusal", "minutes") of the
-    hearing changed; after the commit every joined screen gets the new state."""
+    """Say that `kinds` ("stage", "speaker", "attendance", "recusal", "minutes"; "started"
+    begins a new live log) of the hearing changed; after the commit every joined screen
+    gets the new state."""
     pending: dict[int, set[str]] | None = session.info.get(_ANNOUNCE)
     if pending is None:
         pending = session.info[_ANNOUNCE] = {}
@@ -146,7 +147,7 @@ def start(session: DbSession, actor: Any, hearing: Hearing) -> None:
     _case_event(session, actor, hearing, "hearing_started",
                 str(_l("Hearing %(title)s started", title=hearing.title)))
     session.flush()
-    announce(session, hearing, "stage", "speaker", "attendance")
+    announce(session, hearing, "started", "stage", "speaker", "attendance")
 
 
 def check_in_connected(session: DbSession, hearing: Hearing, participant_ids: set[int]) -> None:

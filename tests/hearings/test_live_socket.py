@@ -224,6 +224,11 @@ def test_stages_in_order_back_and_end(app, session, world, live_hearing):
     assert ack["ok"] is False  # ending is its own act
     assert [m["stage"] for m in got(watcher, "stage")][-3:] == ["closing", "deliberation",
                                                                 "opinion"]
+    # the live log keeps every change with the server's time (staff only)
+    log = join(staff_sock(app, world.leader), hearing)["log"]
+    assert [e["stage"] for e in log] == [*seen, "closing", "deliberation", "opinion"]
+    assert all(e["at"] and e["stage_label"] for e in log)
+    assert "log" not in join(sock(app), hearing, observer_token=obs_token)
     assert emit(clerk, "end")["ok"]
     session.expire_all()
     h = session.get(Hearing, hearing.id)

@@ -8,7 +8,7 @@
 import { createClock } from "./clock.js";
 import { createControls } from "./controls.js";
 import { createMinutes, showMinutes } from "./minutes.js";
-import { drawPeople, drawRecusal, drawSpeakers, drawStage } from "./render.js";
+import { drawLog, drawPeople, drawRecusal, drawSpeakers, drawStage } from "./render.js";
 
 const root = document.getElementById("hearing-live");
 const read = (id) => JSON.parse(document.getElementById(id)?.textContent || "{}");
@@ -20,6 +20,7 @@ if (root && window.io) {
   const status = document.getElementById("live-connection");
   const clock = createClock(root.querySelector("#live-countdown"));
   let state = {};
+  let log = [];
   const socket = window.io(cfg.namespace, { reconnectionDelayMax: 5000 });
 
   function request(event, payload, ms = 10000) {
@@ -34,6 +35,11 @@ if (root && window.io) {
   const minutes = cfg.mode === "run" ? createMinutes(root, cfg, S) : null;
 
   function onStage(s) {
+    if (state.stage && s.stage !== state.stage) {
+      log = [...log, { at: s.stage_started_at || s.server_time, stage: s.stage,
+                       stage_label: s.stage_label }];
+      drawLog(root, log, lang);
+    }
     state = { ...state, ...s };
     clock.sync(s.server_time);
     drawStage(root, state, S, lang);
@@ -56,6 +62,9 @@ if (root && window.io) {
       return;
     }
     status.textContent = S.connected;
+    log = ack.log || [];
+    drawLog(root, log, lang);
+    state = {};
     onStage(ack);
     onSpeaker(ack.speakers);
     onPeople(ack.attendance);

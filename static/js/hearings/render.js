@@ -63,3 +63,12 @@ export function drawRecusal(root, state, S) {
     el("span", { class: "who" }, `${a.name} · ${a.role_label}`), "：",
     a.answer || S.no_answer)));
 }
+
+/** The officials' live log: each stage change with its (Beijing) time. */
+export function drawLog(root, entries, lang) {
+  const list = root.querySelector("#live-log");
+  if (!list) return;
+  list.replaceChildren(...entries.map((e) => el("li", {},
+    el("time", { dateTime: e.at }, localTime(e.at, lang)), " ", e.stage_label)));
+  root.querySelector("#live-log-empty").hidden = entries.length > 0;
+}
