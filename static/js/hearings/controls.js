@@ -49,6 +49,7 @@ export function createControls(root, S, request, getState) {
     for (const button of root.querySelectorAll("[data-live]")) {
       button.hidden = !can[button.dataset.live];
     }
+    for (const note of root.querySelectorAll("[data-when-startable]")) note.hidden = !can.start;
   }
 
   function queueButtons(turn) {

@@ -22,6 +22,12 @@ export function localTime(iso, lang) {
     { hour: "2-digit", minute: "2-digit", timeZone: "Asia/Shanghai" });
 }
 
+/** "name (role)", or the role alone where the name is the role (a party shown by role). */
+export function who(p) {
+  return p.name === p.role_label || p.name.startsWith(`${p.role_label} `)
+    ? p.name : `${p.name} (${p.role_label})`;
+}
+
 export function drawStage(root, state, S, lang) {
   root.querySelector("#live-stage").textContent = state.stage_label;
   root.querySelector("#live-stage-since").textContent =
@@ -35,13 +41,13 @@ export function drawStage(root, state, S, lang) {
 export function drawSpeakers(root, state, S, clock, controls) {
   const current = state.current;
   const name = root.querySelector("#live-speaker-name");
-  const next = current ? `${current.name} (${current.role_label})` : S.nobody;
+  const next = current ? who(current) : S.nobody;
   if (name.textContent !== next) name.textContent = next; // announced only on a change
   root.querySelector("#live-speaker-state").textContent = current && !current.running ? S.paused : "";
   clock.set(current, state.server_time);
   const list = root.querySelector("#live-queue");
   list.replaceChildren(...state.queue.map((t) => el("li", { dataset: { speaker: t.id } },
-    `${t.name} (${t.role_label}) · ${fmt(S.minutes_short, { m: Math.round(t.seconds / 60) })}`,
+    `${who(t)} · ${fmt(S.minutes_short, { m: Math.round(t.seconds / 60) })}`,
     controls ? controls.queueButtons(t) : null)));
   root.querySelector("#live-queue-empty").hidden = state.queue.length > 0;
 }
@@ -50,7 +56,7 @@ export function drawPeople(root, state, S, controls) {
   const present = controls ? state.people : state.people.filter((p) => p.attendance !== "absent");
   const list = root.querySelector("#live-people");
   list.replaceChildren(...present.map((p) => el("li", { class: `att-${p.attendance}` },
-    el("span", { class: "who" }, `${p.name} · ${p.role_label}`),
+    el("span", { class: "who" }, who(p)),
     el("span", { class: "att" }, S[p.attendance] || p.attendance_label),
     controls ? controls.checkInButtons(p) : null)));
   root.querySelector("#live-people-empty").hidden = present.length > 0;
@@ -60,7 +66,7 @@ export function drawRecusal(root, state, S) {
   const list = root.querySelector("#live-recusal");
   if (!list) return;
   list.replaceChildren(...state.answers.map((a) => el("li", {},
-    el("span", { class: "who" }, `${a.name} · ${a.role_label}`), "：",
+    el("span", { class: "who" }, who(a)), "：",
     a.answer || S.no_answer)));
 }
 
