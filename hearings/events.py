@@ -299,7 +299,10 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
 
     def enter() -> None:
         registry = core_live.registry()
-        registry.remove(NAMESPACE, sid)  # a second join moves the connection
+        before, _current = registry.remove(NAMESPACE, sid)  # a second join moves it
+        if before is not None:
+            for old in (everyone_room, staff_room, public_room, watch_room):
+                core_live.leave_room(sid, old(int(before.room)), NAMESPACE)
         registry.connect(NAMESPACE, sid, str(hearing_id), seat, user_id, facts)
         core_live.enter_room(sid, everyone_room(hearing_id), NAMESPACE)
         core_live.enter_room(sid, room, NAMESPACE)

@@ -151,6 +151,16 @@ def test_a_stranger_is_refused_and_joins_nothing(app, session, world, live_heari
     assert emit(stranger, "stage", {"direction": "next"})["ok"] is False
 
 
+def test_joining_another_hearing_leaves_the_first(app, session, world, live_hearing):
+    hearing, _tokens, _obs = live_hearing
+    other, _other_tokens = new_hearing(session, world, status="published")
+    admin = staff_sock(app, world.admin)
+    join(admin, hearing)
+    assert join(admin, other)["hearing_id"] == other.id
+    start(app, world, hearing)
+    assert got(admin, "stage") == []  # no longer in the first hearing's rooms
+
+
 def test_another_hearings_link_or_a_wrong_id_is_refused(app, session, world, live_hearing):
     hearing, tokens, _obs = live_hearing
     other, other_tokens = new_hearing(session, world, status="published")
