@@ -183,5 +183,45 @@ def test_the_clerk_runs_it_and_the_observer_follows_on_a_phone(served, browser, 
     watcher.wait_for_function(
         "(was) => document.getElementById('live-stage').textContent !== was", arg=opening,
         timeout=WAIT)
+
+    # offline: the text waits on the device and goes out when the connection is back
+    status = "document.getElementById('minutes-agency_facts-status').textContent"
+    desk.set_offline(True)
+    facts = clerk.locator("#minutes-agency_facts")
+    facts.fill("承办单位陈述：已于三月书面答复。")
+    facts.blur()
+    clerk.wait_for_function(f"() => /尚未保存|Not saved yet/.test({status})", timeout=WAIT)
+    kept = clerk.evaluate("() => Object.keys(localStorage).filter(k => k.includes("
+                          "'agency_facts')).map(k => localStorage.getItem(k))")
+    assert kept and "书面答复" in kept[0]
+    desk.set_offline(False)
+    clerk.evaluate("() => window.dispatchEvent(new Event('online'))")
+    clerk.wait_for_function(f"() => /已保存|Saved/.test({status})", timeout=WAIT)
+
+    # a second window of the clerk saves while the first is still reconnecting: the
+    # first one's save is stale, its text stays in the box, the saved text beside it
+    other = desk.new_page()
+    other.goto(f"{base}/hearings/{seeded['hearing_id']}/live/control")
+    other.wait_for_function(
+        "() => document.getElementById('minutes-agency_facts').value.includes('书面答复')",
+        timeout=WAIT)
+    other.locator("#minutes-agency_facts").fill("另一窗口的记录")
+    other.locator("#minutes-agency_facts").blur()
+    other.wait_for_function(
+        "() => /已保存|Saved/.test(document.getElementById('minutes-agency_facts-status')"
+        ".textContent)", timeout=WAIT)
+    facts.fill("我的补充记录")
+    facts.blur()
+    clerk.wait_for_selector("[data-minutes-stage=agency_facts] .minutes-conflict:not([hidden])",
+                            timeout=WAIT)
+    assert facts.input_value() == "我的补充记录"
+    assert "另一窗口的记录" in clerk.locator(
+        "[data-minutes-stage=agency_facts] .minutes-theirs").inner_text()
+    clerk.locator("[data-minutes-stage=agency_facts] [data-minutes-take]").click()
+    clerk.wait_for_function(f"() => /已保存|Saved/.test({status})", timeout=WAIT)
+    # ... and the second window sees that save live
+    other.wait_for_function(
+        "() => document.getElementById('minutes-agency_facts').value === '我的补充记录'",
+        timeout=WAIT)
     desk.close()
     phone_ctx.close()
