@@ -446,3 +446,21 @@ def test_start_pauses_the_re_review_clock_only_on_a_re_review(app, session, worl
     session.expire_all()
     h = session.get(Hearing, hearing.id)
     assert clock_ops.is_paused(session, h.case) is re_review
+
+
+def test_a_panel_member_with_an_account_joins_as_themselves(app, session, world, make_user):
+    hearing, tokens = new_hearing(session, world, status="published")
+    people = registry(session, world, deputies=1, cppcc=0, experts=0, lawyers=0,
+                      make_user=make_user)
+    add_panel(session, hearing, people)
+    member = next(p for p in hearing.participants if p.role == ParticipantRole.PANEL)
+    session.commit()
+    start(app, world, hearing)
+    ack = join(staff_sock(app, member.user), hearing)
+    assert ack["ok"] and ack["who"] == "participant" and "minutes" not in ack
+    assert ack["me"]["participant_id"] == member.id
+    session.expire_all()
+    assert session.get(Participant, member.id).attendance == Attendance.ONLINE
+    # the presiding officer through their personal link sees the minutes too
+    presiding = next(p for p in hearing.participants if p.role == ParticipantRole.PRESIDING)
+    assert "minutes" in join(sock(app), hearing, token=tokens[presiding.id])
