@@ -125,26 +125,24 @@ def save_minutes(hearing_id: int) -> ResponseReturnValue:
     {version} or 409 {version, text: what is saved} (the user's text stays in their box);
     only the presiding officer and the hearing clerk write."""
     hearing = db.session.get(Hearing, hearing_id)
-    if hearing is None or not perm.can_write_minutes(current_user, hearing):
-        raise NotAllowed(_not_yours())
+    if hearing is None:
+        raise NotFound()
+    if not perm.can_write_minutes(current_user, hearing):
+        raise NotAllowed(_l("Only the hearing clerk and the presiding officer write the "
+                            "minutes."))
     on_error(_json_error)
     sent = request.get_json(silent=True) if request.is_json else request.form
     data: Any = sent if isinstance(sent, dict) or hasattr(sent, "get") else {}
     stage = live.minutes_stage(data.get("stage"))
     text = data.get("text")
-    raw_version = data.get("version", 0)
-    if not isinstance(text, str) or not str(raw_version).isdigit():
-        raise live.LiveRefused(_bad_request())
+    raw_version = str(data.get("version", 0))
+    # a version is a small whole number: anything else is refused, never a 500
+    if not isinstance(text, str) or not (raw_version.isascii() and raw_version.isdigit()
+                                         and len(raw_version) <= 9):
+        raise live.LiveRefused(_l("The minutes could not be read. Reload the page and try "
+                                  "again."))
     section = live.save_minutes(db.session, current_user, hearing, stage, text,
-                                int(str(raw_version)))
+                                int(raw_version))
     return jsonify({"ok": True, "version": section.version, "stage": stage.value,
                     "saved_at": section.updated_at.isoformat()
                     if section.updated_at else None})
-
-
-def _not_yours() -> Any:
-    return _l("Only the hearing clerk and the presiding officer write the minutes.")
-
-
-def _bad_request() -> Any:
-    return _l("The minutes could not be read. Reload the page and try again.")

@@ -82,12 +82,17 @@ def test_too_long_bad_stage_or_bad_version_is_refused_and_changes_nothing(client
                 {"stage": "opening", "text": ["x"], "version": 1},
                 {"stage": "opening", "text": "x", "version": "-1"},
                 {"stage": "opening", "text": "x", "version": "1e9"},
-                {"stage": "opening", "text": "x", "version": None}):
+                {"stage": "opening", "text": "x", "version": None},
+                {"stage": "opening", "text": "x", "version": "9" * 30},
+                {"stage": "opening", "text": "x", "version": "²"}):
         response = _post(client, hearing, **bad)
         assert response.status_code == 400, (bad, response.status_code)
         assert response.json["error"]
     assert client.post(f"/hearings/{hearing.id}/minutes", data="{{{",
                        content_type="application/json").status_code == 400
+    assert client.post(f"/hearings/{hearing.id}/minutes", json=["x"]).status_code == 400
+    assert _post(client, type(hearing)(id=999999), stage="opening", text="x",
+                 version=0).status_code == 404
     row = _saved(session, hearing)
     assert row.text == "原文" and row.version == 1
 
