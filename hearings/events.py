@@ -16,7 +16,16 @@ those rooms: `stage`, `speaker`, `attendance`, `recusal`, `minutes` (staff only)
 message carries `server_time`, so a countdown is computed from the server's clock.
 
 Only those who may run the hearing send anything but `join`; anything else from anyone
-else (a `chat` included) is refused and changes nothing: observers only watch."""
+else (a `chat` included) is refused and changes nothing: observers only watch. Their
+events (each acked {ok, error?}): `start`, `end`, `stage` {direction: next | previous,
+from?: the stage the screen showed}, `check_in` {participant_id, state: in_room | online
+| absent}, `recusal` {participant_id, answer}, `speaker` {action: add | up | down |
+remove | start | resume | pause | stop | next, participant_id?, seconds?, speaker_id?}.
+The minutes are saved over HTTP (hearings.live_blueprint.save_minutes).
+
+A countdown: remaining = seconds − used_seconds − (now − started_at) when started_at is
+set (running), with `now` on the server's clock (server_time, plus the time since the
+message arrived)."""
 
 from __future__ import annotations
 
