@@ -26,9 +26,10 @@ PASSWORD = "browser-password-1"
 WAIT = 15_000  # ms: every wait in a page is bounded
 
 
-def _seed(data: Path, url: str) -> dict[str, Any]:
-    """A petition office, its clerk (presiding and clerk), a case, a published public
-    hearing with the petitioner and a seated online observer."""
+def seed_hearing(data: Path, url: str) -> dict[str, Any]:
+    """For servers started apart (this test, two nodes): a petition office, its clerk
+    `hclerk` (presiding and clerk), a case, a published public hearing with the
+    petitioner (and their link) and a seated online observer (and theirs)."""
     from flask_migrate import upgrade
 
     from hearings import links
@@ -67,13 +68,16 @@ def _seed(data: Path, url: str) -> dict[str, Any]:
         petitioner = Participant(hearing=hearing, role=ParticipantRole.PETITIONER,
                                  name="李信访", party_id=case.petitioners[0].id)
         db.session.add(petitioner)
+        db.session.flush()
+        petitioner_token = links.issue_participant_token(petitioner)
         observer = Observer(hearing_id=hearing.id, name="旁听人", phone="13800002222",
                             id_number="110101199001011234", id_number_hash="browser",
                             token_hash="", seated_at=now)
         watch = links.issue_observer_token(observer)
         db.session.add(observer)
         db.session.commit()
-        found = {"hearing_id": hearing.id, "watch": watch}
+        found = {"hearing_id": hearing.id, "watch": watch, "petitioner_id": petitioner.id,
+                 "petitioner_token": petitioner_token}
         db.engine.dispose()
     return found
 
@@ -82,7 +86,7 @@ def _seed(data: Path, url: str) -> dict[str, Any]:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any]]]:
     data = tmp_path_factory.mktemp("hearing-live")
     url = f"sqlite:///{data / 'portal.db'}"
-    seeded = _seed(data, url)
+    seeded = seed_hearing(data, url)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
     env.update(PORT=str(port), PORTAL_ENV="test", PORTAL_DATA_DIR=str(data),
