@@ -67,3 +67,10 @@ def init_app(app: Flask) -> None:
     # end panel
     # video: hearings/video_blueprint.py is imported with the other route modules above
     # (routes cannot be added to bp once it is registered)
+    # live
+    from hearings import events as live_events
+
+    if not app.extensions.get("hearings.events"):
+        live_events.register()
+        app.extensions["hearings.events"] = True
+    # end live

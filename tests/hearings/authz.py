@@ -134,6 +134,19 @@ def expected() -> dict[tuple[str, str], Any]:
 
 
     # --- live hearing and minutes -----------------------------------------------------
+    live_args = lambda o: {"hearing_id": o["hearing"].id}  # noqa: E731
+    # the staff view; the control page sends those who may view but not run it (the
+    # admin here) to the staff view
+    rows[("hearings.live_staff", "GET")] = _rule(HEARING_ROLES, live_args, HEARING_UNSEEN)
+    rows[("hearings.live_control", "GET")] = _rule(HEARING_ROLES, live_args,
+                                                   HEARING_UNSEEN)
+    rows[("hearings.live_participant", "GET")] = _rule(
+        PUBLIC, lambda o: {"token": o["participant_token"]})
+    rows[("hearings.live_watch", "GET")] = _rule(
+        PUBLIC, lambda o: {"observer_token": o["observer_token"]})
+    # only the hearing's presiding officer and clerk write minutes: no actor here does
+    rows[("hearings.save_minutes", "POST")] = _rule(set(), live_args,
+                                                    data={"stage": "opening", "text": "x"})
 
 
     # --- deliberation -----------------------------------------------------------------
