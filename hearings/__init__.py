@@ -52,6 +52,12 @@ def init_app(app: Flask) -> None:
     register_query_panel(app, "hearings", query_panel.query_panel)
     register_home_panel(app, "hearings", home_panel, order=30)
     register_seeder(app, "hearings", seed_hearings)
+    from portal.hooks import register_landing_offer
+
+    register_landing_offer(app, "hearings", (
+        _l("Public hearings: notices and observing"), "hearings.public_list",
+        _l("Upcoming public hearings, and a seat to watch one in person or online.")),
+        order=20)
     # end sched
     # deliberation
     if not app.extensions.get("hearings.deliberation_events"):

@@ -97,7 +97,8 @@ def live_participant(token: str) -> ResponseReturnValue:
     if participant is None or not participant.is_active or (
             participant.hearing.status == HearingStatus.CANCELLED):
         raise NotFound()
-    return _page(participant.hearing, "participant", token=token, me=participant)
+    return _page(participant.hearing, "participant", token=token, me=participant,
+                 participant=participant, participant_token=token)
 
 
 @bp.route("/watch/<observer_token>")

@@ -27,6 +27,13 @@ EVENT_LABELS: dict[str, Any] = {
     "hearing_scheduled": _l("A hearing was scheduled"),
     "hearing_rescheduled": _l("The hearing was moved"),
     "hearing_cancelled": _l("The hearing was cancelled"),
+    "hearing_notice_published": _l("The hearing's public notice was published"),
+    "hearing_panel_drawn": _l("The hearing panel was drawn"),
+    "hearing_panel_picked": _l("A panel member was picked by hand"),
+    "hearing_panel_removed": _l("A panel member was removed"),
+    "hearing_started": _l("The hearing began"),
+    "hearing_ended": _l("The hearing ended"),
+    "hearing_record_filed": _l("The hearing record was filed"),
 }
 
 LABELS: dict[str, Any] = {

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from hearings import permissions as perm
 from hearings import video_rooms
 from hearings.blueprint import bp
-from hearings.links import participant_by_token
-from hearings.models import Hearing
+from hearings.links import observer_by_token, participant_by_token
+from hearings.models import Hearing, ObserverStatus
 from portal import web
 from portal.auth.permissions import is_active_user
 from portal.errors import NotAllowed
@@ -92,3 +92,19 @@ def video_join(token: str, which: str) -> ResponseReturnValue:
     url = video_rooms.join_link(db.session, participant.hearing, participant, which)
     return redirect(url, code=303)
 
+
+
+@bp.post("/watch/<observer_token>/video")
+@public
+def video_watch(observer_token: str) -> ResponseReturnValue:
+    """A seated online observer's watch link → a fresh watch-only join link (a POST: it
+    makes the seat and a new token, so a second window closes the first)."""
+    observer = observer_by_token(cast(Session, db.session), observer_token)
+    hearing = db.session.get(Hearing, observer.hearing_id) if observer is not None else None
+    if (observer is None or hearing is None or observer.status != ObserverStatus.SEATED
+            or not perm.is_publicly_visible(hearing)):
+        abort(404)
+    web.on_error(web.flash_and_redirect(url_for("hearings.live_watch",
+                                                observer_token=observer_token)))
+    _seat, token = video_rooms.observer_seat(db.session, hearing, observer)
+    return redirect(url_for("join.check", token=token), code=303)

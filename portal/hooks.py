@@ -68,3 +68,20 @@ def register_query_panel(app: Flask, name: str, panel: QueryPanel, order: int = 
 
 def query_panels(app: Flask) -> list[QueryPanel]:
     return [panel for _order, _name, panel in app.extensions.get("portal.query_panels", [])]
+
+
+#: what the public landing page offers besides the petitioner's query: (label, endpoint,
+#: hint), each a lazy string or an endpoint name; a domain adds its public pages here
+LandingOffer = tuple[Any, str, Any]
+
+
+def register_landing_offer(app: Flask, name: str, offer: LandingOffer, order: int = 50
+                           ) -> None:
+    offers = app.extensions.setdefault("portal.landing_offers", [])
+    if all(n != name for _o, n, _x in offers):
+        offers.append((order, name, offer))
+        offers.sort(key=lambda item: (item[0], item[1]))
+
+
+def landing_offers(app: Flask) -> list[LandingOffer]:
+    return [offer for _o, _n, offer in app.extensions.get("portal.landing_offers", [])]

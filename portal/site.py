@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from portal.extensions import db
 from portal.health import database_is_up
-from portal.hooks import home_panels
+from portal.hooks import home_panels, landing_offers
 from portal.notify.messages import remember_locale
 from portal.web import LOCALES, public, render, safe_next
 
@@ -22,7 +22,8 @@ bp = Blueprint("site", __name__)
 def home() -> ResponseReturnValue:
     if not current_user.is_authenticated:
         # people without an account: the public pages (the query page), staff login aside
-        return render("public/landing.html")
+        return render("public/landing.html",
+                      offers=landing_offers(current_app))
     return work_home()
 
 

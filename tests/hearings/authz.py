@@ -50,6 +50,13 @@ def hearing_objects(session: Any, make_user: Any, objects: dict[str, Any]) -> di
     session.commit()
     found["observer"] = observer
     found["hearing_request"] = request
+    # video: a second seated observer, whom no other row cancels
+    watcher = Observer(hearing_id=hearing.id, name="线上旁听", phone="13912345679",
+                       id_number="110101199003071250", id_number_hash="matrix-watcher",
+                       status="seated", token_hash="")
+    found["watcher_token"] = issue_observer_token(watcher)
+    session.add(watcher)
+    session.commit()
     return found
 
 
@@ -143,7 +150,7 @@ def expected() -> dict[tuple[str, str], Any]:
     rows[("hearings.live_participant", "GET")] = _rule(
         PUBLIC, lambda o: {"token": o["participant_token"]})
     rows[("hearings.live_watch", "GET")] = _rule(
-        PUBLIC, lambda o: {"observer_token": o["observer_token"]})
+        PUBLIC, lambda o: {"observer_token": o["watcher_token"]})
     # only the hearing's presiding officer and clerk write minutes: no actor here does
     rows[("hearings.save_minutes", "POST")] = _rule(set(), live_args,
                                                     data={"stage": "opening", "text": "x"})
@@ -208,4 +215,7 @@ def expected() -> dict[tuple[str, str], Any]:
     # a participant's personal link: the room not open yet is said plainly (409)
     rows[("hearings.video_join", "POST")] = _rule(
         PUBLIC, lambda o: {"token": o["participant_token"], "which": "hearing"})
+    # a seated online observer's personal link: a watch-only seat once the room is open
+    rows[("hearings.video_watch", "POST")] = _rule(
+        PUBLIC, lambda o: {"observer_token": o["watcher_token"]})
     return rows

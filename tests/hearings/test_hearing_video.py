@@ -277,10 +277,12 @@ def test_the_partial_offers_the_viewers_own_way_in(app, session, world, heard):
                                participant=petitioner,
                                participant_token=tokens[petitioner.id])
         watch = render_template("hearings/_video.html", hearing=hearing,
-                                video_url="/join/abc")
+                                observer_token="abc")
     assert f'/hearings/p/{tokens[petitioner.id]}/video/hearing' in mine
     assert 'method="post"' in mine
-    assert 'href="/join/abc"' in watch and "watch and listen" in watch
+    # an observer gets a button (a POST: it makes the watch-only seat and a fresh link)
+    assert '/hearings/watch/abc/video' in watch and 'method="post"' in watch
+    assert "watch and listen" in watch
 
 
 @pytest.mark.skipif(not PG_URL, reason="PORTAL_TEST_DATABASE_URL is not set (row locks)")
@@ -358,3 +360,30 @@ def _seed_hearing() -> tuple[int, list[int]]:
                                             experts=1, lawyers=0))
     db.session.commit()
     return hearing.id, [clerk.id, other.id]
+
+
+def test_the_watch_page_button_gives_the_observer_a_watch_only_link(app, session, world,
+                                                                     heard, client):
+    """From the observer's own page: before the room opens, a message and nothing made;
+    then a fresh watch-only join link; a cancelled observer's link answers 404."""
+    hearing, _tokens = heard
+    observer = _observer(session, hearing)  # its personal token is "tseated"
+    page = client.get("/hearings/watch/tseated").get_data(as_text=True)
+    assert "/hearings/watch/tseated/video" not in page  # the room is not open: no button
+    early = client.post("/hearings/watch/tseated/video")
+    assert early.status_code == 303 and early.headers["Location"].endswith(
+        "/hearings/watch/tseated")
+    assert session.scalar(select(func.count()).select_from(Seat).where(
+        Seat.is_watch_only.is_(True))) == 0
+    assert "not started" in client.get(early.headers["Location"]).get_data(as_text=True)
+    video_rooms.ensure_hearing_room(session, world.clerk, hearing)
+    session.commit()
+    assert "/hearings/watch/tseated/video" in client.get("/hearings/watch/tseated").get_data(
+        as_text=True)
+    r = client.post("/hearings/watch/tseated/video")
+    assert r.status_code == 303 and "/join/" in r.headers["Location"]
+    seat = session.scalars(select(Seat).where(Seat.is_watch_only.is_(True))).one()
+    assert seat.kind == SeatKind.OBSERVER and seat.case_id == hearing.case_id
+    observer.status = "cancelled"
+    session.commit()
+    assert client.post("/hearings/watch/tseated/video").status_code == 404
