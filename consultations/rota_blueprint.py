@@ -219,6 +219,8 @@ def rota_swaps() -> ResponseReturnValue:
 @bp.post("/rota/swaps/<int:swap_id>/decide")
 @require(perm.can_manage_rota)
 def rota_decide_swap(swap_id: int) -> ResponseReturnValue:
+    if db.session.get(SwapRequest, swap_id) is None:
+        abort(404)
     decision = request.form.get("decision")
     back = url_for("consultations.rota_swaps")
     if decision not in ("approve", "refuse"):
@@ -263,7 +265,7 @@ def rota_mine() -> ResponseReturnValue:
         context["swaps"] = swaps = ops.swaps_for(db.session, me)
         ids = {s.asked_by_id for s in swaps} | {s.asked_of_id for s in swaps}
         context["names"] = dict(db.session.execute(
-            select(Person.id, Person.name).where(Person.id.in_(ids))).tuples().all())
+            select(Person.id, Person.name).where(Person.id.in_(ids))).all())
         unavailable = UnavailableForm()
         unavailable.idempotency_key.data = idempotency.new_key()
         swap = _swap_form(me)
@@ -297,6 +299,7 @@ def rota_unavailable() -> ResponseReturnValue:
 def rota_unavailable_remove(row_id: int) -> ResponseReturnValue:
     me = _me()
     back = url_for("consultations.rota_mine")
+    ops.my_unavailability(db.session, me, row_id)  # 404 for anyone else's
     web.on_error(web.flash_and_redirect(back))
     ops.withdraw_unavailable(db.session, me, row_id)
     flash(_("The week is available again."), "success")
@@ -328,6 +331,7 @@ def rota_ask_swap() -> ResponseReturnValue:
 @require(perm.can_act_on_own_weeks)
 def rota_answer_swap(swap_id: int) -> ResponseReturnValue:
     me = _me()
+    ops.my_swap(db.session, swap_id, me, as_asker=False)  # 404 unless asked of me
     back = url_for("consultations.rota_mine")
     answer = request.form.get("answer")
     if answer not in ("accept", "decline"):
@@ -344,6 +348,7 @@ def rota_answer_swap(swap_id: int) -> ResponseReturnValue:
 @require(perm.can_act_on_own_weeks)
 def rota_withdraw_swap(swap_id: int) -> ResponseReturnValue:
     me = _me()
+    ops.my_swap(db.session, swap_id, me, as_asker=True)  # 404 unless asked by me
     back = url_for("consultations.rota_mine")
     web.on_error(web.flash_and_redirect(back))
     ops.withdraw_swap(db.session, me, swap_id)

@@ -363,11 +363,16 @@ def declare_unavailable(session: Session, me: Person, week_start: date, reason: 
     return row
 
 
-def withdraw_unavailable(session: Session, me: Person, row_id: int,
-                         now: datetime | None = None) -> None:
+def my_unavailability(session: Session, me: Person, row_id: int) -> Unavailability:
     row = session.get(Unavailability, row_id)
     if row is None or row.person_id != me.id:
         raise NotFound(_l("There is no such week."))
+    return row
+
+
+def withdraw_unavailable(session: Session, me: Person, row_id: int,
+                         now: datetime | None = None) -> None:
+    row = my_unavailability(session, me, row_id)
     if is_past(row.week_start, now):
         raise RotaRefused(_l("That week has begun."))
     session.delete(row)
@@ -436,7 +441,7 @@ def ask_swap(session: Session, me: Person, my_week_id: int, their_week_id: int,
     return swap
 
 
-def _my_swap(session: Session, swap_id: int, me: Person, as_asker: bool) -> SwapRequest:
+def my_swap(session: Session, swap_id: int, me: Person, as_asker: bool) -> SwapRequest:
     """The swap when `me` is the lawyer asking (or asked); 404 otherwise."""
     swap = session.get(SwapRequest, swap_id)
     party = None if swap is None else (swap.asked_by_id if as_asker else swap.asked_of_id)
@@ -448,7 +453,7 @@ def _my_swap(session: Session, swap_id: int, me: Person, as_asker: bool) -> Swap
 def answer_swap(session: Session, me: Person, swap_id: int, accept: bool,
                 now: datetime | None = None) -> SwapRequest:
     """The lawyer asked accepts (then it awaits the organiser) or declines."""
-    swap = _my_swap(session, swap_id, me, as_asker=False)
+    swap = my_swap(session, swap_id, me, as_asker=False)
     if swap.status != SwapStatus.ASKED:
         raise RotaRefused(_l("This swap request has already been answered."))
     if accept:
@@ -467,7 +472,7 @@ def answer_swap(session: Session, me: Person, swap_id: int, accept: bool,
 
 
 def withdraw_swap(session: Session, me: Person, swap_id: int) -> SwapRequest:
-    swap = _my_swap(session, swap_id, me, as_asker=True)
+    swap = my_swap(session, swap_id, me, as_asker=True)
     if swap.status not in OPEN_SWAPS:
         raise RotaRefused(_l("This swap request is no longer open."))
     swap.status = SwapStatus.WITHDRAWN
