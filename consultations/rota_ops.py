@@ -596,3 +596,34 @@ def require_person(me: Person | None) -> Person:
     if me is None:
         raise NotAllowed(_l("Your account is not linked to a lawyer of the registry."))
     return me
+
+
+# --- seed-demo ----------------------------------------------------------------------------
+
+def seed_rota(session: Session, echo: Any) -> None:
+    """The demo's published rota: this week (the demo lawyer login on duty, when linked),
+    the rest of this year and all of the next, made by the demo clerk. Idempotent: any
+    duty week present means it was seeded."""
+    from portal.auth import operations as auth_ops
+
+    if session.scalar(select(DutyWeek.id).limit(1)) is not None:
+        echo("consultations: duty rota present, 0 new")
+        return
+    clerk = auth_ops.find_user(session, "clerk")
+    lawyers = active_lawyers(session)
+    if clerk is None or not lawyers:
+        echo("consultations: demo clerk or lawyers missing; no rota seeded")
+        return
+    login = auth_ops.find_user(session, "lawyer")
+    linked = session.scalar(select(Person).where(Person.user_id == login.id)) if login else None
+    monday = this_monday()
+    session.add(DutyWeek(week_start=monday, lawyer_id=(linked or lawyers[0]).id,
+                         hours=default_hours(), status=RotaStatus.DRAFT,
+                         created_by_id=clerk.id))
+    session.flush()
+    published = 0
+    for year in (monday.year, monday.year + 1):
+        if first_plannable(year) is not None:
+            generate_year(session, clerk, year, replace=True)
+        published += len(publish_year(session, clerk, year))
+    echo(f"consultations: duty rota seeded, {published} weeks published")

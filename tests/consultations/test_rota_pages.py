@@ -215,3 +215,25 @@ def test_the_desk_shows_the_rota_section(client, session, world):
     shown = page(client.get("/consultations/"))
     assert "Duty rota" in shown and team[0].name in shown and team[1].name in shown
     assert "/consultations/rota/swaps" in shown
+
+
+def test_the_demo_seeds_a_published_rota_once(client, session, world, make_user):
+    from consultations.rota_ops import seed_rota
+    from portal.auth.roles import Role
+
+    clerk = make_user(Role.CLERK, username="clerk")
+    team = lawyers(session, world, 4)
+    team[2].user_id = make_user(Role.LAWYER, username="lawyer").id
+    session.commit()
+    said: list[str] = []
+    seed_rota(session, said.append)
+    session.commit()
+    now = weeks(session, this_monday().year)[this_monday()]
+    assert now.lawyer_id == team[2].id and now.status == RotaStatus.PUBLISHED
+    following = weeks(session, next_year())
+    assert len(following) >= 45 and all(w.status == RotaStatus.PUBLISHED
+                                        and w.created_by_id == clerk.id
+                                        for w in following.values())
+    assert team[2].name in page(client.get("/consultations/duty"))
+    seed_rota(session, said.append)
+    assert said[-1] == "consultations: duty rota present, 0 new"
