@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm.exc import StaleDataError
 
 from consultations import links
 from consultations import rota as pure
@@ -33,7 +34,7 @@ from consultations.models import (
 from consultations.rules import rules
 from portal.auth.models import User
 from portal.casefiles.clocks import rules_and_calendar
-from portal.errors import DomainError, NotAllowed, NotFound
+from portal.errors import DomainError, NotAllowed, NotFound, StaleEdit
 from portal.extensions import DbSession as Session
 from portal.i18n import lazy_gettext as _l
 from portal.notify.messages import register
@@ -499,7 +500,10 @@ def decide_swap(session: Session, user: Any, swap_id: int, approve: bool,
         a.lawyer_id, b.lawyer_id = swap.asked_of_id, swap.asked_by_id
     swap.status = SwapStatus.APPROVED if approve else SwapStatus.REFUSED
     swap.decided_by_id, swap.decided_at = user.id, now or utcnow()
-    session.flush()
+    try:
+        session.flush()
+    except StaleDataError as error:  # a week saved by someone else since it was read
+        raise StaleEdit(_l("One of the two weeks changed meanwhile: look again.")) from error
     session.expire(a, ["lawyer"])
     session.expire(b, ["lawyer"])
     values = _swap_values(swap)
