@@ -100,14 +100,24 @@ def rota() -> ResponseReturnValue:
     year = _year_arg()
     weeks = {w.week_start: w for w in ops.weeks_of_year(db.session, year)}
     minimum = rules().min_working_days
+    away: dict[date, dict[int, str]] = {}
+    for monday, person_id, name in db.session.execute(
+            select(Unavailability.week_start, Person.id, Person.name)
+            .join(Person, Person.id == Unavailability.person_id)
+            .where(Unavailability.week_start.between(date(year, 1, 1), date(year, 12, 31)))):
+        away.setdefault(monday, {})[person_id] = name
     rows = []
     for monday in pure.mondays_of(year):
         days = pure.working_days(monday, ops.is_working_day)
         week = weeks.get(monday)
         closed = (week is None and days < minimum) or (week is not None and week.is_closed)
+        open_week = week if week is not None and not week.is_closed else None
+        out = away.get(monday, {})
         rows.append({"monday": monday, "end": monday + timedelta(days=6), "days": days,
-                     "week": week if week is not None and not week.is_closed else None,
-                     "closed": closed, "editable": not ops.is_past(monday)})
+                     "week": open_week, "closed": closed, "editable": not ops.is_past(monday),
+                     "away": sorted(out.values()),
+                     # declared after the week was planned: the organiser should change it
+                     "clash": open_week is not None and open_week.lawyer_id in out})
     loads: dict[int, int] = {}
     for w in weeks.values():
         if not w.is_closed:
@@ -259,6 +269,7 @@ def rota_mine() -> ResponseReturnValue:
             DutyWeek.is_closed.is_(False), DutyWeek.week_start >= since)
             .order_by(DutyWeek.week_start)))
         context["this_monday"] = ops.this_monday()
+        context["six_days"] = timedelta(days=6)
         context["away"] = list(db.session.scalars(select(Unavailability).where(
             Unavailability.person_id == me.id,
             Unavailability.week_start > ops.this_monday()).order_by(Unavailability.week_start)))

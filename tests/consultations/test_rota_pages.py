@@ -237,3 +237,16 @@ def test_the_demo_seeds_a_published_rota_once(client, session, world, make_user)
     assert team[2].name in page(client.get("/consultations/duty"))
     seed_rota(session, said.append)
     assert said[-1] == "consultations: duty rota present, 0 new"
+
+
+def test_the_rota_page_shows_who_declared_a_week_unavailable(client, session, world):
+    team = lawyers(session, world, 2)
+    monday = this_monday() + 2 * rota.WEEK
+    duty_week(session, team[0], monday)
+    session.add_all([Unavailability(person_id=team[0].id, week_start=monday),
+                     Unavailability(person_id=team[1].id, week_start=monday)])
+    session.commit()
+    login(client, world.clerk)
+    shown = page(client.get(f"/consultations/rota?year={monday.year}"))
+    assert f"{team[0].name}、{team[1].name}" in shown or f"{team[1].name}、{team[0].name}" in shown
+    assert "The lawyer declared this week unavailable: change it." in shown
