@@ -497,6 +497,11 @@ def decide_swap(session: Session, user: Any, swap_id: int, approve: bool,
     a, b = _locked_weeks(session, swap)
     if approve:
         _check_still_as_asked(swap, now)
+        # either lawyer may have declared the week they would take unavailable meanwhile
+        if is_unavailable(session, swap.asked_of_id, a.week_start) or is_unavailable(
+                session, swap.asked_by_id, b.week_start):
+            raise RotaRefused(_l("One of the two lawyers declared the week they would take "
+                                 "unavailable: the swap cannot be approved."))
         a.lawyer_id, b.lawyer_id = swap.asked_of_id, swap.asked_by_id
     swap.status = SwapStatus.APPROVED if approve else SwapStatus.REFUSED
     swap.decided_by_id, swap.decided_at = user.id, now or utcnow()

@@ -277,3 +277,23 @@ def test_unavailability_declared_and_withdrawn(app, session, world, team):
                            follow_redirects=True)
     assert "The week is available again." in page(response)
     assert not session.scalar(select(func.count()).select_from(Unavailability))
+
+
+def test_an_approval_after_someone_declared_the_week_unavailable_is_refused(
+        app, session, world, team):
+    a_client, b_client, organiser = app.test_client(), app.test_client(), app.test_client()
+    login(a_client, team.user(team.a))
+    login(b_client, team.user(team.b))
+    login(organiser, world.clerk)
+    ask(a_client, team.a_week, team.b_week)
+    swap = session.scalars(select(SwapRequest)).one()
+    b_client.post(f"/consultations/swaps/{swap.id}/answer", data={"answer": "accept"})
+    # B is not on duty in A's week yet: B may still declare it unavailable
+    b_client.post("/consultations/my-weeks/unavailable", data={
+        "week": team.a_week.week_start.isoformat(), "idempotency_key": "late"})
+    before = team.state()
+    response = organiser.post(f"/consultations/rota/swaps/{swap.id}/decide",
+                              data={"decision": "approve"}, follow_redirects=True)
+    assert "declared the week they would take unavailable" in page(response)
+    session.refresh(swap)
+    assert swap.status == SwapStatus.ACCEPTED and team.state() == before
