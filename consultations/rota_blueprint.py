@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import func, select
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
@@ -437,5 +437,5 @@ def _asked_of_me() -> int:
     me = perm.lawyer_person(current_user)
     if me is None:
         return 0
-    return len(list(db.session.scalars(select(SwapRequest.id).where(
-        SwapRequest.asked_of_id == me.id, SwapRequest.status == SwapStatus.ASKED))))
+    return db.session.scalar(select(func.count()).select_from(SwapRequest).where(
+        SwapRequest.asked_of_id == me.id, SwapRequest.status == SwapStatus.ASKED)) or 0
