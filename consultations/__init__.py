@@ -32,3 +32,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     add_nav(app, _l("Lawyer duty"), "consultations.index", can_open_consultations, order=40)
     # parts register their ticks, seeders, home panels and socket events here
+    # rota
+    from consultations.rota_ops import seed_rota
+    from portal.hooks import register_seeder
+
+    register_seeder(app, "consultations-rota", seed_rota)
+    # end rota

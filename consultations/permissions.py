@@ -59,6 +59,22 @@ def can_view_consultation(user: Any, consultation: Consultation) -> bool:
 
 # --- rota -------------------------------------------------------------------------------
 
+def can_manage_rota(user: Any) -> bool:
+    """Generate, publish and edit the rota; approve swaps."""
+    return can_organise(user)
+
+
+def has_lawyer_role(user: Any) -> bool:
+    """The lawyer's own rota pages: an account not linked to a registry lawyer is told
+    so there; acting on weeks needs the link (is_lawyer)."""
+    return holds(user, Role.LAWYER)
+
+
+def can_act_on_own_weeks(user: Any) -> bool:
+    """Declare unavailability, ask and answer swaps, issue the feed link."""
+    return is_lawyer(user)
+
+
 
 # --- intake and queue -------------------------------------------------------------------
 

@@ -26,8 +26,30 @@ def consultation_objects(session: Any, make_user: Any, objects: dict[str, Any]
     lawyer = lawyers(session, _World, 1, make_user=make_user)[0]
     week = duty_week(session, lawyer)
     consultation, token = new_consultation(session, duty_week_id=week.id)
-    return {"duty_lawyer": lawyer, "duty_week": week, "consultation": consultation,
-            "consultation_token": token}
+    found = {"duty_lawyer": lawyer, "duty_week": week, "consultation": consultation,
+             "consultation_token": token}
+    # rota
+    found.update(rota_objects(session, _World, lawyer))
+    return found
+
+
+def rota_objects(session: Any, world: Any, lawyer: Any) -> dict[str, Any]:
+    """A swap asked between two published weeks far ahead, and the lawyer's feed token."""
+    from datetime import timedelta
+
+    from consultations import rota_ops
+    from consultations.models import SwapRequest
+    from tests.fixtures.consultations import duty_week, lawyers, this_monday
+
+    other = lawyers(session, world, 1)[0]
+    mine = duty_week(session, lawyer, this_monday() + timedelta(weeks=50))
+    theirs = duty_week(session, other, this_monday() + timedelta(weeks=51))
+    swap = SwapRequest(from_week=mine, to_week=theirs, asked_by_id=lawyer.id,
+                       asked_of_id=other.id)
+    session.add(swap)
+    feed_token = rota_ops.issue_feed(session, lawyer)
+    session.commit()
+    return {"rota_swap": swap, "rota_feed_token": feed_token}
 
 
 def _rule(who: Any, args: Any, hidden: Any = frozenset(), data: Any = None) -> Any:
@@ -41,6 +63,33 @@ def expected() -> dict[tuple[str, str], Any]:
     # a lawyer actor (made by the matrix) has no registry person: the desk is refused to it
     rows[("consultations.index", "GET")] = _rule(ORGANISERS, lambda o: {})
     # --- rota ---------------------------------------------------------------------------
+    far_monday = "2099-01-05"
+    rows[("consultations.rota", "GET")] = _rule(ORGANISERS, lambda o: {})
+    rows[("consultations.rota_generate", "POST")] = _rule(ORGANISERS, lambda o: {})
+    rows[("consultations.rota_publish", "POST")] = _rule(ORGANISERS, lambda o: {})
+    rows[("consultations.rota_edit_week", "GET")] = _rule(
+        ORGANISERS, lambda o: {"day": far_monday})
+    rows[("consultations.rota_edit_week", "POST")] = _rule(
+        ORGANISERS, lambda o: {"day": far_monday})
+    rows[("consultations.rota_swaps", "GET")] = _rule(ORGANISERS, lambda o: {})
+    rows[("consultations.rota_decide_swap", "POST")] = _rule(
+        ORGANISERS, lambda o: {"swap_id": o["rota_swap"].id}, data={"decision": "refuse"})
+    # a lawyer's own pages: the matrix's lawyer actor has no registry person, so it is told
+    # so on the pages and refused (403) every action
+    rows[("consultations.rota_mine", "GET")] = _rule({LAWYER}, lambda o: {})
+    rows[("consultations.rota_feed_link", "GET")] = _rule({LAWYER}, lambda o: {})
+    rows[("consultations.rota_feed_link", "POST")] = _rule(set(), lambda o: {})
+    rows[("consultations.rota_unavailable", "POST")] = _rule(set(), lambda o: {})
+    rows[("consultations.rota_unavailable_remove", "POST")] = _rule(
+        set(), lambda o: {"row_id": 1})
+    rows[("consultations.rota_ask_swap", "POST")] = _rule(set(), lambda o: {})
+    rows[("consultations.rota_answer_swap", "POST")] = _rule(
+        set(), lambda o: {"swap_id": o["rota_swap"].id}, data={"answer": "accept"})
+    rows[("consultations.rota_withdraw_swap", "POST")] = _rule(
+        set(), lambda o: {"swap_id": o["rota_swap"].id})
+    rows[("consultations.rota_feed", "GET")] = _rule(
+        "public", lambda o: {"token": o["rota_feed_token"]})
+    rows[("consultations.duty_public", "GET")] = _rule("public", lambda o: {})
 
 
     # --- intake and queue ---------------------------------------------------------------
