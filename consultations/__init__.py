@@ -32,3 +32,11 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     add_nav(app, _l("Lawyer duty"), "consultations.index", can_open_consultations, order=40)
     # parts register their ticks, seeders, home panels and socket events here
+    # intake
+    from consultations import ticks as intake_ticks
+    from portal.hooks import register_tick
+
+    register_tick(app, "consultations: held questions join the queue", intake_ticks.queue_tick)
+    register_tick(app, "consultations: week-end hand-over", intake_ticks.handover_tick)
+    register_tick(app, "consultations: duty lawyer offline", intake_ticks.offline_tick)
+    # end intake
