@@ -35,7 +35,9 @@ def _run(app: Flask, what: str, work: Callable[[], int]) -> int:
         log.warning("consultations %s refused: %s", what, error.message)
         return 0
 
-    with app.test_request_context():  # an app context, url building and gettext
+    # an app context of its own (a request context alone would reuse the caller's), and a
+    # request context for url building and gettext
+    with app.app_context(), app.test_request_context():
         try:
             return transaction.run(db.session, work, refused)
         finally:
