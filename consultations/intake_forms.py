@@ -99,4 +99,8 @@ class VisitorForm(_QuestionForm):
 
 
 class InPersonForm(VisitorForm):
-    """The duty lawyer logs a face-to-face consultation."""
+    """The duty lawyer logs a face-to-face consultation (no link to send)."""
+
+    phone = StringField(_l("Visitor's phone (optional)"),
+                        validators=[Optional(), Length(max=30)],
+                        render_kw={"inputmode": "tel"})

@@ -20,6 +20,7 @@ from tests.consultations.test_intake_support import (  # noqa: F401 (fixtures)
     count,
     duty_fixture,
 )
+from tests.fixtures.core import login
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(200)
 
@@ -150,3 +151,36 @@ def test_the_person_withdraws_before_being_taken(client, session, duty, clock):
     again = client.post(f"/consultations/c/{token}/withdraw", follow_redirects=True)
     assert "can no longer be withdrawn" in again.get_data(as_text=True)
     assert "Withdrawn by the person asking" in again.get_data(as_text=True)
+
+
+def test_questions_are_limited_per_address(client, session, duty, clock):
+    for i in range(5):
+        response = client.post("/consultations/ask",
+                               data=_form(idempotency_key=f"limit-{i:02d}" + "5" * 24))
+        assert response.status_code == 303
+    refused = client.post("/consultations/ask", data=_form(idempotency_key="limit-" + "6" * 26))
+    assert refused.status_code == 429
+    assert count(session) == 5
+
+
+def test_the_personal_link_never_reaches_the_access_log():
+    from portal.access_log import redact_url
+
+    line = "GET /consultations/c/abc123/status?was=queued HTTP/1.1"
+    assert redact_url(line) == "GET /consultations/c/[redacted]/status?was=queued HTTP/1.1"
+    assert "k-1" not in redact_url("/consultations/ask/again?key=k-1")
+
+
+def test_reading_the_pages_changes_nothing(client, session, world, duty, clock):
+    token = _token(client.post("/consultations/ask", data=_form()))
+    consultation = session.scalar(select(Consultation))
+    before = (consultation.status, consultation.version, count(session))
+    for url in (f"/consultations/c/{token}", f"/consultations/c/{token}/status?was=queued",
+                "/consultations/ask"):
+        assert client.get(url).status_code == 200
+    login(client, world.clerk)
+    for url in ("/consultations/", "/consultations/queue",
+                f"/consultations/{consultation.id}", "/consultations/register"):
+        assert client.get(url).status_code == 200, url
+    session.expire_all()
+    assert (consultation.status, consultation.version, count(session)) == before
