@@ -227,6 +227,11 @@ def waiting(session: DbSession, now: datetime | None = None, limit: int = 200
         .limit(limit)))
 
 
+def positions(session: DbSession, now: datetime | None = None) -> dict[int, int]:
+    """Every waiting consultation's place (id -> 1, 2, ...): what a live update sends."""
+    return {c.id: i for i, c in enumerate(waiting(session, now), start=1)}
+
+
 def position(session: DbSession, consultation: Consultation,
              now: datetime | None = None) -> int | None:
     """1 for the next to be taken; None when not waiting."""

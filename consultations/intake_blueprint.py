@@ -11,6 +11,7 @@ page without the token being stored anywhere."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import segno
@@ -164,16 +165,20 @@ def wait(token: str) -> ResponseReturnValue:
 @public
 @limiter.limit(PAGE_LIMIT)
 def wait_status(token: str) -> ResponseReturnValue:
-    """The status part of the person's page (the htmx poll); a change of state (taken,
-    closed) reloads the whole page so the chat appears."""
+    """The status part of the person's page (the htmx poll). The URL says what the page
+    shows: unchanged is 204 (htmx swaps nothing); a change of state (taken, closed)
+    reloads the whole page so the chat appears."""
     consultation = _own(token)
-    body, status = render("consultations/wait_status.html", block=None,
-                          **_wait_context(consultation, token))
-    response = _no_store(current_app.make_response((body, status)))
+    context = _wait_context(consultation, token)
     was = request.args.get("was", "")
-    shown = {ConsultationStatus.HELD, ConsultationStatus.QUEUED}
-    if was and (was != consultation.status
-                and not {was, consultation.status} <= {s.value for s in shown}):
+    shown = (was, request.args.get("pos", ""), request.args.get("away", ""))
+    now = (consultation.status, str(context["position"] or 0), "1" if context["away"] else "0")
+    if shown == now:
+        return _no_store(current_app.make_response(("", 204)))
+    body, status = render("consultations/wait_status.html", block=None, **context)
+    response = _no_store(current_app.make_response((body, status)))
+    waiting = {ConsultationStatus.HELD.value, ConsultationStatus.QUEUED.value}
+    if was and was != consultation.status and not {was, consultation.status} <= waiting:
         response.headers["HX-Refresh"] = "true"
     return response
 
@@ -200,6 +205,11 @@ def _may_take(user: Any) -> bool:
     return me is not None and week is not None and week.lawyer_id == me.id
 
 
+def _stamp(*parts: Any) -> str:
+    """What the queue shows, in a few characters (a poll of an unchanged queue is 204)."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
 @bp.get("/queue")
 @require(perm.can_see_queue)
 def queue() -> ResponseReturnValue:
@@ -211,14 +221,21 @@ def queue() -> ResponseReturnValue:
         mine = list(db.session.scalars(select(Consultation).where(
             Consultation.lawyer_id == me.id,
             Consultation.status == ConsultationStatus.ACTIVE).order_by(Consultation.taken_at)))
-    held = db.session.scalar(select(func.count()).select_from(Consultation).where(
-        Consultation.status == ConsultationStatus.HELD)) or 0
+    held = 0 if current_duty(db.session, now) else db.session.scalar(
+        select(func.count()).select_from(Consultation).where(
+            Consultation.status == ConsultationStatus.HELD)) or 0
     week = duty_week_on(db.session, now.astimezone(BEIJING).date())
+    away = bool(waiting) and week is not None and week.lawyer is not None \
+        and intake.is_offline(db.session, week.lawyer, now)
+    may_take = _may_take(current_user)
+    # waiting minutes move the stamp every 5 minutes at most
+    stamp = _stamp([(c.id, c.status) for c in waiting], [c.id for c in mine], held, away,
+                   may_take, week.id if week else None, int(now.timestamp()) // 300)
+    if request.args.get("seen") == stamp and getattr(request, "htmx", None):
+        return "", 204
     return render("consultations/consultation_queue.html", waiting=waiting, mine=mine,
-                  held=0 if current_duty(db.session, now) else held, now=now,
-                  topics=TOPICS, may_take=_may_take(current_user), week=week, perm=perm,
-                  away=bool(waiting) and week is not None and week.lawyer is not None
-                  and intake.is_offline(db.session, week.lawyer, now))
+                  held=held, now=now, topics=TOPICS, may_take=may_take, week=week,
+                  perm=perm, away=away, stamp=stamp)
 
 
 @bp.post("/take-next")

@@ -51,7 +51,21 @@ def test_positions_put_those_who_need_assistance_first(client, session, duty, cl
     assert text.index("老人") < text.index("早到") < text.index("后到")
     assert "Needs assistance: first" in text and "3 waiting." in text
     assert "Take the next" in text and "30 min" in text
-    assert [c.status for c in session.scalars(select(Consultation))] == ["queued"] * 3
+    # the list polls itself; an unchanged queue answers 204, a changed one the new list
+    seen = re.search(r'/consultations/queue\?seen=([0-9a-f]+)', text).group(1)
+    poll = client.get(f"/consultations/queue?seen={seen}", headers={"HX-Request": "true"})
+    assert poll.status_code == 204
+    _waiting(session, duty, 1, name="新来")
+    poll = client.get(f"/consultations/queue?seen={seen}", headers={"HX-Request": "true"})
+    assert poll.status_code == 200 and "4 waiting." in poll.get_data(as_text=True)
+    # the person's poll (the lawyer has not been seen in 2030: away): unchanged is 204,
+    # a new place is the new text
+    unchanged = client.get(f"/consultations/c/{later_token}/status?was=queued&pos=3&away=1")
+    assert unchanged.status_code == 204
+    moved = client.get(f"/consultations/c/{later_token}/status?was=queued&pos=4&away=1")
+    assert "You are number 3 in the queue." in moved.get_data(as_text=True)
+    assert "HX-Refresh" not in moved.headers
+    assert [c.status for c in session.scalars(select(Consultation))] == ["queued"] * 4
 
 
 def test_the_duty_lawyer_takes_the_next(client, session, duty, clock):
