@@ -268,6 +268,14 @@ def release_held(session: DbSession, now: datetime | None = None) -> int:
     return moved
 
 
+def reserved_for(session: DbSession, lawyer: Person) -> int:
+    """How many waiting consultations were handed to this lawyer (theirs to take even
+    off duty)."""
+    return int(session.scalar(select(func.count()).select_from(Consultation).where(
+        Consultation.lawyer_id == lawyer.id, Consultation.status.in_(
+            [ConsultationStatus.QUEUED, ConsultationStatus.HELD]))) or 0)
+
+
 def take_next(session: DbSession, user: Any, now: datetime | None = None) -> Consultation:
     """The next waiting consultation becomes the duty lawyer's (an organiser takes it for
     them). Compare-and-set on status and version: two takes at once never get the same."""
@@ -279,9 +287,7 @@ def take_next(session: DbSession, user: Any, now: datetime | None = None) -> Con
         on_duty = week is not None and week.lawyer_id == me.id
         mine = Consultation.lawyer_id == me.id
         allowed = or_(mine, Consultation.lawyer_id.is_(None)) if on_duty else mine
-        if not on_duty and not session.scalar(select(func.count()).select_from(
-                Consultation).where(mine, Consultation.status.in_(
-                    [ConsultationStatus.QUEUED, ConsultationStatus.HELD]))):
+        if not on_duty and not reserved_for(session, me):
             raise NotAllowed(_l("Only the lawyer on duty this week takes consultations "
                                 "from the queue."))
     elif can_organise(user):

@@ -198,11 +198,15 @@ def withdraw(token: str) -> ResponseReturnValue:
 # --- the desk ------------------------------------------------------------------------------------
 
 def _may_take(user: Any) -> bool:
+    """Offer "take the next": organisers, the duty lawyer, a lawyer handed some."""
     if perm.can_organise(user):
         return True
     me = perm.lawyer_person(user)
+    if me is None:
+        return False
     week = duty_week_on(db.session, utcnow().astimezone(BEIJING).date())
-    return me is not None and week is not None and week.lawyer_id == me.id
+    return (week is not None and week.lawyer_id == me.id) or intake.reserved_for(
+        db.session, me) > 0
 
 
 def _stamp(*parts: Any) -> str:

@@ -107,6 +107,19 @@ def test_a_lawyer_not_on_duty_is_refused(client, session, duty, clock):
     assert count(session) == 1
 
 
+def test_a_lawyer_takes_what_was_handed_to_them_even_off_duty(client, session, duty, clock):
+    general, _ = _waiting(session, duty, 30, name="大家的")
+    handed, _ = _waiting(session, duty, 10, name="移交的", lawyer_id=duty.c.id,
+                         handed_over_from_id=duty.a.id)
+    login(client, user_of(session, duty.c))
+    assert "Take the next" in client.get("/consultations/queue").get_data(as_text=True)
+    response = client.post("/consultations/take-next")
+    assert response.headers["Location"].endswith(f"/consultations/{handed.id}")
+    assert client.post("/consultations/take-next").status_code == 403  # none left for them
+    session.expire_all()
+    assert (handed.status, general.status, general.lawyer_id) == ("active", "queued", None)
+
+
 def test_the_clerk_takes_for_the_duty_lawyer_and_registers_a_visitor(
         client, session, world, duty, clock):
     waiting, _ = _waiting(session, duty, 10)
