@@ -136,8 +136,10 @@ def _wait_context(consultation: Consultation, token: str) -> dict[str, Any]:
     return {
         "consultation": consultation, "token": token, "viewer": "asker",
         "position": intake.position(db.session, consultation, now),
+        # out of hours, a held or still-waiting question is told when duty resumes
         "next_start": next_duty_start(db.session, now)
-        if consultation.status == ConsultationStatus.HELD else None,
+        if consultation.status in (ConsultationStatus.HELD, ConsultationStatus.QUEUED)
+        and current_duty(db.session, now) is None else None,
         "away": away, "expected_by": intake.answer_expected_by(db.session, now) if away
         else None,
         "status_label": STATUS_LABELS.get(consultation.status, consultation.status),

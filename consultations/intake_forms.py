@@ -25,6 +25,13 @@ from portal.enums import choices
 from portal.i18n import lazy_gettext as _l
 
 
+def _size(n: int) -> str:
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if n >= scale:
+            return f"{n // scale} {unit}"
+    return f"{n} B"
+
+
 class _QuestionForm(FlaskForm):
     name = StringField(_l("Your name"), validators=[
         DataRequired(_l("Enter your name.")), Length(max=60)],
@@ -73,8 +80,8 @@ class AskForm(_QuestionForm):
             if not data:
                 raise ValidationError(_l("The file %(name)s is empty.", name=name))
             if len(data) > limit:
-                raise ValidationError(_l("The file %(name)s is larger than %(mb)d MB.",
-                                         name=name, mb=limit // (1024 * 1024)))
+                raise ValidationError(_l("The file %(name)s is larger than %(size)s.",
+                                         name=name, size=_size(limit)))
             media_type = sniff_media_type(data[:4096])
             if media_type not in ATTACHMENT_TYPES:
                 raise ValidationError(_l("The file %(name)s is not a picture or a PDF.",

@@ -139,6 +139,30 @@ def test_out_of_hours_the_question_is_held_then_joins_the_queue(app, client, ses
     assert session.scalar(select(Consultation.status)) == "queued"
 
 
+def test_a_question_left_waiting_at_closing_time_is_told_when_duty_resumes(
+        client, session, duty, clock):
+    token = _token(client.post("/consultations/ask", data=_form()))
+    clock.set(EVENING)
+    text = client.get(f"/consultations/c/{token}").get_data(as_text=True)
+    assert "You are number 1 in the queue." in text
+    assert "The queue resumes on 2030-01-10 09:00." in text
+
+
+def test_a_file_over_the_limit_is_refused(app, client, session, duty, clock, monkeypatch):
+    from dataclasses import replace
+
+    from consultations.rules import rules
+
+    with app.app_context():
+        small = replace(rules(app), max_file_bytes=100)
+    monkeypatch.setitem(app.extensions, "consultations.rules", small)
+    response = client.post("/consultations/ask", content_type="multipart/form-data",
+                           data={**_form(), "files": [(io.BytesIO(PNG), "big.png")]})
+    assert response.status_code == 400
+    assert "The file big.png is larger than 100 B." in response.get_data(as_text=True)
+    assert count(session) == 0
+
+
 def test_the_person_withdraws_before_being_taken(client, session, duty, clock):
     token = _token(client.post("/consultations/ask", data=_form()))
     page = client.get(f"/consultations/c/{token}").get_data(as_text=True)
