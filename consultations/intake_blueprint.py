@@ -103,10 +103,11 @@ def ask() -> ResponseReturnValue:
     # a request racing this one is sent to /ask?key=..., which finds the same page
     idempotency.remember(db.session, key, "consultation", url_for("consultations.ask_again",
                          key=key), code=303, notice=ASK_REPLAYED)
-    intake.send_link(db.session, consultation, url_for("consultations.wait", token=token,
-                                                       _external=True))
+    texted = intake.send_link(db.session, consultation, url_for(
+        "consultations.wait", token=token, _external=True))
     flash(_("Your question was received. Keep this page's link (bookmark it): it is the "
-            "only way back to your answer. It was also sent to your phone."), "success")
+            "only way back to your answer.") + (
+        " " + _("It was also sent to your phone.") if texted else ""), "success")
     return redirect(url, 303)
 
 
