@@ -227,10 +227,11 @@ def test_the_clerk_is_alerted_once_when_the_duty_lawyer_is_offline(
     assert "Expect an answer by 2030-01-09 11:30" in page
 
 
-def test_a_lawyer_sees_only_the_consultations_they_answer(client, session, duty, clock):
+def test_a_lawyer_sees_only_the_consultations_they_answer(app, client, session, duty, clock):
     theirs, _ = _waiting(session, duty, 10, status="active", lawyer_id=duty.a.id)
     login(client, user_of(session, duty.c))
     assert client.get(f"/consultations/{theirs.id}").status_code == 404
     assert client.get("/consultations/99999999999999999999").status_code == 404
-    login(client, user_of(session, duty.a))
-    assert client.get(f"/consultations/{theirs.id}").status_code == 200
+    answering = app.test_client()
+    login(answering, user_of(session, duty.a))
+    assert answering.get(f"/consultations/{theirs.id}").status_code == 200
