@@ -38,3 +38,20 @@ def init_app(app: Flask) -> None:
 
     register_seeder(app, "consultations-rota", seed_rota)
     # end rota
+    # intake
+    from consultations import ticks as intake_ticks
+    from portal.hooks import register_tick
+
+    register_tick(app, "consultations: held questions join the queue", intake_ticks.queue_tick)
+    register_tick(app, "consultations: week-end hand-over", intake_ticks.handover_tick)
+    register_tick(app, "consultations: duty lawyer offline", intake_ticks.offline_tick)
+    # end intake
+    from portal.hooks import register_landing_offer
+
+    register_landing_offer(app, "consultations", (
+        _l("Ask the duty lawyer"), "consultations.ask",
+        _l("Free legal advice from the lawyer on duty this week: online, by chat or video, "
+           "or at the reception centre.")), order=30)
+    register_landing_offer(app, "duty", (
+        _l("Who is the duty lawyer this week"), "consultations.duty_public",
+        _l("The lawyer on duty and the hours.")), order=31)

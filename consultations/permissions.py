@@ -78,6 +78,20 @@ def can_act_on_own_weeks(user: Any) -> bool:
 
 # --- intake and queue -------------------------------------------------------------------
 
+def can_see_queue(user: Any) -> bool:
+    """The queue on the desk, and "take the next" (whether this lawyer may take now:
+    consultations.intake.take_next, by the rota)."""
+    return can_organise(user) or is_lawyer(user)
+
+
+def can_register_visitor(user: Any) -> bool:
+    return can_organise(user)
+
+
+def can_log_in_person(user: Any) -> bool:
+    """The form; that the lawyer is on duty this week is checked by the operation."""
+    return is_lawyer(user)
+
 
 # --- chat and video ---------------------------------------------------------------------
 

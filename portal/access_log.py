@@ -13,6 +13,8 @@ MASK = "[redacted]"
 #: a path segment that can be a secret: 20+ URL-safe characters (a join token is 27, an
 #: RSVP token longer); case numbers (2026-XF-000043) and ids are shorter
 _SECRET_SEGMENT = re.compile(r"(?<=/)[A-Za-z0-9_\-.~%]{20,}(?=/|$|\?|#| )")
+#: a consultation's personal link (/consultations/c/<token>), whatever its length
+_CONSULTATION_TOKEN = re.compile(r"(?<=/consultations/c/)[^/?# ]+")
 #: query parameters that carry a secret
 _SECRET_PARAM = re.compile(r"(?i)(?<=[?&])((?:token|code|key|t|secret|password)=)[^&# ]*")
 
@@ -21,6 +23,7 @@ def redact_url(text: str | None) -> str | None:
     """The URL (or request line) with secret-looking path segments and parameters masked."""
     if not text:
         return text
+    text = _CONSULTATION_TOKEN.sub(MASK, text)
     text = _SECRET_SEGMENT.sub(MASK, text)
     return _SECRET_PARAM.sub(lambda m: m.group(1) + MASK, text)
 

@@ -93,6 +93,26 @@ def expected() -> dict[tuple[str, str], Any]:
 
 
     # --- intake and queue ---------------------------------------------------------------
+    # the public question and the person's own page (by its personal link)
+    from tests.test_authorization_matrix import PUBLIC
+
+    rows[("consultations.ask", "GET")] = _rule(PUBLIC, lambda o: {})
+    rows[("consultations.ask", "POST")] = _rule(PUBLIC, lambda o: {})
+    rows[("consultations.ask_again", "GET")] = _rule(PUBLIC, lambda o: {})
+    token = lambda o: {"token": o["consultation_token"]}  # noqa: E731
+    rows[("consultations.wait", "GET")] = _rule(PUBLIC, token)
+    rows[("consultations.wait_status", "GET")] = _rule(PUBLIC, token)
+    rows[("consultations.withdraw", "POST")] = _rule(PUBLIC, token)
+    # the desk's queue: organisers (a matrix lawyer has no registry person: refused)
+    rows[("consultations.queue", "GET")] = _rule(ORGANISERS, lambda o: {})
+    rows[("consultations.take_next", "POST")] = _rule(ORGANISERS, lambda o: {})
+    rows[("consultations.register_visitor", "GET")] = _rule(ORGANISERS, lambda o: {})
+    rows[("consultations.register_visitor", "POST")] = _rule(ORGANISERS, lambda o: {})
+    # only a registry lawyer logs in person: no matrix actor is one
+    rows[("consultations.in_person", "GET")] = _rule(set(), lambda o: {})
+    rows[("consultations.in_person", "POST")] = _rule(set(), lambda o: {})
+    rows[("consultations.consultation", "GET")] = _rule(
+        ORGANISERS, lambda o: {"consultation_id": o["consultation"].id})
 
 
     # --- chat and video -----------------------------------------------------------------
