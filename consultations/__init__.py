@@ -32,3 +32,21 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     add_nav(app, _l("Lawyer duty"), "consultations.index", can_open_consultations, order=40)
     # parts register their ticks, seeders, home panels and socket events here
+    # outcome
+    from consultations import outcome_blueprint as outcome_views
+    from consultations.demo import seed_consultations
+    from consultations.models import Rating, Topic
+    from consultations.rules import rules
+    from portal.enums import choices
+    from portal.hooks import register_seeder
+
+    app.add_template_global(outcome_views.close_form, "consultation_close_form")
+    app.add_template_global(outcome_views.desk_context, "consultation_outcome_desk")
+    app.add_template_global(rules, "consultation_rules")
+    app.add_template_global(lambda value: str({str(r): r.label for r in Rating}.get(value, "")),
+                            "consultation_rating_label")
+    app.add_template_global(lambda: choices(Rating), "consultation_rating_choices")
+    app.add_template_global(lambda value: str({str(t): t.label for t in Topic}.get(value, value)),
+                            "consultation_topic_label")
+    register_seeder(app, "consultations", seed_consultations)
+    # /outcome
