@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from consultations import links
 from consultations.models import (
@@ -172,12 +173,13 @@ def _consultation(session: DbSession, spec: tuple[Any, ...], weeks: dict[date, D
                                      + timedelta(days=rules().aid_assign_days))
         session.add(application)
     if outcome == "petition" and clerk is not None:
+        plain = cast(Session, session)  # the scoped session stands for a Session
         case, _code = case_ops.register_case(
-            session, clerk, channel="walk_in", kind="land", summary=question,
+            plain, clerk, channel="walk_in", kind="land", summary=question,
             petitioners=[{"name": name, "phone": consultation.phone}])
         consultation.case_id = case.id
         session.flush()
-        case_ops.record_event(session, clerk, case, "consultation_linked", {
+        case_ops.record_event(plain, clerk, case, "consultation_linked", {
             "consultation_id": consultation.id,
             "text": f"律师接访第{consultation.id}号转为信访事项"})
     return consultation

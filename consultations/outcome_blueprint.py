@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from consultations import answer_pdf, conflicts, counts, links, outcomes
 from consultations import permissions as perm
@@ -262,10 +263,10 @@ def assign_aid(application_id: int) -> ResponseReturnValue:
 # --- conflicts (organisers) -------------------------------------------------------------------
 
 
-def lawyer_choices() -> list[tuple[int, str]]:
+def lawyer_choices() -> list[SelectChoice]:
     rows = db.session.execute(select(Person.id, Person.name, Person.lawyer_firm).where(
         Person.kind == "lawyer", Person.is_active.is_(True)).order_by(Person.name)).all()
-    return [(i, f"{name} · {firm}" if firm else name) for i, name, firm in rows]
+    return [SelectChoice(i, f"{name} · {firm}" if firm else name) for i, name, firm in rows]
 
 
 @bp.route("/counsel", methods=["POST"])

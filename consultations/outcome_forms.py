@@ -14,13 +14,18 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from consultations.models import Consultation, Outcome, Rating
 from consultations.outcomes import MAX_ANSWER
 from portal import idempotency
-from portal.enums import choices
+from portal.enums import LabelledStrEnum, choices
 from portal.i18n import lazy_gettext as _l
+
+
+def select_choices(enum: type[LabelledStrEnum]) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in choices(enum)]
 
 
 class CloseForm(FlaskForm):
@@ -48,7 +53,7 @@ class CloseForm(FlaskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.outcome.choices = choices(Outcome)  # labels in the reader's language
+        self.outcome.choices = select_choices(Outcome)  # labels in the reader's language
 
 
 def close_form_for(consultation: Consultation) -> CloseForm:
@@ -62,8 +67,9 @@ def close_form_for(consultation: Consultation) -> CloseForm:
 
 
 class DecideAidForm(FlaskForm):
-    decision = RadioField(_l("Decision"), choices=[("grant", _l("Grant legal aid")),
-                                                   ("refuse", _l("Refuse legal aid"))],
+    decision = RadioField(_l("Decision"), choices=[SelectChoice("grant", _l("Grant legal aid")),
+                                                   SelectChoice("refuse",
+                                                                _l("Refuse legal aid"))],
                           validators=[InputRequired(_l("Choose grant or refuse."))])
     note = TextAreaField(_l("Note (the reason, when refusing)"),
                          validators=[Optional(), Length(max=2000)])
@@ -87,7 +93,7 @@ class RateForm(FlaskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.rating.choices = choices(Rating)
+        self.rating.choices = select_choices(Rating)
 
 
 class CounselForm(FlaskForm):
