@@ -73,7 +73,9 @@ def _pdf_response(data: bytes, consultation: Consultation) -> Response:
 def close(consultation_id: int) -> ResponseReturnValue:
     consultation = _consultation(consultation_id)
     answer_url = url_for("consultations.answer", consultation_id=consultation.id)
-    if request.method == "GET" and consultation.status == "closed":
+    if consultation.status == "closed":  # a second tab, or a form sent twice
+        if request.method == "POST":
+            flash(_("This consultation is closed already; its answer is below."), "info")
         return redirect(answer_url, code=303)
     if not perm.can_close(current_user, consultation):
         abort(403)
