@@ -113,7 +113,11 @@ def close(consultation_id: int) -> ResponseReturnValue:
 
 def _close_again(consultation: Consultation, form: CloseForm, error: DomainError
                  ) -> ResponseReturnValue:
-    if error.status == 409 or not perm.can_close(current_user, consultation):
+    if consultation.status == "closed":  # closed meanwhile (another tab, a double click)
+        flash(_("This consultation is closed already; its answer is below."), "info")
+        return redirect(url_for("consultations.answer", consultation_id=consultation.id),
+                        code=303)
+    if not perm.can_close(current_user, consultation):
         return web.default_answer(error)
     flash(str(error.message), "error")
     return render("consultations/answer_close.html", consultation=consultation, form=form,

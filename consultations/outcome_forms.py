@@ -44,7 +44,8 @@ class CloseForm(FlaskForm):
                                                                      Length(max=60)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=20)])
     id_number = StringField(_l("Resident ID number"), validators=[Optional(), Length(max=30)])
-    matter = TextAreaField(_l("Matter for which legal aid is sought"), validators=[Optional(), Length(max=4000)])
+    matter = TextAreaField(_l("Matter for which legal aid is sought"),
+                           validators=[Optional(), Length(max=4000)])
     grounds = TextAreaField(_l("Grounds for legal aid (hardship, or a category of Art. 32)"),
                             validators=[Optional(), Length(max=2000)])
     limitation_ends_on = DateField(_l("A limitation period ends on (if known)"),

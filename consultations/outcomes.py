@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from consultations import answer_pdf
@@ -316,15 +316,22 @@ def confirm_petition(session: Session, user: Any, consultation: Consultation,
 
 
 def rate(session: Session, consultation: Consultation, rating: str) -> None:
-    """The person rates the answer once, from their own page (the link is the check)."""
+    """The person rates the answer once, from their own page (the link is the check).
+    The row changes only while it has no rating: of two ratings sent at the same instant
+    one lands, the other is told it was rated already."""
+    try:
+        chosen = str(Rating(rating))
+    except ValueError:
+        raise OutcomeRefused(_l("Choose one of the ratings.")) from None
     _lock(session, consultation)
     if consultation.status != ConsultationStatus.CLOSED:
         raise OutcomeRefused(_l("You can rate the answer once the consultation is closed."))
-    if consultation.rating:
+    done = session.execute(
+        update(Consultation)
+        .where(Consultation.id == consultation.id, Consultation.rating.is_(None),
+               Consultation.status == ConsultationStatus.CLOSED)
+        .values(rating=chosen, rated_at=utcnow(), version=Consultation.version + 1)
+        .execution_options(synchronize_session=False))
+    if getattr(done, "rowcount", 0) != 1:
         raise OutcomeRefused(_l("You have rated this answer already. Thank you."))
-    try:
-        consultation.rating = str(Rating(rating))
-    except ValueError:
-        raise OutcomeRefused(_l("Choose one of the ratings.")) from None
-    consultation.rated_at = utcnow()
-    session.flush()
+    session.expire(consultation)
