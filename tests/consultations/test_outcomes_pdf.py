@@ -65,7 +65,10 @@ def test_the_answer_pdf_for_the_person_and_the_lawyer(client, session, world, ma
     # the PDF's bytes are registered: /verify knows it
     digest = hashlib.sha256(pdf).hexdigest()
     assert session.query(IssuedDocument).filter_by(sha256=digest).one()
-    assert client.get(f"/verify/{digest}").status_code == 200
+    verified = client.get(f"/verify/{digest}")
+    assert verified.status_code == 200
+    html = verified.get_data(as_text=True)
+    assert "a legal consultation opinion" in html or "法律咨询意见书" in html
     # the lawyer downloads it from the consultation page
     login(client, t.user)
     mine = client.get(f"/consultations/{t.consultation.id}/answer.pdf")
