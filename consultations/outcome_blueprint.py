@@ -361,10 +361,19 @@ def close_form(consultation: Consultation) -> CloseForm | None:
 
 
 def desk_context() -> dict[str, Any]:
-    """What _desk_outcomes.html shows an organiser."""
+    """What _desk_outcomes.html shows: an organiser's work (petitions to register, legal
+    aid, conflicts); a lawyer's own recent answers."""
+    session = db.session()
+    me = perm.lawyer_person(current_user)
+    if me is not None and not perm.can_organise(current_user):
+        closed = list(session.scalars(
+            select(Consultation).where(Consultation.lawyer_id == me.id,
+                                       Consultation.status == "closed")
+            .order_by(Consultation.closed_at.desc()).limit(10)))
+        return {"mine": closed, "outcome_labels": labels(Outcome),
+                "rating_labels": labels(Rating)}
     if not perm.can_organise(current_user):
         return {}
-    session = db.session()
     today = today_in_china()
     queue = outcomes.aid_queue(session, today)
     counsel = CounselForm(formdata=None)

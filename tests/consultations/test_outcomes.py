@@ -229,3 +229,15 @@ def test_agency_officer_has_no_consultation_pages(client, session, world, make_u
     login(client, world.police_officer)
     assert client.get(f"/consultations/{t.consultation.id}/answer").status_code == 403
     assert make_user(Role.AGENCY) is not None
+
+
+def test_the_lawyers_desk_lists_their_answers(client, session, world, make_user):
+    t = taken(session, world, make_user)
+    login(client, t.user)
+    desk = client.get("/consultations/")
+    assert desk.status_code == 200
+    html = desk.get_data(as_text=True)
+    assert "/consultations/counsel" not in html  # the organisers' tools are not shown
+    client.post(f"/consultations/{t.consultation.id}/close", data=close_data())
+    html = client.get("/consultations/").get_data(as_text=True)
+    assert f"/consultations/{t.consultation.id}/answer" in html
