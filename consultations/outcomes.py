@@ -122,10 +122,10 @@ def aid_queue(session: Session, today: date, show_all: bool = False
     rows = list(session.scalars(stmt.limit(500)))
 
     def key(a: LegalAidApplication) -> tuple[Any, ...]:
-        open_ = aid_clock(a, today) is not None
-        due = aid_clock(a, today)
-        return (not open_, not is_urgent(a, today) if open_ else True,
-                due.due if due else date.max, -a.id)
+        running = aid_clock(a, today)
+        if running is None:  # decided and assigned (or refused): after, newest first
+            return (1, 1, date.max, -a.id)
+        return (0, 0 if is_urgent(a, today) else 1, running.due, -a.id)
 
     return sorted(rows, key=key)
 
