@@ -55,3 +55,20 @@ def init_app(app: Flask) -> None:
     register_landing_offer(app, "duty", (
         _l("Who is the duty lawyer this week"), "consultations.duty_public",
         _l("The lawyer on duty and the hours.")), order=31)
+    # outcome
+    from consultations import outcome_blueprint as outcome_views
+    from consultations.demo import seed_consultations
+    from consultations.models import Rating, Topic
+    from consultations.rules import rules
+    from portal.enums import choices
+
+    app.add_template_global(outcome_views.close_form, "consultation_close_form")
+    app.add_template_global(outcome_views.desk_context, "consultation_outcome_desk")
+    app.add_template_global(rules, "consultation_rules")
+    app.add_template_global(lambda value: str({str(r): r.label for r in Rating}.get(value, "")),
+                            "consultation_rating_label")
+    app.add_template_global(lambda: choices(Rating), "consultation_rating_choices")
+    app.add_template_global(lambda value: str({str(t): t.label for t in Topic}.get(value, value)),
+                            "consultation_topic_label")
+    register_seeder(app, "consultations", seed_consultations)
+    # /outcome

@@ -97,3 +97,53 @@ def can_log_in_person(user: Any) -> bool:
 
 
 # --- outcomes, legal aid, answer, conflicts, counts --------------------------------------
+
+
+def _my_consultation(user: Any, consultation: Consultation) -> bool:
+    me = lawyer_person(user)
+    return me is not None and consultation.lawyer_id == me.id
+
+
+def can_close(user: Any, consultation: Consultation) -> bool:
+    """Only the consultation's own lawyer closes it: one they are talking to (ACTIVE), or
+    one logged in person or registered by the clerk that is still open."""
+    from consultations.models import OPEN_CONSULTATION_STATUSES, Channel, ConsultationStatus
+
+    if not _my_consultation(user, consultation):
+        return False
+    if consultation.status == ConsultationStatus.ACTIVE:
+        return True
+    return (consultation.channel in (Channel.IN_PERSON, Channel.CLERK)
+            and consultation.status in OPEN_CONSULTATION_STATUSES)
+
+
+def can_read_answer(user: Any, consultation: Consultation) -> bool:
+    """The written answer (page and PDF): once the consultation is closed, for those who
+    see the consultation."""
+    from consultations.models import ConsultationStatus
+
+    return (consultation.status == ConsultationStatus.CLOSED
+            and can_view_consultation(user, consultation))
+
+
+def can_handle_legal_aid(user: Any) -> bool:
+    """The legal-aid list, decisions and assignments: the centre's staff (organisers)."""
+    return can_organise(user)
+
+
+def can_confirm_petition(user: Any) -> bool:
+    """Turning a consultation into a petition case: reception clerks (who register cases)
+    and the admin; they may also link an existing case they can contribute to."""
+    return holds(user, Role.CLERK, Role.ADMIN)
+
+
+def can_record_counsel(user: Any) -> bool:
+    return can_organise(user)
+
+
+def can_resolve_conflicts(user: Any) -> bool:
+    return can_organise(user)
+
+
+def can_see_counts(user: Any) -> bool:
+    return can_organise(user)

@@ -27,6 +27,7 @@ KIND_LABELS: dict[str, Any] = {
     "hearing_record": _l("a hearing record"),
     "hearing_deliberation": _l("a hearing deliberation record"),
     "mediation_agreement": _l("a mediation agreement"),
+    "consultation_answer": _l("a legal consultation opinion"),  # consultations.answer_pdf
 }
 
 

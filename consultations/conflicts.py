@@ -1,0 +1,119 @@
+"""Conflicts (Lawyers Law Arts. 38-41): a duty lawyer may not take the matter of someone
+they advised as a paid client. When organisers record a lawyer as paid counsel for a party
+of a case, the lawyer's consultations with that party (same name) or linked to that case
+raise a ConflictFlag; the organisers are notified and resolve it with a note."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from consultations import permissions as perm
+from consultations.models import ConflictFlag, Consultation, CounselRecord
+from portal.auth.models import User, UserRole, user_organisations
+from portal.auth.roles import Role
+from portal.casefiles.models import Case
+from portal.errors import DomainError, NotAllowed
+from portal.i18n import lazy_gettext as _l
+from portal.notify.messages import register
+from portal.notify.operations import notify
+from portal.people.models import Person
+from portal.timeutil import utcnow
+
+FLAGGED = "consultations.conflict_flagged"
+register(FLAGGED,
+         _l("Possible conflict: lawyer %(lawyer)s is recorded as paid counsel for "
+            "%(party)s on case %(number)s, whom they advised in consultation %(id)s."),
+         _l("Possible lawyer conflict on case %(number)s"))
+
+
+class ConflictRefused(DomainError):
+    pass
+
+
+def record_counsel(session: Session, user: Any, case: Case, *, party_name: str,
+                   lawyer: Person, is_paid: bool = True
+                   ) -> tuple[CounselRecord, list[ConflictFlag]]:
+    if not perm.can_record_counsel(user):
+        raise NotAllowed(None)
+    party = (party_name or "").strip()
+    if not party:
+        raise ConflictRefused(_l("Name the party the lawyer acts for."))
+    if lawyer.kind != "lawyer":
+        raise ConflictRefused(_l("Choose a lawyer of the registry."))
+    record = CounselRecord(case_id=case.id, party_name=party[:60], lawyer_id=lawyer.id,
+                           is_paid=bool(is_paid), recorded_by_id=user.id)
+    session.add(record)
+    session.flush()
+    flags = check(session, record, case, lawyer) if record.is_paid else []
+    return record, flags
+
+
+def check(session: Session, record: CounselRecord, case: Case, lawyer: Person
+          ) -> list[ConflictFlag]:
+    """Flag each of the lawyer's consultations with the same person, or linked to the
+    case (legal aid is not a paid engagement: not checked)."""
+    advised = session.scalars(select(Consultation).where(
+        Consultation.lawyer_id == lawyer.id,
+        or_(Consultation.name == record.party_name, Consultation.case_id == case.id))
+        .order_by(Consultation.id)).all()
+    flags = []
+    for consultation in advised:
+        flag = ConflictFlag(consultation_id=consultation.id, counsel_id=record.id,
+                            lawyer_id=lawyer.id)
+        session.add(flag)
+        flags.append(flag)
+        for organiser in organisers(session, case):
+            notify(session, organiser, FLAGGED,
+                   {"lawyer": lawyer.name, "party": record.party_name,
+                    "number": case.number, "id": consultation.id},
+                   link=f"/consultations/{consultation.id}/answer", email=False)
+    session.flush()
+    return flags
+
+
+def organisers(session: Session, case: Case) -> list[User]:
+    """The clerks and leaders of the case's office (all clerks when it has none)."""
+    stmt = (select(User).join(UserRole, UserRole.user_id == User.id)
+            .where(User.is_active.is_(True),
+                   UserRole.role.in_([str(Role.CLERK), str(Role.LEADER)])))
+    mine = list(session.scalars(
+        stmt.join(user_organisations, user_organisations.c.user_id == User.id)
+        .where(user_organisations.c.organisation_id == case.office_id).distinct()))
+    return mine or list(session.scalars(stmt.distinct()))
+
+
+def open_flags(session: Session) -> list[ConflictFlag]:
+    return list(session.scalars(select(ConflictFlag).where(ConflictFlag.resolved_at.is_(None))
+                                .order_by(ConflictFlag.flagged_at).limit(200)))
+
+
+def flags_of(session: Session, consultation: Consultation) -> list[ConflictFlag]:
+    return list(session.scalars(select(ConflictFlag).where(
+        ConflictFlag.consultation_id == consultation.id).order_by(ConflictFlag.id)))
+
+
+def resolve(session: Session, user: Any, flag: ConflictFlag, note: str) -> None:
+    if not perm.can_resolve_conflicts(user):
+        raise NotAllowed(None)
+    note = (note or "").strip()
+    if not note:
+        raise ConflictRefused(_l("Write what was found and done about the conflict."))
+    if flag.resolved_at is not None:
+        raise ConflictRefused(_l("This conflict is resolved already."))
+    flag.resolved_note = note[:2000]
+    flag.resolved_by_id = user.id
+    flag.resolved_at = utcnow()
+    session.flush()
+
+
+def describe(session: Session, flag: ConflictFlag) -> dict[str, Any]:
+    """What the desk and the consultation page show of a flag."""
+    record = session.get(CounselRecord, flag.counsel_id)
+    lawyer = session.get(Person, flag.lawyer_id)
+    case = session.get(Case, record.case_id) if record else None
+    return {"flag": flag, "lawyer": lawyer.name if lawyer else "",
+            "party": record.party_name if record else "",
+            "case_number": case.number if case else "", "case_id": case.id if case else None}
