@@ -541,6 +541,6 @@ def history(session: DbSession, consultation: Consultation) -> list[tuple[dateti
         steps.append((message.sent_at, message.body))
     if consultation.closed_at is not None:
         label = (_("Withdrawn by the person asking")
-                 if consultation.status == ConsultationStatus.WITHDRAWN else _("Closed"))
+                 if consultation.status == ConsultationStatus.WITHDRAWN else _("Finished"))
         steps.append((consultation.closed_at, label))
     return sorted(steps, key=lambda step: step[0])

@@ -48,7 +48,7 @@ class SwapStatus(LabelledStrEnum):
 class Channel(LabelledStrEnum):
     IN_PERSON = "in_person", _l("In person")  # the lawyer logs it
     CLERK = "clerk", _l("Registered by the clerk")  # for a visitor
-    ONLINE = "online", _l("Online")  # from the public page
+    ONLINE = "online", _l("Asked online")  # from the public page
 
 
 class Topic(LabelledStrEnum):
@@ -69,7 +69,7 @@ class ConsultationStatus(LabelledStrEnum):
     HELD = "held", _l("Waiting for the next duty")
     QUEUED = "queued", _l("Waiting in the queue")
     ACTIVE = "active", _l("With the lawyer")
-    CLOSED = "closed", _l("Closed")
+    CLOSED = "closed", _l("Finished")
     #: the person left before being taken
     WITHDRAWN = "withdrawn", _l("Withdrawn")
 

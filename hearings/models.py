@@ -55,7 +55,7 @@ OPEN_STATUSES = frozenset({HearingStatus.SCHEDULED, HearingStatus.PUBLISHED,
 
 class PlaceKind(LabelledStrEnum):
     ROOM = "room", _l("In a hearing room")
-    ONLINE = "online", _l("Online")
+    ONLINE = "online", _l("Online, by video")
     BOTH = "both", _l("In a hearing room and online")
 
 
@@ -126,8 +126,8 @@ class PickedBy(LabelledStrEnum):
 
 class Rsvp(LabelledStrEnum):
     PENDING = "pending", _l("No answer yet")
-    ACCEPTED = "accepted", _l("Accepted")
-    DECLINED = "declined", _l("Declined")
+    ACCEPTED = "accepted", _l("Invitation accepted")
+    DECLINED = "declined", _l("Invitation declined")
 
 
 class Attendance(LabelledStrEnum):
