@@ -32,3 +32,13 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     add_nav(app, _l("Lawyer duty"), "consultations.index", can_open_consultations, order=40)
     # parts register their ticks, seeders, home panels and socket events here
+    # chat
+    from consultations import events as chat_events
+    from consultations.chat_blueprint import chat_view
+
+    app.add_template_global(chat_view, "consultation_chat")
+
+    if not app.extensions.get("consultations.events"):  # once per app, like /video
+        chat_events.register()
+        app.extensions["consultations.events"] = True
+    # end chat

@@ -66,4 +66,24 @@ def can_view_consultation(user: Any, consultation: Consultation) -> bool:
 # --- chat and video ---------------------------------------------------------------------
 
 
+def answers(user: Any, consultation: Consultation) -> bool:
+    """The lawyer answering this consultation (the one side of the chat with a login)."""
+    if not is_active_user(user):
+        return False
+    me = lawyer_person(user)
+    return me is not None and consultation.lawyer_id == me.id
+
+
+def can_chat(user: Any, consultation: Consultation) -> bool:
+    """Write in the chat, attach files, read the attachments (organisers read only)."""
+    return answers(user, consultation)
+
+
+def can_move_to_video(user: Any, consultation: Consultation) -> bool:
+    """Open a video room for the consultation while it is answered."""
+    from consultations.models import ConsultationStatus
+
+    return answers(user, consultation) and consultation.status == ConsultationStatus.ACTIVE
+
+
 # --- outcomes, legal aid, answer, conflicts, counts --------------------------------------
