@@ -22,6 +22,7 @@ from typing import Any
 from flask import request
 from flask_login import current_user, user_logged_out
 from flask_socketio import join_room
+from sqlalchemy.orm import load_only
 
 from consultations import chat, links
 from consultations import permissions as perm
@@ -55,6 +56,8 @@ class Joined:
     side: str  # Sender.ASKER, Sender.LAWYER or READER
     user_id: int | None
     token_hash: str | None
+    #: the lawyer's registry person (their side only)
+    person_id: int | None = None
 
 
 _joined: dict[str, dict[int, Joined]] = {}
@@ -122,7 +125,8 @@ def _identify(consultation: Consultation, token: Any) -> Joined:
     if not current_user.is_authenticated:
         raise Refused(NOT_FOUND)
     if perm.answers(current_user, consultation):
-        return Joined(consultation.id, Sender.LAWYER, current_user.id, None)
+        return Joined(consultation.id, Sender.LAWYER, current_user.id, None,
+                      consultation.lawyer_id)
     if perm.can_view_consultation(current_user, consultation):
         return Joined(consultation.id, READER, current_user.id, None)
     raise Refused(NOT_FOUND)
@@ -168,19 +172,28 @@ def _current(data: dict[str, Any]) -> tuple[Joined, Consultation]:
     cid = client_number(data.get("consultation_id"))
     with _lock:
         joined = _joined.get(sid, {}).get(cid)
-    consultation = db.session.get(Consultation, cid) if joined else None
+    consultation = _chat_row(cid) if joined else None
     if joined is None or consultation is None:
         raise Refused(_l("Open this consultation first (join it), then write."))
     if joined.user_id is not None:
         if not current_user.is_authenticated or current_user.id != joined.user_id:
             raise Refused(CLOSE_MESSAGES["logged_out"], "logged_out")
-        allowed = (perm.answers(current_user, consultation) if joined.side == Sender.LAWYER
+        allowed = (perm.still_answers(current_user, consultation, joined.person_id)
+                   if joined.side == Sender.LAWYER
                    else perm.can_view_consultation(current_user, consultation))
         if not allowed:
             raise Refused(CLOSE_MESSAGES["not_allowed"], "not_allowed")
     elif joined.token_hash != consultation.token_hash:
         raise Refused(CLOSE_MESSAGES["link"], "link")
     return joined, consultation
+
+
+def _chat_row(consultation_id: int) -> Consultation | None:
+    """The consultation with the columns an event reads: not its encrypted phone, nor the
+    question and the answer (each event loads it; most of them are messages)."""
+    return db.session.get(Consultation, consultation_id, options=[load_only(
+        Consultation.id, Consultation.status, Consultation.token_hash,
+        Consultation.lawyer_id, Consultation.video_room_id, Consultation.version)])
 
 
 def _writer(joined: Joined) -> str:

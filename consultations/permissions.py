@@ -74,6 +74,14 @@ def answers(user: Any, consultation: Consultation) -> bool:
     return me is not None and consultation.lawyer_id == me.id
 
 
+def still_answers(user: Any, consultation: Consultation, person_id: int | None) -> bool:
+    """`answers`, re-checked on each chat event of a connection that passed it when it
+    joined as registry person `person_id`: the same active lawyer account, and the
+    consultation still theirs (not handed over). One query fewer per message."""
+    return (person_id is not None and is_active_user(user) and holds(user, Role.LAWYER)
+            and consultation.lawyer_id == person_id)
+
+
 def can_chat(user: Any, consultation: Consultation) -> bool:
     """Write in the chat, attach files, read the attachments (organisers read only)."""
     return answers(user, consultation)
