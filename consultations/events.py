@@ -211,8 +211,10 @@ def on_message(data: dict[str, Any]) -> dict[str, Any]:
         client_id=data.get("client_id"), file_id=client_number(data.get("file_id")))
     payload = chat.message_payload(db.session, message)
     if created:
-        live.emit_after_commit("message", payload, to=consultation.room_key,
-                               namespace=NAMESPACE)
+        # everyone in the room but this window, which reads it in its ack
+        room, sid = consultation.room_key, request.sid  # type: ignore[attr-defined]
+        transaction.after_commit(db.session, lambda: socketio.emit(
+            "message", payload, to=room, skip_sid=sid, namespace=NAMESPACE))
     return {"message": payload}
 
 
