@@ -19,7 +19,7 @@ from consultations.models import Consultation, ConsultationFile, Sender
 from portal import web
 from portal.casefiles.blobs import read_blob
 from portal.errors import DomainError
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.i18n import lazy_gettext as _l
 from portal.web import public, render, require
 from video import operations as video_ops
@@ -84,7 +84,7 @@ def lawyer_file(consultation_id: int, file_id: int) -> ResponseReturnValue:
 @require(perm.is_lawyer)
 def move_to_video(consultation_id: int) -> ResponseReturnValue:
     consultation = _answered(consultation_id)
-    web.on_error(web.flash_and_redirect(request.referrer or url_for("consultations.index")))
+    web.on_error(web.flash_and_redirect(url_for("consultations.index")))
     consult_video.move_to_video(db.session, current_user, consultation)
     return redirect(url_for("consultations.lawyer_video", consultation_id=consultation.id),
                     code=303)
@@ -107,6 +107,7 @@ def lawyer_video(consultation_id: int) -> ResponseReturnValue:
 
 @bp.post("/chat/<token>/files")
 @public
+@limiter.limit("30 per minute")  # an anonymous upload: a link's holder, not a flood
 def person_upload(token: str) -> ResponseReturnValue:
     return _upload(_by_token(token), Sender.ASKER)
 
@@ -120,6 +121,7 @@ def person_file(token: str, file_id: int) -> ResponseReturnValue:
 
 @bp.post("/chat/<token>/video")
 @public
+@limiter.limit("30 per minute")
 def person_video(token: str) -> ResponseReturnValue:
     """The person's "join the video": a fresh join link for their seat, then its page."""
     consultation = _by_token(token)
