@@ -45,7 +45,8 @@ export function createChat(root, io = window.io) {
   let status = root.dataset.status;
   let closed = false;
 
-  const socket = io(root.dataset.namespace || "/consult", { transports: ["websocket", "polling"] });
+  // long-polling first, then the upgrade: a network that blocks WebSockets still chats
+  const socket = io(root.dataset.namespace || "/consult");
 
   function say(text) { if (statusLine) statusLine.textContent = text; }
   function showError(text) {
