@@ -245,8 +245,17 @@ def queue_position(session: Session, consultation: Consultation) -> int | None:
 
 
 def queue_positions(session: Session) -> dict[int, int]:
-    """Every queued consultation's place, by id."""
-    ids = session.scalars(select(Consultation.id)
-                          .where(Consultation.status == ConsultationStatus.QUEUED)
-                          .order_by(Consultation.created_at, Consultation.id))
-    return {cid: n for n, cid in enumerate(ids, start=1)}
+    """Every queued consultation's place, by id; held ones (for the next duty) as 0."""
+    rows = session.execute(
+        select(Consultation.id, Consultation.status)
+        .where(Consultation.status.in_([ConsultationStatus.QUEUED, ConsultationStatus.HELD]))
+        .order_by(Consultation.created_at, Consultation.id))
+    found: dict[int, int] = {}
+    n = 0
+    for cid, status in rows:
+        if status == ConsultationStatus.QUEUED:
+            n += 1
+            found[cid] = n
+        else:
+            found[cid] = 0
+    return found

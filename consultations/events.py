@@ -139,9 +139,13 @@ def _consultation(data: dict[str, Any]) -> Consultation:
     return found
 
 
-def _remember_position(consultation_id: int, position: int | None) -> None:
+def _remember_position(consultation: Consultation, position: int | None) -> None:
+    """What the person was told on joining, so that `announce_queue` tells them when it
+    changes (a held consultation: 0, until it is queued or taken)."""
+    if position is None and consultation.status == ConsultationStatus.HELD:
+        position = 0
     if position is not None:
-        live.registry().map_update(POSITIONS_KEY, {str(consultation_id): str(position)})
+        live.registry().map_update(POSITIONS_KEY, {str(consultation.id): str(position)})
 
 
 def on_join(data: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +160,7 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
     if joined.side != READER:
         join_room(side_room(consultation.id, joined.side))
     position = chat.queue_position(db.session, consultation)
-    _remember_position(consultation.id, position)
+    _remember_position(consultation, position)
     messages = chat.history(db.session, consultation, client_number(data.get("after_id")))
     return {"consultation_id": consultation.id, "side": joined.side,
             "status": consultation.status, "position": position,
@@ -256,8 +260,11 @@ def announce_queue(session: Session) -> None:
         gone = [cid for cid in told if cid not in now]
         registry.map_update(POSITIONS_KEY, changed, remove=gone)
         for cid, n in changed.items():
-            socketio.emit("queue", {"consultation_id": int(cid), "position": int(n),
-                                    "status": ConsultationStatus.QUEUED},
+            held = n == "0"
+            socketio.emit("queue", {"consultation_id": int(cid),
+                                    "position": None if held else int(n),
+                                    "status": ConsultationStatus.HELD if held
+                                    else ConsultationStatus.QUEUED},
                           to=side_room(int(cid), Sender.ASKER), namespace=NAMESPACE)
         for cid in gone:
             found = db.session.get(Consultation, int(cid))

@@ -274,3 +274,49 @@ def test_lawyer_role_without_registry_person_cannot_join(app, client, session, w
     stray = make_user(Role.LAWYER)
     login(client, stray)
     assert not join(user_socket(app, client), consultation)["ok"]
+
+
+def test_a_held_question_hears_when_it_is_queued_and_taken(app, session, world, make_user):
+    from consultations.events import announce_queue
+
+    held, token = new_consultation(session, status="held")
+    person = person_socket(app)
+    ack = join(person, held, token)
+    assert ack["status"] == "held" and ack["position"] is None
+    held.status = "queued"
+    announce_queue(session)
+    transaction.commit(session)
+    told = received(person, "queue")[-1]
+    assert told["status"] == "queued" and told["position"] >= 1
+    held.status, held.lawyer_id = "active", answered(session, world, make_user)[2].id
+    announce_queue(session)
+    transaction.commit(session)
+    assert received(person, "status")[-1]["status"] == "active"
+
+
+def test_two_sends_of_one_message_at_once_store_one(app, client, session, world, make_user,
+                                                    monkeypatch):
+    """The second of two racing sends does not see the first before it inserts (the lookup
+    made blind): the unique key refuses it, and it answers with the first one."""
+    from consultations import chat
+
+    consultation, _token, lawyer, person = _both(app, client, session, world, make_user)
+    first = say(person, consultation, "同一条", "race")["message"]
+    monkeypatch.setattr(chat, "_existing", _blind_once(chat._existing))
+    again = say(person, consultation, "同一条", "race")
+    assert again["ok"] and again["message"]["id"] == first["id"]
+    assert len(stored(session, consultation)) == 1
+    assert len(received(lawyer, "message")) == 1
+    # the event's transaction is whole after the refused insert: the next message goes in
+    assert say(person, consultation, "下一条", "next")["ok"]
+    assert len(stored(session, consultation)) == 2
+
+
+def _blind_once(lookup):
+    calls = {"n": 0}
+
+    def blind(*args, **kwargs):
+        calls["n"] += 1
+        return None if calls["n"] == 1 else lookup(*args, **kwargs)
+
+    return blind
