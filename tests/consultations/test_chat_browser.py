@@ -13,50 +13,11 @@ from typing import Any
 
 import pytest
 
+from tests.consultations.test_chat_support import seed_served
 from tests.fixtures.browser import CHROMIUM, MISSING_BROWSER
-from tests.fixtures.core import PASSWORD
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=MISSING_BROWSER)]
-
-
-def _seed(data: Path, url: str) -> dict[str, Any]:
-    """A migrated database: a lawyer (with an account) answering an online consultation."""
-    from flask_migrate import upgrade
-
-    from tests.fixtures.core import build_app
-
-    app = build_app(data, url)
-    from consultations import links
-    from consultations.models import Consultation
-    from portal.auth import operations as auth_ops
-    from portal.auth.roles import Role
-    from portal.extensions import db
-    from portal.orgs.models import Organisation
-    from portal.people.models import Person
-    from portal.timeutil import utcnow
-
-    with app.app_context():
-        upgrade()
-        office = Organisation(name="县司法局", kind="agency")
-        db.session.add(office)
-        db.session.flush()
-        user = auth_ops.create_user(db.session, username="chatlawyer", password=PASSWORD,
-                                    display_name="张律师", roles=[Role.LAWYER],
-                                    organisations=[office], check_password=False)
-        person = Person(kind="lawyer", name="张律师", organisation_id=office.id,
-                        user_id=user.id)
-        db.session.add(person)
-        db.session.flush()
-        consultation = Consultation(channel="online", status="active", name="李四",
-                                    topic="labour", question="工资被拖欠怎么办？",
-                                    lawyer_id=person.id, lawyer_user_id=user.id,
-                                    taken_at=utcnow())
-        token = links.issue_consultation_token(consultation)
-        db.session.add(consultation)
-        db.session.commit()
-        found = {"consultation_id": consultation.id, "token": token, "user_id": user.id}
-    return {**found, "app": app}
 
 
 def _page_html(app: Any, consultation_id: int, token: str | None, user_id: int | None,
@@ -134,7 +95,7 @@ def test_person_and_lawyer_chat_in_the_browser(chat_browser, tmp_path):
 
     data = tmp_path
     url = f"sqlite:///{data / 'chat.db'}"
-    seeded = _seed(data, url)
+    seeded = seed_served(data, url)
     with served_nodes(data, url, names=("a",)) as bases:
         base = bases[0]
         app = seeded["app"]

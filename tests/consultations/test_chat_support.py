@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from consultations.events import NAMESPACE
@@ -12,6 +13,7 @@ from consultations.models import Message
 from portal.extensions import socketio
 from portal.timeutil import utcnow
 from tests.fixtures.consultations import duty_week, lawyers, new_consultation, this_monday
+from tests.fixtures.core import PASSWORD
 
 _weeks = itertools.count(0)
 
@@ -84,3 +86,44 @@ def stored(session: Any, consultation: Any) -> list[Message]:
     session.expire_all()
     return list(session.query(Message).filter_by(consultation_id=consultation.id)
                 .order_by(Message.id))
+
+
+def seed_served(data: Path, url: str) -> dict[str, Any]:
+    """For servers started apart (a browser test, two nodes): a migrated database with a
+    lawyer (account chatlawyer) answering an online consultation; returns its id, the
+    person's token, the lawyer's user id and the app (to render pages with)."""
+    from flask_migrate import upgrade
+
+    from tests.fixtures.core import build_app
+
+    app = build_app(data, url)
+    from consultations import links
+    from consultations.models import Consultation
+    from portal.auth import operations as auth_ops
+    from portal.auth.roles import Role
+    from portal.extensions import db
+    from portal.orgs.models import Organisation
+    from portal.people.models import Person
+    from portal.timeutil import utcnow
+
+    with app.app_context():
+        upgrade()
+        office = Organisation(name="县司法局", kind="agency")
+        db.session.add(office)
+        db.session.flush()
+        user = auth_ops.create_user(db.session, username="chatlawyer", password=PASSWORD,
+                                    display_name="张律师", roles=[Role.LAWYER],
+                                    organisations=[office], check_password=False)
+        person = Person(kind="lawyer", name="张律师", organisation_id=office.id,
+                        user_id=user.id)
+        db.session.add(person)
+        db.session.flush()
+        consultation = Consultation(channel="online", status="active", name="李四",
+                                    topic="labour", question="工资被拖欠怎么办？",
+                                    lawyer_id=person.id, lawyer_user_id=user.id,
+                                    taken_at=utcnow())
+        token = links.issue_consultation_token(consultation)
+        db.session.add(consultation)
+        db.session.commit()
+        found = {"consultation_id": consultation.id, "token": token, "user_id": user.id}
+    return {**found, "app": app}
