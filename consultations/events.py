@@ -16,6 +16,8 @@ is one unit of work (`portal.live.socket_event`); emits go out after the commit.
 from __future__ import annotations
 
 import threading
+import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +97,7 @@ def _closing(reason: str) -> dict[str, str]:
 def _forget(sid: str) -> None:
     with _lock:
         _joined.pop(sid, None)
+        _sent_at.pop(sid, None)
     live.registry().remove(NAMESPACE, sid)
 
 
@@ -207,9 +210,30 @@ def _writer(joined: Joined) -> str:
     return joined.side
 
 
+#: messages one window may send within FLOOD_WINDOW_S seconds (a person types far fewer)
+FLOOD_MESSAGES = 20
+FLOOD_WINDOW_S = 10.0
+_sent_at: dict[str, deque[float]] = {}
+
+
+def _check_pace(sid: str) -> None:
+    """A window sending faster than anyone types is refused for a moment (per connection:
+    its events all reach this process)."""
+    now = time.monotonic()
+    with _lock:
+        recent = _sent_at.setdefault(sid, deque())
+        while recent and now - recent[0] > FLOOD_WINDOW_S:
+            recent.popleft()
+        if len(recent) >= FLOOD_MESSAGES:
+            raise Refused(_l("You are sending messages too quickly. Wait a moment, then "
+                             "send again."))
+        recent.append(now)
+
+
 def on_message(data: dict[str, Any]) -> dict[str, Any]:
     joined, consultation = _current(data)
     side = _writer(joined)
+    _check_pace(request.sid)  # type: ignore[attr-defined]
     message, created = chat.post_message(
         db.session, consultation, side, user_id=joined.user_id, body=data.get("body"),
         client_id=data.get("client_id"), file_id=client_number(data.get("file_id")))

@@ -320,3 +320,15 @@ def _blind_once(lookup):
         return None if calls["n"] == 1 else lookup(*args, **kwargs)
 
     return blind
+
+
+def test_a_window_sending_faster_than_anyone_types_is_held_back(app, client, session, world,
+                                                                make_user):
+    from consultations.events import FLOOD_MESSAGES
+
+    consultation, _token, _lawyer, person = _both(app, client, session, world, make_user)
+    for n in range(FLOOD_MESSAGES):
+        assert say(person, consultation, f"第{n}条", f"p-{n}")["ok"]
+    refused = say(person, consultation, "再来一条", "p-extra")
+    assert not refused["ok"] and "too quickly" in refused["error"]
+    assert len(stored(session, consultation)) == FLOOD_MESSAGES

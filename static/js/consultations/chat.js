@@ -56,7 +56,7 @@ export function createChat(root, io = window.io) {
   }
 
   function describeStatus(position) {
-    if (status === "queued") return position ? fmt(t.queued, { n: position }) : t.queued_unknown || "";
+    if (status === "queued") return position ? fmt(t.queued, { n: position }) : t.waiting;
     if (status === "held") return t.held;
     if (status === "active") {
       if (side === "asker") return t.active;
