@@ -84,14 +84,20 @@ def post_message(session: Session, consultation: Consultation, side: str, *,
                  user_id: int | None, body: Any, client_id: Any, file_id: int = 0
                  ) -> tuple[Message, bool]:
     """Store a message of `side` once per client id: a resend (after a dropped
-    connection) returns the first one. Returns (the message, whether it is new)."""
+    connection) returns the first one. Returns (the message, whether it is new). A resend
+    is checked as a new message would be (its text, its attachment) before the unique key
+    finds it was stored already."""
     if side not in SIDES:
         raise ChatRefused(_l("You may read this consultation but not write in it."))
     client_id = _clean_client_id(client_id)
-    found = _existing(session, consultation.id, side, client_id)
-    if found is not None:
+    try:
+        check_open(consultation)
+    except ChatRefused:
+        # a resend of one stored before the close is answered with it
+        found = _existing(session, consultation.id, side, client_id)
+        if found is None:
+            raise
         return found, False
-    check_open(consultation)
     attached: ConsultationFile | None = None
     if file_id:
         attached = session.get(ConsultationFile, file_id)
@@ -103,7 +109,8 @@ def post_message(session: Session, consultation: Consultation, side: str, *,
     message = Message(consultation_id=consultation.id, sender=side, sender_user_id=user_id,
                       body=text, file_id=attached.id if attached else None,
                       client_id=client_id, sent_at=utcnow())
-    # the same resend arriving twice at once: the unique key decides, the loser reads it
+    # a resend (or the same one twice at once): the unique key decides, and the message
+    # stored first is the answer; no lookup before, as nearly every message is new
     try:
         with session.begin_nested():
             session.add(message)

@@ -19,11 +19,13 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from flask import request
 from flask_login import current_user, user_logged_out
 from flask_socketio import join_room
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import load_only
 
 from consultations import chat, links
@@ -198,9 +200,17 @@ def _current(data: dict[str, Any]) -> tuple[Joined, Consultation]:
 def _chat_row(consultation_id: int) -> Consultation | None:
     """The consultation with the columns an event reads: not its encrypted phone, nor the
     question and the answer (each event loads it; most of them are messages)."""
-    return db.session.get(Consultation, consultation_id, options=[load_only(
-        Consultation.id, Consultation.status, Consultation.token_hash,
-        Consultation.lawyer_id, Consultation.video_room_id, Consultation.version)])
+    return db.session.scalars(_chat_row_query(), {"id": consultation_id}).first()
+
+
+@cache
+def _chat_row_query() -> Select[Consultation]:
+    """Built once: the loader options are costly to make again for every event."""
+    return (select(Consultation)
+            .options(load_only(Consultation.id, Consultation.status, Consultation.token_hash,
+                               Consultation.lawyer_id, Consultation.video_room_id,
+                               Consultation.version))
+            .where(Consultation.id == bindparam("id")))
 
 
 def _writer(joined: Joined) -> str:
