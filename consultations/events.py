@@ -169,7 +169,7 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
     messages = chat.history(db.session, consultation, client_number(data.get("after_id")))
     return {"consultation_id": consultation.id, "side": joined.side,
             "status": consultation.status, "position": position,
-            "video": consultation.video_room_id is not None,
+            "video": _video_open(consultation),
             "messages": [chat.message_payload(db.session, m) for m in messages],
             "server_time": utcnow().isoformat()}
 
@@ -308,10 +308,17 @@ def announce_queue(session: Session) -> None:
     transaction.after_commit(session, send)
 
 
+def _video_open(consultation: Consultation) -> bool:
+    """A video room of the consultation that has not ended."""
+    from consultations.video import current_room
+
+    return current_room(db.session, consultation) is not None
+
+
 def emit_status(consultation: Consultation) -> None:
     socketio.emit("status", {"consultation_id": consultation.id,
                              "status": consultation.status,
-                             "video": consultation.video_room_id is not None},
+                             "video": _video_open(consultation)},
                   to=consultation.room_key, namespace=NAMESPACE)
 
 

@@ -161,6 +161,12 @@ def test_moving_to_video_gives_the_person_a_seat_and_both_a_link(app, client, se
         shown = render_template_string('{% include "consultations/_chat.html" %}',
                                        consultation=found, token=token)
     assert "Join the video" in shown and f"/consultations/chat/{token}/video" in shown
+    assert join(person_socket(app), found, token)["video"] is True
+    # once the room has ended, the chat no longer offers it
+    room.status = "ended"
+    session.commit()
+    assert join(person_socket(app), found, token)["video"] is False
+    assert app.test_client().post(f"/consultations/chat/{token}/video").status_code == 400
 
 
 def test_moving_to_video_is_the_answering_lawyers_alone(app, client, session, world,
