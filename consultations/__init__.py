@@ -72,3 +72,13 @@ def init_app(app: Flask) -> None:
                             "consultation_topic_label")
     register_seeder(app, "consultations", seed_consultations)
     # /outcome
+    # chat
+    from consultations import events as chat_events
+    from consultations.chat_blueprint import chat_view
+
+    app.add_template_global(chat_view, "consultation_chat")
+
+    if not app.extensions.get("consultations.events"):  # once per app, like /video
+        chat_events.register()
+        app.extensions["consultations.events"] = True
+    # end chat

@@ -96,6 +96,34 @@ def can_log_in_person(user: Any) -> bool:
 # --- chat and video ---------------------------------------------------------------------
 
 
+def answers(user: Any, consultation: Consultation) -> bool:
+    """The lawyer answering this consultation (the one side of the chat with a login)."""
+    if not is_active_user(user):
+        return False
+    me = lawyer_person(user)
+    return me is not None and consultation.lawyer_id == me.id
+
+
+def still_answers(user: Any, consultation: Consultation, person_id: int | None) -> bool:
+    """`answers`, re-checked on each chat event of a connection that passed it when it
+    joined as registry person `person_id`: the same active lawyer account, and the
+    consultation still theirs (not handed over). One query fewer per message."""
+    return (person_id is not None and is_active_user(user) and holds(user, Role.LAWYER)
+            and consultation.lawyer_id == person_id)
+
+
+def can_chat(user: Any, consultation: Consultation) -> bool:
+    """Write in the chat, attach files, read the attachments (organisers read only)."""
+    return answers(user, consultation)
+
+
+def can_move_to_video(user: Any, consultation: Consultation) -> bool:
+    """Open a video room for the consultation while it is answered."""
+    from consultations.models import ConsultationStatus
+
+    return answers(user, consultation) and consultation.status == ConsultationStatus.ACTIVE
+
+
 # --- outcomes, legal aid, answer, conflicts, counts --------------------------------------
 
 

@@ -32,6 +32,17 @@ def consultation_objects(session: Any, make_user: Any, objects: dict[str, Any]
     found.update(rota_objects(session, _World, lawyer))
     # outcome
     found.update(_outcome_objects(session, objects, consultation, lawyer))
+    # chat: an attachment the person sent (its bytes in the blob store)
+    from consultations.models import ConsultationFile
+    from portal.casefiles.blobs import store_bytes
+
+    sha, size = store_bytes(b"%PDF-1.4 matrix")
+    attached = ConsultationFile(consultation_id=consultation.id, sender="asker", sha256=sha,
+                                size=size, media_type="application/pdf",
+                                original_name="matrix.pdf")
+    session.add(attached)
+    session.commit()
+    found["consultation_file"] = attached
     return found
 
 
@@ -138,6 +149,20 @@ def expected() -> dict[tuple[str, str], Any]:
 
 
     # --- chat and video -----------------------------------------------------------------
+    # the lawyer's side: only the lawyer answering (a registry person with this account:
+    # no actor of the matrix is one), so every role is refused
+    c_id = lambda o: {"consultation_id": o["consultation"].id}  # noqa: E731
+    rows[("consultations.lawyer_upload", "POST")] = _rule(set(), c_id)
+    rows[("consultations.lawyer_file", "GET")] = _rule(
+        set(), lambda o: {**c_id(o), "file_id": o["consultation_file"].id})
+    rows[("consultations.move_to_video", "POST")] = _rule(set(), c_id)
+    rows[("consultations.lawyer_video", "GET")] = _rule(set(), c_id)
+    # the person's side: by the personal link
+    tok = lambda o: {"token": o["consultation_token"]}  # noqa: E731
+    rows[("consultations.person_upload", "POST")] = _rule("public", tok)
+    rows[("consultations.person_file", "GET")] = _rule(
+        "public", lambda o: {**tok(o), "file_id": o["consultation_file"].id})
+    rows[("consultations.person_video", "POST")] = _rule("public", tok)
 
 
     # --- outcomes, legal aid, answer, conflicts, counts ----------------------------------
