@@ -55,7 +55,7 @@ OPEN_STATUSES = frozenset({HearingStatus.SCHEDULED, HearingStatus.PUBLISHED,
 
 class PlaceKind(LabelledStrEnum):
     ROOM = "room", _l("In a hearing room")
-    ONLINE = "online", _l("Online")
+    ONLINE = "online", _l("Online only")
     BOTH = "both", _l("In a hearing room and online")
 
 

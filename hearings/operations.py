@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hearings import invitations, links, observers
@@ -26,7 +26,7 @@ from hearings.models import (
     RequestStatus,
 )
 from hearings.rules import add_days, rules
-from portal.auth.models import User, user_organisations
+from portal.auth.models import User, UserRole, user_organisations
 from portal.auth.permissions import is_active_user, org_ids
 from portal.auth.roles import Role
 from portal.casefiles import operations as case_ops
@@ -327,8 +327,12 @@ def cancel_hearing(session: Session, actor: Any, hearing: Hearing, reason: str,
 
 
 def staff_choices(session: Session, office_id: int) -> list[User]:
-    """The office's active clerks and leaders (the presiding officer and clerk choices)."""
-    users = session.scalars(select(User).join(
-        user_organisations, user_organisations.c.user_id == User.id).where(
-        user_organisations.c.organisation_id == office_id).order_by(User.display_name))
+    """The presiding officer and clerk choices: the office's active clerks and leaders, and
+    every active leader (a county leader presides, as a case names any leader)."""
+    office_staff = select(user_organisations.c.user_id).where(
+        user_organisations.c.organisation_id == office_id)
+    users = session.scalars(select(User).where(or_(
+        User.id.in_(office_staff),
+        User.id.in_(select(UserRole.user_id).where(UserRole.role == Role.LEADER))))
+        .order_by(User.display_name))
     return [u for u in users if is_active_user(u) and u.has_role(Role.CLERK, Role.LEADER)]

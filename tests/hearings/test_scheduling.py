@@ -322,3 +322,23 @@ def test_the_form_sent_twice_schedules_once(client, session, world):
     assert first.status_code == 303 and second.status_code in (302, 303)
     assert second.headers["Location"] == first.headers["Location"]
     assert len(_hearings(session, case)) == 1
+
+
+def test_a_leader_outside_the_office_may_preside(client, session, world, make_user):
+    """As in the demo, the presiding leader may belong to the county, not to the office:
+    the form offers every active leader, so a hearing can be scheduled with two people.
+    The form's words are the hearing's own (not the case's "Closed", the reception's
+    "Schedule", the petition channel's "Online")."""
+    county_leader = make_user(Role.LEADER, organisations=[world.county])
+    case, _code = new_case(session, world)
+    session.commit()
+    login(client, world.clerk)
+    page = _text(client.get(f"/hearings/new?case_id={case.id}"))
+    assert f'<option value="{county_leader.id}">' in page
+    assert "Closed to the public" in page and "Online only" in page
+    assert "Schedule the hearing</button>" in page
+    response = client.post("/hearings/new", data=_form(
+        case, world, presiding_id=str(county_leader.id)))
+    assert response.status_code == 303, _text(response)[:2000]
+    [hearing] = _hearings(session, case)
+    assert hearing.presiding_id == county_leader.id
