@@ -126,8 +126,8 @@ class PickedBy(LabelledStrEnum):
 
 class Rsvp(LabelledStrEnum):
     PENDING = "pending", _l("No answer yet")
-    ACCEPTED = "accepted", _l("Accepted")
-    DECLINED = "declined", _l("Declined")
+    ACCEPTED = "accepted", _l("Accepted to take part")
+    DECLINED = "declined", _l("Declined to take part")
 
 
 class Attendance(LabelledStrEnum):

@@ -420,7 +420,8 @@ def test_the_organiser_sees_the_answers_and_reminds_once_an_hour(app, client, se
     login(client, world.clerk)
     page = client.get(f"/hearings/{hearing.id}").get_data(as_text=True)
     assert 'id="invitations"' in page
-    assert "Accepted: 1" in page and "Declined: 1" in page and "No answer yet: 2" in page
+    assert ("Accepted to take part: 1" in page and "Declined to take part: 1" in page
+            and "No answer yet: 2" in page)
     assert "Reason: 住院" in page
     panel = _by_role(hearing, "panel")
     remind_url = f"/hearings/{hearing.id}/participants/{panel.id}/remind"
