@@ -289,8 +289,8 @@ def test_hearing_journey(live_server: str, pages: Any, shots: Path, tmp_path: Pa
         member.locator("#deliberation-link a").click()
         member.wait_for_url("**/hearings/deliberate/**")
         member.locator('input[name="vote"]').nth(0 if i != 1 else 1).check()
-        member.locator("#opinion").fill(f"{name}：补偿款应公开并足额发放。" if i != 1
-                                        else f"{name}：证据尚不充分，建议补充调查。")
+        member.locator("#opinion").fill("补偿款应公开账目并足额发放。" if i != 1
+                                        else "证据尚不充分，建议补充调查后再定。")
         if i < 2:
             _shot(member, shots, f"12-vote-{i + 1}-{'phone' if member is participant else 'desk'}")
         member.locator('#my-vote button[type=submit]').click()
@@ -370,14 +370,17 @@ def test_hearing_journey(live_server: str, pages: Any, shots: Path, tmp_path: Pa
     for title in ("安排听证", "已抽取听证员", "听证公告已发布", "听证开始", "听证结束",
                   "听证笔录已归档"):
         expect(timeline.locator("strong", has_text=title).first).to_be_visible()
+    # the record and the deliberation record went in as documents, on the timeline too
+    expect(timeline).to_contain_text(f"hearing-{hearing_id}-record-v1.pdf")
+    expect(timeline).to_contain_text(f"hearing-{hearing_id}-deliberation-v1.pdf")
     documents = clerk.locator("#documents")
-    expect(documents).to_contain_text(".pdf")
-    clerk.locator("#timeline-section").scroll_into_view_if_needed()
+    expect(documents).to_contain_text(f"hearing-{hearing_id}-record-v1.pdf")
+    timeline.locator("strong", has_text="听证笔录已归档").first.scroll_into_view_if_needed()
     _shot(clerk, shots, "19-case-timeline-desk")
 
     # -- the record's PDF downloads and renders ---------------------------------------------
-    record_doc = documents.locator("ul.documents > li", has_text="hearing-").filter(
-        has_text="-record-v1.pdf").first
+    record_doc = documents.locator("ul.documents > li",
+                                   has_text=f"hearing-{hearing_id}-record-v1.pdf").first
     expect(record_doc).to_be_visible()
     link = record_doc.locator('a[href$="?download=1"]').first
     with clerk.expect_download() as download_info:
