@@ -231,6 +231,7 @@ def test_hearing_journey(live_server: str, pages: Any, shots: Path, tmp_path: Pa
     public.locator(f'form[action$="/hearings/public/{hearing_id}"] button[type=submit]').click()
     own = public.locator('a[href*="/hearings/observe/"]').first
     expect(own).to_be_visible()
+    _no_sideways_scroll(public)  # the long personal link wraps
     _shot(public, shots, "08-observe-registered-phone")
     own.click()
     public.wait_for_url("**/hearings/observe/**")

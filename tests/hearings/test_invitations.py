@@ -422,6 +422,8 @@ def test_the_organiser_sees_the_answers_and_reminds_once_an_hour(app, client, se
     assert 'id="invitations"' in page
     assert ("Accepted to take part: 1" in page and "Declined to take part: 1" in page
             and "No answer yet: 2" in page)
+    # the column of the invited ("Who" reads 操作人, the one who acted, in Chinese)
+    assert 'data-label="Participant"' in page
     assert "Reason: 住院" in page
     panel = _by_role(hearing, "panel")
     remind_url = f"/hearings/{hearing.id}/participants/{panel.id}/remind"
