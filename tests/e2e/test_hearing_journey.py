@@ -99,16 +99,20 @@ def pages(browser: Any) -> Iterator[Any]:
         context.close()
 
 
-def _countdown_runs(page: Any) -> None:
-    """The speaker's countdown shows minutes and seconds, and ticks down."""
-    countdown = page.locator("#live-countdown")
-    page.wait_for_function(
-        "() => /^\\d+:\\d\\d$/.test(document.querySelector('#live-countdown').textContent"
-        ".trim())", timeout=WAIT)
-    first = countdown.inner_text().strip()
-    page.wait_for_function(
-        "(first) => document.querySelector('#live-countdown').textContent.trim() !== first",
-        arg=first, timeout=WAIT)
+SECONDS_LEFT = """() => {
+  const m = /^(\\d+):(\\d\\d)$/.exec(document.querySelector('#live-countdown').textContent.trim());
+  return m ? Number(m[1]) * 60 + Number(m[2]) : -1;
+}"""
+
+
+def _countdown_runs(page: Any) -> int:
+    """The speaker's countdown shows minutes and seconds and ticks down; the seconds left."""
+    page.wait_for_function(f"() => ({SECONDS_LEFT})() > 0", timeout=WAIT)
+    first = page.evaluate(SECONDS_LEFT)
+    page.wait_for_function(f"(first) => {{ const s = ({SECONDS_LEFT})(); "
+                           "return s >= 0 && s < first; }", arg=first, timeout=WAIT)
+    left: int = page.evaluate(SECONDS_LEFT)
+    return left
 
 
 def _next_stage(page: Any, label: str) -> None:
@@ -271,6 +275,9 @@ def test_hearing_journey(live_server: str, pages: Any, shots: Path, tmp_path: Pa
     for page in (leader, public, participant):
         expect(page.locator("#live-speaker-name")).to_contain_text(expert_name, timeout=WAIT)
         _countdown_runs(page)
+    # on server time: the three screens read the same (give or take a tick between reads)
+    left = [page.evaluate(SECONDS_LEFT) for page in (leader, public, participant)]
+    assert max(left) - min(left) <= 2 and 0 < min(left) <= 300, left
     _shot(leader, shots, "09-live-control-desk")
     _no_sideways_scroll(public)
     _shot(public, shots, "10-observer-countdown-phone")
