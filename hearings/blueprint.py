@@ -195,7 +195,7 @@ def new() -> ResponseReturnValue:
             return redirect(url_for("hearings.index"))
     case, req = _schedule_case()
     form = HearingForm()
-    staff = ops.staff_choices(db.session(), case.office_id)
+    staff = ops.staff_choices(db.session(), case)
     form.fill_choices([(u.id, u.display_name) for u in staff])
     if request.method == "GET":
         form.idempotency_key.data = idempotency.new_key()

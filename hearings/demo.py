@@ -37,6 +37,7 @@ from hearings.models import (
     Stage,
 )
 from portal.auth import operations as auth_ops
+from portal.casefiles import operations as case_ops
 from portal.casefiles.clocks import today_in_china
 from portal.casefiles.models import Case, Status
 from portal.errors import DomainError
@@ -127,6 +128,8 @@ def seed_hearings(db_session: DbSession, echo: Callable[[str], None]) -> None:
             title=f"{case.number} 听证会（演示）")
         try:
             with session.begin_nested():
+                if case.leader_id != leader.id:  # the presiding leader works on the file
+                    case_ops.set_leader(session, clerk, case, leader, "主持听证。（演示）")
                 hearing = ops.schedule_hearing(session, clerk, case, plan)
         except DomainError as error:
             echo(f"hearings: {case.number} not scheduled: {error.message}")

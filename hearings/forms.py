@@ -92,7 +92,7 @@ class HearingForm(WhenWhereMixin, FlaskForm):
                            validators=[DataRequired()])
     agenda = TextAreaField(_l("Agenda"), validators=[Optional(), Length(max=4000)])
     is_public = SelectField(_l("Public or closed"), choices=[
-        ("1", _l("Public")), ("0", _l("Not public (closed hearing)"))], default="1")
+        ("1", _l("Public")), ("0", _l("Closed to the public"))], default="1")
     closed_reason = SelectField(_l("Why closed"), choices=[], validators=[Optional()])
     panel_size = IntegerField(_l("Panel members"), default=5,
                               validators=[InputRequired(), NumberRange(min=1, max=99)])

@@ -55,7 +55,7 @@ OPEN_STATUSES = frozenset({HearingStatus.SCHEDULED, HearingStatus.PUBLISHED,
 
 class PlaceKind(LabelledStrEnum):
     ROOM = "room", _l("In a hearing room")
-    ONLINE = "online", _l("Online, by video")
+    ONLINE = "online", _l("Online only")
     BOTH = "both", _l("In a hearing room and online")
 
 
@@ -126,8 +126,8 @@ class PickedBy(LabelledStrEnum):
 
 class Rsvp(LabelledStrEnum):
     PENDING = "pending", _l("No answer yet")
-    ACCEPTED = "accepted", _l("Invitation accepted")
-    DECLINED = "declined", _l("Invitation declined")
+    ACCEPTED = "accepted", _l("Accepted to take part")
+    DECLINED = "declined", _l("Declined to take part")
 
 
 class Attendance(LabelledStrEnum):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hearings import invitations, links, observers
@@ -26,10 +26,11 @@ from hearings.models import (
     RequestStatus,
 )
 from hearings.rules import add_days, rules
-from portal.auth.models import User, user_organisations
+from portal.auth.models import User, UserRole, user_organisations
 from portal.auth.permissions import is_active_user, org_ids
 from portal.auth.roles import Role
 from portal.casefiles import operations as case_ops
+from portal.casefiles import permissions as case_perm
 from portal.casefiles.clocks import china_day, today_in_china
 from portal.casefiles.models import Case, CaseEvent, PartyRole
 from portal.casefiles.timeline import lock_case
@@ -165,6 +166,11 @@ def _check_plan(session: Session, case: Case, office_id: int, plan: Plan) -> Non
     presiding = _user(session, plan.presiding_id)
     if presiding is None or not presiding.has_role(Role.LEADER, Role.CLERK, Role.ADMIN):
         raise ScheduleRefused(_l("Choose the presiding officer among the office's staff."))
+    if not case_perm.can_contribute(presiding, case):
+        # the presiding officer writes into the case file (started, ended, filed)
+        raise ScheduleRefused(_l("The presiding officer must work on the case file: choose "
+                                 "someone of the office, or name the leader responsible "
+                                 "for the case first."))
     conflict = presiding_conflict(session, presiding, case)
     if conflict:
         raise ScheduleRefused(conflict)
@@ -326,9 +332,14 @@ def cancel_hearing(session: Session, actor: Any, hearing: Hearing, reason: str,
     return hearing
 
 
-def staff_choices(session: Session, office_id: int) -> list[User]:
-    """The office's active clerks and leaders (the presiding officer and clerk choices)."""
-    users = session.scalars(select(User).join(
-        user_organisations, user_organisations.c.user_id == User.id).where(
-        user_organisations.c.organisation_id == office_id).order_by(User.display_name))
-    return [u for u in users if is_active_user(u) and u.has_role(Role.CLERK, Role.LEADER)]
+def staff_choices(session: Session, case: Case) -> list[User]:
+    """The presiding officer and clerk choices: the office's active clerks and leaders, and
+    the leaders who work on the case file (its responsible leader)."""
+    office_staff = select(user_organisations.c.user_id).where(
+        user_organisations.c.organisation_id == case.office_id)
+    users = session.scalars(select(User).where(or_(
+        User.id.in_(office_staff),
+        User.id.in_(select(UserRole.user_id).where(UserRole.role == Role.LEADER))))
+        .order_by(User.display_name))
+    return [u for u in users if is_active_user(u) and u.has_role(Role.CLERK, Role.LEADER)
+            and case_perm.can_contribute(u, case)]

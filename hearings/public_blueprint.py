@@ -198,7 +198,7 @@ def public_ics(hearing_id: int) -> ResponseReturnValue:
           url=url_for("hearings.public_notice", hearing_id=hearing.id, _external=True)),
     ) if p)
     location = hearing.place if hearing.place_kind != PlaceKind.ONLINE else str(
-        _("Online, by video"))
+        _("Online only"))
     data = hearing_calendar(hearing, method="PUBLISH", summary=hearing.title,
                             description=description, location=location)
     return Response(data, mimetype="text/calendar", headers={

@@ -173,6 +173,16 @@ def missing_by_kind(session: Session, hearing: Hearing) -> dict[str, list[str]]:
     return out
 
 
+def unsigned_text(session: Session, hearing: Hearing) -> str:
+    """Who neither signed nor refused, record by record: a member who signed the hearing
+    record but not yet the deliberation record is named under the latter only."""
+    by_kind = missing_by_kind(session, hearing)
+    if set(by_kind) <= {RECORD}:
+        return "、".join(by_kind.get(RECORD, []))
+    return "；".join(str(_l("%(record)s: %(names)s", record=KIND_LABELS.get(kind, kind),
+                            names="、".join(names))) for kind, names in by_kind.items())
+
+
 # ---------------------------------------------------------------- freezing
 
 
@@ -403,6 +413,8 @@ class Filed:
     #: the SHA-256 of each PDF filed (also registered as issued)
     pdf_hashes: list[str]
     not_signed: list[str]
+    #: who has not signed which record, in words ("听证笔录：甲、乙；评议笔录：丙")
+    not_signed_text: str = ""
 
 
 def may_file_now(session: Session, hearing: Hearing) -> bool:
@@ -435,7 +447,7 @@ def file_record(session: Session, user: Any, hearing: Hearing, *,
         raise RecordRefused(_l(
             "%(n)d participants have neither signed nor refused: %(names)s. Confirm that "
             "they are recorded as not having signed, or wait for them.",
-            n=len(missing), names="、".join(missing)))
+            n=len(missing), names=unsigned_text(session, hearing)))
     case = hearing.case
     documents: dict[str, Any] = {}
     hashes: list[str] = []
@@ -456,7 +468,8 @@ def file_record(session: Session, user: Any, hearing: Hearing, *,
     hearing.status = HearingStatus.FILED
     hearing.filed_at = utcnow()
     session.flush()
-    return Filed(documents[RECORD], documents.get(DELIBERATION), hashes, missing)
+    return Filed(documents[RECORD], documents.get(DELIBERATION), hashes, missing,
+                 unsigned_text(session, hearing) if missing else "")
 
 
 def _filed_payload(session: Session, hearing: Hearing, latest: dict[str, RecordVersion],

@@ -162,7 +162,7 @@ def file_record(hearing_id: int) -> ResponseReturnValue:
                             confirm_unsigned=bool(form.confirm_unsigned.data))
     flash(_("The record is filed in case %(number)s.", number=hearing.case.number)
           + (" " + _("Recorded as not having signed: %(names)s.",
-                     names="、".join(filed.not_signed)) if filed.not_signed else ""),
+                     names=filed.not_signed_text) if filed.not_signed else ""),
           "success")
     return redirect(_back(hearing), code=303)
 

@@ -165,7 +165,7 @@ def test_accept_then_change_to_decline_with_a_reason(client, session, world):
     response = client.post(f"/hearings/rsvp/{token}", data={"answer": "accept"})
     assert response.status_code == 303
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "your answer is saved" in page and "Invitation accepted" in page
+    assert "your answer is saved" in page and "Accepted" in page
     session.refresh(panel)
     assert panel.rsvp == "accepted" and panel.responded_at is not None
     assert _notices(session, world.clerk.id, "hearings.declined_seat") == []
@@ -184,7 +184,7 @@ def test_accept_then_change_to_decline_with_a_reason(client, session, world):
     assert _notices(session, world.other_clerk.id) == []
     assert _notices(session, world.supervisor.id) == []
     page = client.get(f"/hearings/rsvp/{token}").get_data(as_text=True)
-    assert "Invitation declined" in page and "那天在外地出差" in page
+    assert "Declined" in page and "那天在外地出差" in page
 
     # back to yes: the reason goes, no new notice
     client.post(f"/hearings/rsvp/{token}", data={"answer": "accept"})
@@ -420,8 +420,10 @@ def test_the_organiser_sees_the_answers_and_reminds_once_an_hour(app, client, se
     login(client, world.clerk)
     page = client.get(f"/hearings/{hearing.id}").get_data(as_text=True)
     assert 'id="invitations"' in page
-    assert "Invitation accepted: 1" in page and "Invitation declined: 1" in page
-    assert "No answer yet: 2" in page
+    assert ("Accepted to take part: 1" in page and "Declined to take part: 1" in page
+            and "No answer yet: 2" in page)
+    # the column of the invited ("Who" reads 操作人, the one who acted, in Chinese)
+    assert 'data-label="Participant"' in page
     assert "Reason: 住院" in page
     panel = _by_role(hearing, "panel")
     remind_url = f"/hearings/{hearing.id}/participants/{panel.id}/remind"

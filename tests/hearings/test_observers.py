@@ -340,3 +340,16 @@ def test_a_duplicate_caught_by_the_database_is_already_registered(client, sessio
     assert "already registered to observe this hearing" in response.get_data(as_text=True)
     assert len(observers(session, hearing)) == 1
     assert sms_to(session, "13900000002") == []
+
+
+def test_a_seated_observer_finds_the_live_view_on_their_page(client, session, world):
+    """The observer's own page leads to the watch-only live view (no typed URL); someone
+    on the waiting list is not offered it."""
+    hearing, _ = new_hearing(session, world, status="published", observer_seats=1)
+    seated = link_in(register(client, hearing, 1).get_data(as_text=True))
+    waiting = link_in(register(client, hearing, 2).get_data(as_text=True))
+    token = seated.rsplit("/", 1)[1]
+    page = client.get(seated).get_data(as_text=True)
+    assert f'href="/hearings/watch/{token}"' in page
+    assert client.get(f"/hearings/watch/{token}").status_code == 200
+    assert "/hearings/watch/" not in client.get(waiting).get_data(as_text=True)

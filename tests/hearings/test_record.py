@@ -509,6 +509,14 @@ def test_filing_with_one_signed_and_one_refused(client, session, world, monkeypa
     assert f"The record is filed in case {case.number}" in page
     assert f"/cases/{case.number}" in page  # the way to the case file
     assert "Recorded as not having signed" in page
+    # record by record: who signed or refused the hearing record is not named under it,
+    # only under the deliberation record they have not signed yet
+    unsigned = page.split("Recorded as not having signed: ", 1)[1].split("</", 1)[0]
+    on_record, on_deliberation = unsigned.split("；")
+    assert on_record.startswith("Hearing record: ")
+    assert on_deliberation.startswith("Deliberation record: ")
+    assert petitioner.name not in on_record and member.name not in on_record
+    assert member.name in on_deliberation
 
     session.expire_all()
     hearing = session.get(Hearing, hearing.id)

@@ -322,3 +322,33 @@ def test_the_form_sent_twice_schedules_once(client, session, world):
     assert first.status_code == 303 and second.status_code in (302, 303)
     assert second.headers["Location"] == first.headers["Location"]
     assert len(_hearings(session, case)) == 1
+
+
+def test_a_county_leader_presides_once_responsible_for_the_case(client, session, world,
+                                                               make_user):
+    """The presiding officer writes into the case file (the hearing started, ended, its
+    record filed), so the form offers a leader outside the office (the demo's county
+    leader) once named the case's responsible leader, and scheduling refuses one who is
+    not. The form's words are the hearing's own (not the case's "Closed", the reception's
+    "Schedule", the petition channel's "Online")."""
+    county_leader = make_user(Role.LEADER, organisations=[world.county])
+    case, _code = new_case(session, world)
+    session.commit()
+    login(client, world.clerk)
+    option = f'<option value="{county_leader.id}">'
+    assert option not in _text(client.get(f"/hearings/new?case_id={case.id}"))
+    refused = client.post("/hearings/new", data=_form(
+        case, world, presiding_id=str(county_leader.id)))
+    assert refused.status_code == 400 and not _hearings(session, case)
+
+    case_ops.set_leader(session, world.clerk, case, county_leader, "")
+    session.commit()
+    page = _text(client.get(f"/hearings/new?case_id={case.id}"))
+    assert option in page
+    assert "Closed to the public" in page and "Online only" in page
+    assert "Schedule the hearing</button>" in page
+    response = client.post("/hearings/new", data=_form(
+        case, world, presiding_id=str(county_leader.id)))
+    assert response.status_code == 303, _text(response)[:2000]
+    [hearing] = _hearings(session, case)
+    assert hearing.presiding_id == county_leader.id
