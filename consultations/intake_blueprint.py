@@ -5,9 +5,10 @@ the chat; /status is its 10-second htmx poll, /withdraw leaves the queue). Staff
 (the desk's queue, polled), /take-next, /register (the clerk for a visitor), /in-person
 (the duty lawyer's log), /<id> (the lawyer's consultation page).
 
-The personal token travels only in the URL path (redacted in the access log); the ask
-form's idempotency key derives it (keyed hash), so a form sent twice lands on the same
-page without the token being stored anywhere."""
+The personal token travels only in the URL path (redacted in the access log); it is
+random, and a form sent twice finds it again only in the sender's own signed session
+cookie (`session["ask:" + key]`): any other browser holding the form key gets a neutral
+"already sent" page, never the link."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import hashlib
 from typing import Any
 
 import segno
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -34,7 +35,6 @@ from consultations.models import (
 )
 from portal import idempotency, web
 from portal.app import settings_of
-from portal.crypto import lookup_hash
 from portal.enums import labels
 from portal.extensions import db, limiter
 from portal.i18n import lazy_gettext as _l
@@ -50,9 +50,20 @@ STATUS_LABELS: dict[str, Any] = {str(k): v for k, v in labels(ConsultationStatus
 ASK_REPLAYED = _l("Your question was already sent; this is its page.")
 
 
-def _token_for_key(key: str) -> str:
-    """The personal token of the question sent with this form key (keyed hash)."""
-    return lookup_hash("consultation-ask:" + key)[:32].lower()
+def _asked_key(key: str) -> str:
+    """Where this browser's signed session keeps the token of the question it sent with
+    the form key `key` (nowhere else holds it)."""
+    return "ask:" + key
+
+
+def _replayed(key: str) -> ResponseReturnValue:
+    """A question sent with `key` before: its page for the browser that sent it, a
+    neutral page for anyone else."""
+    token = session.get(_asked_key(key))
+    if token:
+        flash(str(ASK_REPLAYED), "info")
+        return redirect(url_for("consultations.wait", token=token), 303)
+    return _no_store(current_app.make_response(render("consultations/ask_sent.html")))
 
 
 def _no_store(response: Any) -> Any:
@@ -83,12 +94,11 @@ def ask() -> ResponseReturnValue:
     key = (form.idempotency_key.data or "").strip()[:64]
     if request.method == "GET":
         form.idempotency_key.data = idempotency.new_key()
-        return _ask_page(form)
+        return _no_store(current_app.make_response(_ask_page(form)))
     if key and idempotency.previous_result(db.session, key):  # a double click, a retry
-        flash(str(ASK_REPLAYED), "info")
-        return redirect(url_for("consultations.wait", token=_token_for_key(key)), 303)
+        return _replayed(key)
     if not form.validate_on_submit():
-        return _ask_page(form, status=400)
+        return _no_store(current_app.make_response(_ask_page(form, status=400)))
     idempotency.claim(db.session, key, "consultation", code=303, notice=ASK_REPLAYED)
     consultation, token = intake.ask_online(
         db.session, name=form.name.data or "", phone=form.phone.data,
@@ -97,8 +107,7 @@ def ask() -> ResponseReturnValue:
         attachments=getattr(form, "attachments", []),
         locale=web.select_locale())
     if key:
-        token = _token_for_key(key)
-        consultation.token_hash = links.consultation_token_hash(token)
+        session[_asked_key(key)] = token
     url = url_for("consultations.wait", token=token)
     # a request racing this one is sent to /ask?key=..., which finds the same page
     idempotency.remember(db.session, key, "consultation", url_for("consultations.ask_again",
@@ -115,11 +124,12 @@ def ask() -> ResponseReturnValue:
 @public
 @limiter.limit(PAGE_LIMIT)
 def ask_again() -> ResponseReturnValue:
-    """Where a question sent twice at once lands: its own page, found by the form key."""
+    """Where a question sent twice at once lands: its own page for the browser that sent
+    it (found in its session), the neutral "already sent" page for anyone else."""
     key = (request.args.get("key") or "").strip()[:64]
     if not key or not idempotency.previous_result(db.session, key):
         return redirect(url_for("consultations.ask"), 303)
-    return redirect(url_for("consultations.wait", token=_token_for_key(key)), 303)
+    return _replayed(key)
 
 
 # --- the person's own page ---------------------------------------------------------------------

@@ -109,6 +109,25 @@ def test_a_question_sent_twice_is_stored_once(client, session, duty, clock):
     assert raced.headers["Location"].endswith(first.headers["Location"])
 
 
+def test_the_form_key_alone_never_leads_to_the_personal_page(app, client, session, duty,
+                                                             clock):
+    """Someone who learnt the form key (the database, the browser cache) in another
+    browser gets a neutral page, never the person's link; the form is never cached."""
+    assert "no-store" in client.get("/consultations/ask").headers["Cache-Control"]
+    first = client.post("/consultations/ask", data=_form())
+    token = _token(first)
+    stranger = app.test_client()
+    for answer in (stranger.get("/consultations/ask/again",
+                                query_string={"key": "k-" + "1" * 30}),
+                   stranger.post("/consultations/ask", data=_form())):
+        assert answer.status_code == 200
+        text = answer.get_data(as_text=True)
+        assert token not in text and "/consultations/c/" not in answer.headers.get(
+            "Location", "")
+        assert "already sent" in text and "no-store" in answer.headers["Cache-Control"]
+    assert count(session) == 1
+
+
 def test_a_wrong_link_is_not_found(client, session, duty, clock):
     for url in ("/consultations/c/" + "a" * 32, "/consultations/c/x/status",
                 "/consultations/c/" + "b" * 70):
