@@ -49,6 +49,10 @@ OPEN_SWAPS = (SwapStatus.ASKED, SwapStatus.ACCEPTED)
 LOOKAHEAD_DAYS = 70
 
 
+#: the reason a published week changed lawyer when the year was planned again
+REPLANNED = _l("the rota was planned again: the lawyer on duty left the registry")
+
+
 class RotaRefused(DomainError):
     """A rota change that the rules do not allow; the message says why."""
 
@@ -218,8 +222,10 @@ class Generated:
 def generate_year(session: Session, user: Any, year: int, *, replace: bool = False,
                   now: datetime | None = None) -> Generated:
     """A draft of the year's weeks that have not begun. Weeks already planned are
-    replaced only with `replace` (the page asks first); a replaced week keeping its
-    lawyer keeps its status, one changing lawyer becomes a draft again."""
+    replaced only with `replace` (the page asks first). Published weeks are kept as they
+    are (swaps approved and changes made by hand included: rota.plan_year's fixed weeks),
+    unless their lawyer left the registry: then the week gets another lawyer, stays
+    published, and both lawyers are told. Draft weeks are planned again."""
     start = first_plannable(year, now)
     if start is None or not 2000 <= year <= 2200:
         raise RotaRefused(_l("The weeks of %(year)s have all begun: they cannot be planned "
@@ -235,13 +241,17 @@ def generate_year(session: Session, user: Any, year: int, *, replace: bool = Fal
         DutyWeek.week_start.between(start, last)))}
     before = session.scalar(select(DutyWeek).where(
         DutyWeek.week_start == start - pure.WEEK, DutyWeek.is_closed.is_(False)))
+    active = {p.id for p in lawyers}
+    kept = {w.week_start: w.lawyer_id for w in existing.values()
+            if w.status == RotaStatus.PUBLISHED and not w.is_closed and w.lawyer_id in active}
     plan = pure.plan_year(
         year, [p.id for p in lawyers], is_working_day=is_working_day,
         unavailable=_unavailable(session, start, last), past_load=past_load(session, start),
-        min_working_days=rules().min_working_days,
+        min_working_days=rules().min_working_days, fixed=kept,
         previous_lawyer=before.lawyer_id if before else None, start=start)
     written = 0
     hours = default_hours()
+    moved: list[tuple[DutyWeek, Person | None]] = []
     for a in plan:
         row = existing.get(a.week_start)
         if a.lawyer_id is None:
@@ -254,11 +264,21 @@ def generate_year(session: Session, user: Any, year: int, *, replace: bool = Fal
                                  status=RotaStatus.DRAFT, created_by_id=user.id))
             written += 1
         elif row.lawyer_id != a.lawyer_id or row.is_closed:
+            if row.status == RotaStatus.PUBLISHED and not row.is_closed:
+                moved.append((row, row.lawyer))  # stays published; both are told
+            else:
+                row.status, row.published_at = RotaStatus.DRAFT, None
             row.lawyer_id, row.is_closed = a.lawyer_id, False
-            row.status, row.published_at = RotaStatus.DRAFT, None
             row.created_by_id = user.id
             written += 1
     session.flush()
+    for row, earlier in moved:
+        now_on = session.get(Person, row.lawyer_id)
+        values = {"week": row.week_start.isoformat(), "lawyer": now_on.name if now_on else "",
+                  "reason": str(REPLANNED)}
+        for person in {p.id: p for p in (now_on, earlier) if p is not None}.values():
+            tell_lawyer(session, person, "rota.week_changed", values,
+                        link="/consultations/my-weeks")
     return Generated(plan, written)
 
 
