@@ -298,11 +298,23 @@ def _close(session: Session, row: DutyWeek) -> None:
 
 def publish_year(session: Session, user: Any, year: int, now: datetime | None = None
                  ) -> list[DutyWeek]:
-    """Every draft week of `year` becomes published; each lawyer is told their weeks."""
+    """Every draft week of `year` becomes published; each lawyer is told their weeks.
+    Refused, naming them, while a lawyer declared one of their draft weeks unavailable
+    (declared after the draft was made)."""
     drafts = [w for w in weeks_of_year(session, year)
               if w.status == RotaStatus.DRAFT and not w.is_closed]
     if not drafts:
         raise RotaRefused(_l("%(year)s has no draft week to publish.", year=year))
+    clashes = session.execute(select(Person.name, Unavailability.week_start).join(
+        DutyWeek, (DutyWeek.lawyer_id == Unavailability.person_id)
+        & (DutyWeek.week_start == Unavailability.week_start)).join(
+        Person, Person.id == Unavailability.person_id).where(
+        DutyWeek.id.in_([w.id for w in drafts])).order_by(Unavailability.week_start)).all()
+    if clashes:
+        raise RotaRefused(_l(
+            "Some lawyers declared their draft weeks unavailable: %(clashes)s. Put another "
+            "lawyer on those weeks or generate the draft again, then publish.",
+            clashes=", ".join(f"{name} ({week.isoformat()})" for name, week in clashes)))
     at = now or utcnow()
     for week in drafts:
         week.status, week.published_at = RotaStatus.PUBLISHED, at

@@ -288,3 +288,28 @@ def test_generating_again_keeps_published_weeks_and_changes_made_by_hand(client,
     told = session.scalars(select(OutboxMessage.to_address).where(
         OutboxMessage.id > emails)).all()
     assert after[monday].lawyer.email in told and by_hand.email in told
+
+
+def test_publishing_is_refused_while_a_draft_week_was_declared_unavailable(client, session,
+                                                                           world):
+    year = next_year()
+    lawyers(session, world, 3)
+    session.commit()
+    login(client, world.clerk)
+    client.post("/consultations/rota/generate", data={"year": year})
+    monday = rota.mondays_of(year)[3]
+    week = weeks(session, year)[monday]
+    away, name = week.lawyer_id, week.lawyer.name
+    session.add(Unavailability(person_id=away, week_start=monday))
+    session.commit()
+    response = client.post("/consultations/rota/publish", data={"year": year},
+                           follow_redirects=True)
+    assert "declared their draft weeks unavailable" in page(response)
+    assert f"{name} ({monday.isoformat()})" in page(response)
+    assert all(w.status == RotaStatus.DRAFT for w in weeks(session, year).values())
+    # planned again, the week goes to someone else and the year publishes
+    client.post("/consultations/rota/generate", data={"year": year, "replace": "1"})
+    assert weeks(session, year)[monday].lawyer_id != away
+    response = client.post("/consultations/rota/publish", data={"year": year},
+                           follow_redirects=True)
+    assert "weeks published" in page(response)
