@@ -53,11 +53,17 @@ def record_counsel(session: Session, user: Any, case: Case, *, party_name: str,
 
 def check(session: Session, record: CounselRecord, case: Case, lawyer: Person
           ) -> list[ConflictFlag]:
-    """Flag each of the lawyer's consultations with the same person, or linked to the
-    case (legal aid is not a paid engagement: not checked)."""
+    """Flag each consultation the lawyer advised (taken, and theirs or handed over from
+    them at a week's end) with the same person, or linked to the case (legal aid is not
+    a paid engagement: not checked). A consultation flagged for this record already is
+    not flagged twice (the check runs again when a consultation is linked to the case)."""
+    already = select(ConflictFlag.consultation_id).where(ConflictFlag.counsel_id == record.id)
     advised = session.scalars(select(Consultation).where(
-        Consultation.lawyer_id == lawyer.id,
-        or_(Consultation.name == record.party_name, Consultation.case_id == case.id))
+        Consultation.taken_at.is_not(None),
+        or_(Consultation.lawyer_id == lawyer.id,
+            Consultation.handed_over_from_id == lawyer.id),
+        or_(Consultation.name == record.party_name, Consultation.case_id == case.id),
+        Consultation.id.not_in(already))
         .order_by(Consultation.id)).all()
     flags = []
     for consultation in advised:
@@ -71,6 +77,19 @@ def check(session: Session, record: CounselRecord, case: Case, lawyer: Person
                     "number": case.number, "id": consultation.id},
                    link=f"/consultations/{consultation.id}/answer", email=False)
     session.flush()
+    return flags
+
+
+def check_case(session: Session, case: Case) -> list[ConflictFlag]:
+    """The check again for every paid counsel recorded on `case` (a consultation was just
+    linked to it)."""
+    flags: list[ConflictFlag] = []
+    for record in session.scalars(select(CounselRecord).where(
+            CounselRecord.case_id == case.id, CounselRecord.is_paid.is_(True))
+            .order_by(CounselRecord.id)).all():
+        lawyer = session.get(Person, record.lawyer_id)
+        if lawyer is not None:
+            flags += check(session, record, case, lawyer)
     return flags
 
 

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from consultations import answer_pdf
+from consultations import answer_pdf, conflicts
 from consultations import permissions as perm
 from consultations.models import (
     AidDecision,
@@ -309,6 +309,7 @@ def confirm_petition(session: Session, user: Any, consultation: Consultation,
     case_ops.record_event(session, user, case, "consultation_linked", {
         "consultation_id": consultation.id,
         "text": outcome_line(consultation) + " · " + consultation.answer[:250]})
+    conflicts.check_case(session, case)  # paid counsel recorded before the link
     return case, code
 
 
