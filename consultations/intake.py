@@ -93,6 +93,9 @@ class Attachment:
 def _new(session: DbSession, *, channel: str, name: str, phone: str | None, topic: str,
          question: str, needs_assistance: bool, locale: str,
          created_by_id: int | None, now: datetime) -> Consultation:
+    # a NUL character cannot be stored (PostgreSQL refuses it): it never means anything
+    name, question = name.replace("\x00", ""), question.replace("\x00", "")
+    phone = (phone or "").replace("\x00", "") or None
     if topic not in {t.value for t in Topic}:
         raise IntakeRefused(_l("Choose the topic of the question."))
     if not question.strip() or not name.strip():

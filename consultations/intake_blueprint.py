@@ -91,7 +91,7 @@ def _ask_page(form: AskForm, status: int = 200) -> ResponseReturnValue:
 @limiter.limit(ASK_LIMIT, methods=["POST"], deduct_when=_sent)
 def ask() -> ResponseReturnValue:
     form = AskForm()
-    key = (form.idempotency_key.data or "").strip()[:64]
+    key = (form.idempotency_key.data or "").replace("\x00", "").strip()[:64]
     if request.method == "GET":
         form.idempotency_key.data = idempotency.new_key()
         return _no_store(current_app.make_response(_ask_page(form)))
@@ -126,7 +126,7 @@ def ask() -> ResponseReturnValue:
 def ask_again() -> ResponseReturnValue:
     """Where a question sent twice at once lands: its own page for the browser that sent
     it (found in its session), the neutral "already sent" page for anyone else."""
-    key = (request.args.get("key") or "").strip()[:64]
+    key = (request.args.get("key") or "").replace("\x00", "").strip()[:64]
     if not key or not idempotency.previous_result(db.session, key):
         return redirect(url_for("consultations.ask"), 303)
     return _replayed(key)

@@ -227,3 +227,21 @@ def test_reading_the_pages_changes_nothing(client, session, world, duty, clock):
         assert client.get(url).status_code == 200, url
     session.expire_all()
     assert (consultation.status, consultation.version, count(session)) == before
+
+
+def test_a_nul_character_in_the_public_form_is_dropped(client, session, duty, clock):
+    """PostgreSQL cannot store a NUL (\\x00): it is dropped, never a 500."""
+    response = client.post("/consultations/ask", data=_form(
+        name="王\x00五", question="工资\x00被拖欠", idempotency_key="k-\x00" + "2" * 28))
+    assert response.status_code == 303
+    stored = session.scalars(select(Consultation)).one()
+    assert (stored.name, stored.question) == ("王五", "工资被拖欠")
+    again = client.get("/consultations/ask/again", query_string={"key": "k-\x00" + "2" * 28})
+    assert again.status_code == 303
+
+
+def test_sql_errors_never_carry_their_values_to_the_logs(app):
+    from portal.extensions import db
+
+    with app.app_context():
+        assert db.engine.hide_parameters
