@@ -245,12 +245,14 @@ def queue() -> ResponseReturnValue:
     away = bool(waiting) and week is not None and week.lawyer is not None \
         and intake.is_offline(db.session, week.lawyer, now)
     may_take = _may_take(current_user)
+    shown = [c for c in waiting if perm.can_see_waiting(current_user, c, week)]
     # waiting minutes move the stamp every 5 minutes at most
     stamp = _stamp([(c.id, c.status) for c in waiting], [c.id for c in mine], held, away,
                    may_take, week.id if week else None, int(now.timestamp()) // 300)
     if request.args.get("seen") == stamp and getattr(request, "htmx", None):
         return "", 204
-    return render("consultations/consultation_queue.html", waiting=waiting, mine=mine,
+    return render("consultations/consultation_queue.html", waiting=waiting, shown=shown,
+                  mine=mine,
                   held=held, now=now, topics=TOPICS, may_take=may_take, week=week,
                   perm=perm, away=away, stamp=stamp)
 

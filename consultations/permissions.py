@@ -84,6 +84,18 @@ def can_see_queue(user: Any) -> bool:
     return can_organise(user) or is_lawyer(user)
 
 
+def can_see_waiting(user: Any, consultation: Consultation, week: Any) -> bool:
+    """Who waits in the queue (name, topic, time waited), row by row: the organisers, the
+    lawyer on duty this `week` (a DutyWeek or None), and a lawyer for the consultations
+    handed to them. Any other lawyer sees the counts only."""
+    if can_organise(user):
+        return True
+    me = lawyer_person(user)
+    if me is None:
+        return False
+    return (week is not None and week.lawyer_id == me.id) or consultation.lawyer_id == me.id
+
+
 def can_register_visitor(user: Any) -> bool:
     return can_organise(user)
 

@@ -236,3 +236,23 @@ def test_a_lawyer_sees_only_the_consultations_they_answer(app, client, session, 
     answering = app.test_client()
     login(answering, user_of(session, duty.a))
     assert answering.get(f"/consultations/{theirs.id}").status_code == 200
+
+
+def test_a_lawyer_off_duty_sees_only_the_counts_and_what_was_handed_to_them(
+        client, session, duty, clock):
+    _waiting(session, duty, 30, name="大家的")
+    _waiting(session, duty, 10, name="移交的", lawyer_id=duty.c.id,
+             handed_over_from_id=duty.a.id)
+    login(client, user_of(session, duty.b))  # on duty next week, nothing handed to them
+    text = client.get("/consultations/queue").get_data(as_text=True)
+    assert "2 waiting." in text and "Only the lawyer on duty sees who is waiting." in text
+    assert "大家的" not in text and "移交的" not in text and "30 min" not in text
+    client.post("/logout")
+    login(client, user_of(session, duty.c))
+    text = client.get("/consultations/queue").get_data(as_text=True)
+    assert "2 waiting." in text and "移交的" in text and "大家的" not in text
+    client.post("/logout")
+    login(client, user_of(session, duty.a))  # on duty: everyone, in order
+    text = client.get("/consultations/queue").get_data(as_text=True)
+    assert "大家的" in text and "移交的" in text
+    assert "Only the lawyer on duty sees" not in text
