@@ -40,9 +40,12 @@ from portal.casefiles.clocks import today_in_china
 from portal.casefiles.models import Case
 from portal.enums import labels
 from portal.errors import DomainError
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.people.models import Person
 from portal.web import public, render, require
+
+#: the person's PDF, per address (rendered once, then read from its file)
+PDF_LIMIT = "10 per minute;100 per day"
 
 
 def _consultation(consultation_id: int) -> Consultation:
@@ -158,6 +161,7 @@ def answer_file(consultation_id: int) -> ResponseReturnValue:
 
 @bp.route("/c/<token>/answer.pdf")
 @public
+@limiter.limit(PDF_LIMIT)
 def person_answer_file(token: str) -> ResponseReturnValue:
     """The person downloads their written answer through their personal link."""
     consultation = links.consultation_by_token(db.session(), token)
