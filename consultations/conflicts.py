@@ -104,14 +104,28 @@ def organisers(session: Session, case: Case) -> list[User]:
     return mine or list(session.scalars(stmt.distinct()))
 
 
-def open_flags(session: Session) -> list[ConflictFlag]:
-    return list(session.scalars(select(ConflictFlag).where(ConflictFlag.resolved_at.is_(None))
-                                .order_by(ConflictFlag.flagged_at).limit(200)))
+def _described(session: Session, *where: Any, limit: int = 200) -> list[dict[str, Any]]:
+    """Flags with what the desk and the consultation page show of each (the lawyer, the
+    party, the case), in one query."""
+    rows = session.execute(
+        select(ConflictFlag, Person.name, CounselRecord.party_name, Case.number, Case.id)
+        .outerjoin(CounselRecord, CounselRecord.id == ConflictFlag.counsel_id)
+        .outerjoin(Person, Person.id == ConflictFlag.lawyer_id)
+        .outerjoin(Case, Case.id == CounselRecord.case_id)
+        .where(*where).order_by(ConflictFlag.flagged_at, ConflictFlag.id).limit(limit))
+    return [{"flag": flag, "lawyer": lawyer or "", "party": party or "",
+             "case_number": number or "", "case_id": case_id}
+            for flag, lawyer, party, number, case_id in rows]
 
 
-def flags_of(session: Session, consultation: Consultation) -> list[ConflictFlag]:
-    return list(session.scalars(select(ConflictFlag).where(
-        ConflictFlag.consultation_id == consultation.id).order_by(ConflictFlag.id)))
+def open_flags(session: Session) -> list[dict[str, Any]]:
+    """The unresolved flags, described (the desk)."""
+    return _described(session, ConflictFlag.resolved_at.is_(None))
+
+
+def flags_of(session: Session, consultation: Consultation) -> list[dict[str, Any]]:
+    """The consultation's flags, described (its answer page)."""
+    return _described(session, ConflictFlag.consultation_id == consultation.id)
 
 
 def resolve(session: Session, user: Any, flag: ConflictFlag, note: str) -> None:
@@ -126,13 +140,3 @@ def resolve(session: Session, user: Any, flag: ConflictFlag, note: str) -> None:
     flag.resolved_by_id = user.id
     flag.resolved_at = utcnow()
     session.flush()
-
-
-def describe(session: Session, flag: ConflictFlag) -> dict[str, Any]:
-    """What the desk and the consultation page show of a flag."""
-    record = session.get(CounselRecord, flag.counsel_id)
-    lawyer = session.get(Person, flag.lawyer_id)
-    case = session.get(Case, record.case_id) if record else None
-    return {"flag": flag, "lawyer": lawyer.name if lawyer else "",
-            "party": record.party_name if record else "",
-            "case_number": case.number if case else "", "case_id": case.id if case else None}

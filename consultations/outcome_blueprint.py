@@ -139,7 +139,7 @@ def answer(consultation_id: int) -> ResponseReturnValue:
     applications = list(session.scalars(select(LegalAidApplication).where(
         LegalAidApplication.consultation_id == consultation.id)
         .order_by(LegalAidApplication.id)))
-    flags = [conflicts.describe(session, f) for f in conflicts.flags_of(session, consultation)]
+    flags = conflicts.flags_of(session, consultation)
     petition_form = PetitionForm(formdata=None)
     petition_form.idempotency_key.data = idempotency.new_key()
     return render("consultations/answer.html", consultation=consultation,
@@ -386,6 +386,6 @@ def desk_context() -> dict[str, Any]:
     return {"petitions": outcomes.proposed_petitions(session),
             "aid_open": len(queue),
             "aid_urgent": sum(1 for a in queue if outcomes.is_urgent(a, today)),
-            "flags": [conflicts.describe(session, f) for f in conflicts.open_flags(session)],
+            "flags": conflicts.open_flags(session),
             "counsel_form": counsel, "resolve_form": ResolveForm(formdata=None),
             "month": today.strftime("%Y-%m")}

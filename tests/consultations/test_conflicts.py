@@ -118,3 +118,37 @@ def test_counsel_recorded_before_the_petition_link_is_checked_at_the_link(
     assert response.status_code == 303
     flag = session.query(ConflictFlag).one()
     assert (flag.consultation_id, flag.lawyer_id) == (t.consultation.id, t.lawyer.id)
+
+
+def _statements(app, client, url):
+    from sqlalchemy import event
+
+    from portal.extensions import db
+
+    seen: list[str] = []
+
+    def count(*args):
+        seen.append(args[2])
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_the_desk_reads_the_flags_in_one_query(app, client, session, world, make_user):
+    case, _code = new_case(session, world)
+    t = taken(session, world, make_user, status="closed", outcome="answered", answer="答复")
+    login(client, world.clerk)
+    _counsel(client, case, t.lawyer, "李四")
+    one = _statements(app, client, "/consultations/")
+    for _ in range(4):
+        _counsel(client, case, t.lawyer, "李四")
+    assert session.query(ConflictFlag).count() == 5
+    assert _statements(app, client, "/consultations/") == one
+    page = client.get("/consultations/").get_data(as_text=True)
+    assert case.number in page and t.lawyer.name in page
