@@ -12,8 +12,6 @@ from sqlalchemy.orm import Session
 
 from consultations import permissions as perm
 from consultations.models import ConflictFlag, Consultation, CounselRecord
-from portal.auth.models import User, UserRole, user_organisations
-from portal.auth.roles import Role
 from portal.casefiles.models import Case
 from portal.errors import DomainError, NotAllowed
 from portal.i18n import lazy_gettext as _l
@@ -71,7 +69,7 @@ def check(session: Session, record: CounselRecord, case: Case, lawyer: Person
                             lawyer_id=lawyer.id)
         session.add(flag)
         flags.append(flag)
-        for organiser in organisers(session, case):
+        for organiser in perm.organisers(session, [case.office_id]):
             notify(session, organiser, FLAGGED,
                    {"lawyer": lawyer.name, "party": record.party_name,
                     "number": case.number, "id": consultation.id},
@@ -91,17 +89,6 @@ def check_case(session: Session, case: Case) -> list[ConflictFlag]:
         if lawyer is not None:
             flags += check(session, record, case, lawyer)
     return flags
-
-
-def organisers(session: Session, case: Case) -> list[User]:
-    """The clerks and leaders of the case's office (all clerks when it has none)."""
-    stmt = (select(User).join(UserRole, UserRole.user_id == User.id)
-            .where(User.is_active.is_(True),
-                   UserRole.role.in_([str(Role.CLERK), str(Role.LEADER)])))
-    mine = list(session.scalars(
-        stmt.join(user_organisations, user_organisations.c.user_id == User.id)
-        .where(user_organisations.c.organisation_id == case.office_id).distinct()))
-    return mine or list(session.scalars(stmt.distinct()))
 
 
 def _described(session: Session, *where: Any, limit: int = 200) -> list[dict[str, Any]]:

@@ -35,6 +35,7 @@ from consultations.models import (
 )
 from portal import idempotency, web
 from portal.app import settings_of
+from portal.crypto import mask_phone
 from portal.enums import labels
 from portal.extensions import db, limiter
 from portal.i18n import lazy_gettext as _l
@@ -326,6 +327,6 @@ def consultation(consultation_id: int) -> ResponseReturnValue:
     if found is None or not perm.can_view_consultation(current_user, found):
         abort(404)
     return render("consultations/consultation.html", consultation=found, viewer="lawyer",
-                  token=None, topics=TOPICS, perm=perm,
+                  token=None, topics=TOPICS, perm=perm, mask_phone=mask_phone,
                   status_label=STATUS_LABELS.get(found.status, found.status),
                   history=intake.history(db.session, found), files=_files(found))
