@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm.exc import StaleDataError
@@ -40,10 +39,8 @@ from portal.i18n import lazy_gettext as _l
 from portal.notify.messages import register
 from portal.notify.operations import notify, queue_email
 from portal.people.models import Person
-from portal.timeutil import utcnow
+from portal.timeutil import BEIJING, beijing, utcnow
 
-CHINA = ZoneInfo("Asia/Shanghai")
-UTC = ZoneInfo("UTC")
 OPEN_SWAPS = (SwapStatus.ASKED, SwapStatus.ACCEPTED)
 #: how far ahead next_duty_start looks (a long holiday, a rota not yet made)
 LOOKAHEAD_DAYS = 70
@@ -88,12 +85,9 @@ for _key, (_text, _subject) in NOTICES.items():
 
 # --- time and hours ----------------------------------------------------------------------
 
-def china_now(now: datetime | None = None) -> datetime:
-    return (now or utcnow()).astimezone(CHINA)
-
-
 def this_monday(now: datetime | None = None) -> date:
-    return pure.monday_of(china_now(now).date())
+    """The Monday of the week `now` (default: the present) falls in, in Beijing."""
+    return pure.monday_of(beijing(now or utcnow()).date())
 
 
 def is_past(week_start: date, now: datetime | None = None) -> bool:
@@ -139,7 +133,7 @@ def current_duty(session: Session, now: datetime | None = None
                  ) -> tuple[DutyWeek | None, bool]:
     """This week's duty week and whether `now` is inside its duty hours (a working day,
     within a span)."""
-    here = china_now(now)
+    here = beijing(now or utcnow())
     week = duty_week_on(session, here.date())
     if week is None or not is_working_day(here.date()):
         return week, False
@@ -150,7 +144,7 @@ def current_duty(session: Session, now: datetime | None = None
 def next_duty_start(session: Session, now: datetime | None = None) -> datetime | None:
     """When the next span of duty hours starts after `now` (UTC, aware); None when no
     published week holds one in the next LOOKAHEAD_DAYS days."""
-    here = china_now(now)
+    here = beijing(now or utcnow())
     weeks: dict[date, DutyWeek | None] = {}
     for offset in range(LOOKAHEAD_DAYS):
         day = here.date() + timedelta(days=offset)
@@ -161,7 +155,7 @@ def next_duty_start(session: Session, now: datetime | None = None) -> datetime |
         if week is None or not is_working_day(day):
             continue
         for first, _last in week_hours(week):
-            start = datetime.combine(day, first, tzinfo=CHINA)
+            start = datetime.combine(day, first, tzinfo=BEIJING)
             if start > here:
                 return start.astimezone(UTC)
     return None
