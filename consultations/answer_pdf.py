@@ -15,9 +15,12 @@ and nothing is fetched from the network (the QR code is an inline data: URL)."""
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
+from pathlib import Path
 
 import segno
-from flask import render_template, url_for
+from flask import current_app, render_template, url_for
 from sqlalchemy.orm import Session
 
 from consultations.models import Consultation, Outcome, Topic
@@ -71,8 +74,28 @@ def answer_html(consultation: Consultation) -> str:
         local=beijing)
 
 
+def cache_path(html: str) -> Path:
+    """Where the PDF of this exact page is kept (data_dir/answer-pdf): keyed by the hash of
+    the HTML, which holds the answer's fingerprint, the language and the /verify address,
+    so a changed answer or template renders anew."""
+    key = hashlib.sha256(html.encode("utf-8")).hexdigest()
+    root = Path(current_app.extensions["portal.settings"].data_dir) / "answer-pdf"
+    return root / key[:2] / f"{key}.pdf"
+
+
 def answer_pdf(session: Session, consultation: Consultation) -> bytes:
-    """The PDF, its bytes registered as issued (the same bytes again: the same row)."""
-    pdf = export.html_to_pdf(answer_html(consultation))
+    """The PDF, its bytes registered as issued (the same bytes again: the same row).
+    Rendered once (a WeasyPrint child) and then served from its file: a closed answer
+    never changes, and downloads do not take the PDF slots the staff's exports share."""
+    html = answer_html(consultation)
+    path = cache_path(html)
+    try:
+        pdf = path.read_bytes()
+    except FileNotFoundError:
+        pdf = export.html_to_pdf(html)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+        part.write_bytes(pdf)
+        os.replace(part, path)  # whole or absent, whoever renders it at the same time
     issued.issue(session, pdf, KIND, consultation.case)
     return pdf

@@ -12,8 +12,6 @@ from sqlalchemy.orm import Session
 
 from consultations import permissions as perm
 from consultations.models import ConflictFlag, Consultation, CounselRecord
-from portal.auth.models import User, UserRole, user_organisations
-from portal.auth.roles import Role
 from portal.casefiles.models import Case
 from portal.errors import DomainError, NotAllowed
 from portal.i18n import lazy_gettext as _l
@@ -53,11 +51,17 @@ def record_counsel(session: Session, user: Any, case: Case, *, party_name: str,
 
 def check(session: Session, record: CounselRecord, case: Case, lawyer: Person
           ) -> list[ConflictFlag]:
-    """Flag each of the lawyer's consultations with the same person, or linked to the
-    case (legal aid is not a paid engagement: not checked)."""
+    """Flag each consultation the lawyer advised (taken, and theirs or handed over from
+    them at a week's end) with the same person, or linked to the case (legal aid is not
+    a paid engagement: not checked). A consultation flagged for this record already is
+    not flagged twice (the check runs again when a consultation is linked to the case)."""
+    already = select(ConflictFlag.consultation_id).where(ConflictFlag.counsel_id == record.id)
     advised = session.scalars(select(Consultation).where(
-        Consultation.lawyer_id == lawyer.id,
-        or_(Consultation.name == record.party_name, Consultation.case_id == case.id))
+        Consultation.taken_at.is_not(None),
+        or_(Consultation.lawyer_id == lawyer.id,
+            Consultation.handed_over_from_id == lawyer.id),
+        or_(Consultation.name == record.party_name, Consultation.case_id == case.id),
+        Consultation.id.not_in(already))
         .order_by(Consultation.id)).all()
     flags = []
     for consultation in advised:
@@ -65,7 +69,7 @@ def check(session: Session, record: CounselRecord, case: Case, lawyer: Person
                             lawyer_id=lawyer.id)
         session.add(flag)
         flags.append(flag)
-        for organiser in organisers(session, case):
+        for organiser in perm.organisers(session, [case.office_id]):
             notify(session, organiser, FLAGGED,
                    {"lawyer": lawyer.name, "party": record.party_name,
                     "number": case.number, "id": consultation.id},
@@ -74,25 +78,41 @@ def check(session: Session, record: CounselRecord, case: Case, lawyer: Person
     return flags
 
 
-def organisers(session: Session, case: Case) -> list[User]:
-    """The clerks and leaders of the case's office (all clerks when it has none)."""
-    stmt = (select(User).join(UserRole, UserRole.user_id == User.id)
-            .where(User.is_active.is_(True),
-                   UserRole.role.in_([str(Role.CLERK), str(Role.LEADER)])))
-    mine = list(session.scalars(
-        stmt.join(user_organisations, user_organisations.c.user_id == User.id)
-        .where(user_organisations.c.organisation_id == case.office_id).distinct()))
-    return mine or list(session.scalars(stmt.distinct()))
+def check_case(session: Session, case: Case) -> list[ConflictFlag]:
+    """The check again for every paid counsel recorded on `case` (a consultation was just
+    linked to it)."""
+    flags: list[ConflictFlag] = []
+    for record in session.scalars(select(CounselRecord).where(
+            CounselRecord.case_id == case.id, CounselRecord.is_paid.is_(True))
+            .order_by(CounselRecord.id)).all():
+        lawyer = session.get(Person, record.lawyer_id)
+        if lawyer is not None:
+            flags += check(session, record, case, lawyer)
+    return flags
 
 
-def open_flags(session: Session) -> list[ConflictFlag]:
-    return list(session.scalars(select(ConflictFlag).where(ConflictFlag.resolved_at.is_(None))
-                                .order_by(ConflictFlag.flagged_at).limit(200)))
+def _described(session: Session, *where: Any, limit: int = 200) -> list[dict[str, Any]]:
+    """Flags with what the desk and the consultation page show of each (the lawyer, the
+    party, the case), in one query."""
+    rows = session.execute(
+        select(ConflictFlag, Person.name, CounselRecord.party_name, Case.number, Case.id)
+        .outerjoin(CounselRecord, CounselRecord.id == ConflictFlag.counsel_id)
+        .outerjoin(Person, Person.id == ConflictFlag.lawyer_id)
+        .outerjoin(Case, Case.id == CounselRecord.case_id)
+        .where(*where).order_by(ConflictFlag.flagged_at, ConflictFlag.id).limit(limit))
+    return [{"flag": flag, "lawyer": lawyer or "", "party": party or "",
+             "case_number": number or "", "case_id": case_id}
+            for flag, lawyer, party, number, case_id in rows]
 
 
-def flags_of(session: Session, consultation: Consultation) -> list[ConflictFlag]:
-    return list(session.scalars(select(ConflictFlag).where(
-        ConflictFlag.consultation_id == consultation.id).order_by(ConflictFlag.id)))
+def open_flags(session: Session) -> list[dict[str, Any]]:
+    """The unresolved flags, described (the desk)."""
+    return _described(session, ConflictFlag.resolved_at.is_(None))
+
+
+def flags_of(session: Session, consultation: Consultation) -> list[dict[str, Any]]:
+    """The consultation's flags, described (its answer page)."""
+    return _described(session, ConflictFlag.consultation_id == consultation.id)
 
 
 def resolve(session: Session, user: Any, flag: ConflictFlag, note: str) -> None:
@@ -107,13 +127,3 @@ def resolve(session: Session, user: Any, flag: ConflictFlag, note: str) -> None:
     flag.resolved_by_id = user.id
     flag.resolved_at = utcnow()
     session.flush()
-
-
-def describe(session: Session, flag: ConflictFlag) -> dict[str, Any]:
-    """What the desk and the consultation page show of a flag."""
-    record = session.get(CounselRecord, flag.counsel_id)
-    lawyer = session.get(Person, flag.lawyer_id)
-    case = session.get(Case, record.case_id) if record else None
-    return {"flag": flag, "lawyer": lawyer.name if lawyer else "",
-            "party": record.party_name if record else "",
-            "case_number": case.number if case else "", "case_id": case.id if case else None}

@@ -43,10 +43,9 @@ from consultations.models import (
     Sender,
     Topic,
 )
-from consultations.permissions import can_organise, lawyer_person
+from consultations.permissions import can_organise, lawyer_person, organisers
 from consultations.rules import rules
-from portal.auth.models import LoginSession, User, UserRole
-from portal.auth.roles import Role
+from portal.auth.models import LoginSession, User, user_organisations
 from portal.casefiles import blobs
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import DbSession
@@ -93,6 +92,9 @@ class Attachment:
 def _new(session: DbSession, *, channel: str, name: str, phone: str | None, topic: str,
          question: str, needs_assistance: bool, locale: str,
          created_by_id: int | None, now: datetime) -> Consultation:
+    # a NUL character cannot be stored (PostgreSQL refuses it): it never means anything
+    name, question = name.replace("\x00", ""), question.replace("\x00", "")
+    phone = (phone or "").replace("\x00", "") or None
     if topic not in {t.value for t in Topic}:
         raise IntakeRefused(_l("Choose the topic of the question."))
     if not question.strip() or not name.strip():
@@ -486,9 +488,12 @@ def lawyer_away(session: DbSession, consultation: Consultation, now: datetime) -
     return waited and is_offline(session, week.lawyer, now)
 
 
-def _organisers(session: DbSession) -> list[User]:
-    return list(session.scalars(select(User).join(UserRole).where(
-        UserRole.role == Role.CLERK, User.is_active.is_(True)).order_by(User.id)))
+def _rota_offices(session: DbSession, week: DutyWeek) -> list[int]:
+    """The offices of the organiser who made the duty week (their organisers are told)."""
+    if week.created_by_id is None:
+        return []
+    return list(session.scalars(select(user_organisations.c.organisation_id).where(
+        user_organisations.c.user_id == week.created_by_id)))
 
 
 def alert_offline(session: DbSession, now: datetime | None = None) -> int:
@@ -515,7 +520,7 @@ def alert_offline(session: DbSession, now: datetime | None = None) -> int:
             continue
         alerted += 1
         since = consultation.created_at.astimezone(BEIJING).strftime("%H:%M")
-        for clerk in _organisers(session):
+        for clerk in organisers(session, _rota_offices(session, week)):
             notify(session, clerk, LAWYER_OFFLINE,
                    {"id": consultation.id, "name": consultation.name, "since": since,
                     "lawyer": week.lawyer.name},

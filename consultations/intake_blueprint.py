@@ -5,9 +5,10 @@ the chat; /status is its 10-second htmx poll, /withdraw leaves the queue). Staff
 (the desk's queue, polled), /take-next, /register (the clerk for a visitor), /in-person
 (the duty lawyer's log), /<id> (the lawyer's consultation page).
 
-The personal token travels only in the URL path (redacted in the access log); the ask
-form's idempotency key derives it (keyed hash), so a form sent twice lands on the same
-page without the token being stored anywhere."""
+The personal token travels only in the URL path (redacted in the access log); it is
+random, and a form sent twice finds it again only in the sender's own signed session
+cookie (`session["ask:" + key]`): any other browser holding the form key gets a neutral
+"already sent" page, never the link."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import hashlib
 from typing import Any
 
 import segno
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -34,7 +35,7 @@ from consultations.models import (
 )
 from portal import idempotency, web
 from portal.app import settings_of
-from portal.crypto import lookup_hash
+from portal.crypto import mask_phone
 from portal.enums import labels
 from portal.extensions import db, limiter
 from portal.i18n import lazy_gettext as _l
@@ -50,9 +51,20 @@ STATUS_LABELS: dict[str, Any] = {str(k): v for k, v in labels(ConsultationStatus
 ASK_REPLAYED = _l("Your question was already sent; this is its page.")
 
 
-def _token_for_key(key: str) -> str:
-    """The personal token of the question sent with this form key (keyed hash)."""
-    return lookup_hash("consultation-ask:" + key)[:32].lower()
+def _asked_key(key: str) -> str:
+    """Where this browser's signed session keeps the token of the question it sent with
+    the form key `key` (nowhere else holds it)."""
+    return "ask:" + key
+
+
+def _replayed(key: str) -> ResponseReturnValue:
+    """A question sent with `key` before: its page for the browser that sent it, a
+    neutral page for anyone else."""
+    token = session.get(_asked_key(key))
+    if token:
+        flash(str(ASK_REPLAYED), "info")
+        return redirect(url_for("consultations.wait", token=token), 303)
+    return _no_store(current_app.make_response(render("consultations/ask_sent.html")))
 
 
 def _no_store(response: Any) -> Any:
@@ -80,15 +92,14 @@ def _ask_page(form: AskForm, status: int = 200) -> ResponseReturnValue:
 @limiter.limit(ASK_LIMIT, methods=["POST"], deduct_when=_sent)
 def ask() -> ResponseReturnValue:
     form = AskForm()
-    key = (form.idempotency_key.data or "").strip()[:64]
+    key = (form.idempotency_key.data or "").replace("\x00", "").strip()[:64]
     if request.method == "GET":
         form.idempotency_key.data = idempotency.new_key()
-        return _ask_page(form)
+        return _no_store(current_app.make_response(_ask_page(form)))
     if key and idempotency.previous_result(db.session, key):  # a double click, a retry
-        flash(str(ASK_REPLAYED), "info")
-        return redirect(url_for("consultations.wait", token=_token_for_key(key)), 303)
+        return _replayed(key)
     if not form.validate_on_submit():
-        return _ask_page(form, status=400)
+        return _no_store(current_app.make_response(_ask_page(form, status=400)))
     idempotency.claim(db.session, key, "consultation", code=303, notice=ASK_REPLAYED)
     consultation, token = intake.ask_online(
         db.session, name=form.name.data or "", phone=form.phone.data,
@@ -97,8 +108,7 @@ def ask() -> ResponseReturnValue:
         attachments=getattr(form, "attachments", []),
         locale=web.select_locale())
     if key:
-        token = _token_for_key(key)
-        consultation.token_hash = links.consultation_token_hash(token)
+        session[_asked_key(key)] = token
     url = url_for("consultations.wait", token=token)
     # a request racing this one is sent to /ask?key=..., which finds the same page
     idempotency.remember(db.session, key, "consultation", url_for("consultations.ask_again",
@@ -115,11 +125,12 @@ def ask() -> ResponseReturnValue:
 @public
 @limiter.limit(PAGE_LIMIT)
 def ask_again() -> ResponseReturnValue:
-    """Where a question sent twice at once lands: its own page, found by the form key."""
-    key = (request.args.get("key") or "").strip()[:64]
+    """Where a question sent twice at once lands: its own page for the browser that sent
+    it (found in its session), the neutral "already sent" page for anyone else."""
+    key = (request.args.get("key") or "").replace("\x00", "").strip()[:64]
     if not key or not idempotency.previous_result(db.session, key):
         return redirect(url_for("consultations.ask"), 303)
-    return redirect(url_for("consultations.wait", token=_token_for_key(key)), 303)
+    return _replayed(key)
 
 
 # --- the person's own page ---------------------------------------------------------------------
@@ -235,12 +246,14 @@ def queue() -> ResponseReturnValue:
     away = bool(waiting) and week is not None and week.lawyer is not None \
         and intake.is_offline(db.session, week.lawyer, now)
     may_take = _may_take(current_user)
+    shown = [c for c in waiting if perm.can_see_waiting(current_user, c, week)]
     # waiting minutes move the stamp every 5 minutes at most
     stamp = _stamp([(c.id, c.status) for c in waiting], [c.id for c in mine], held, away,
                    may_take, week.id if week else None, int(now.timestamp()) // 300)
     if request.args.get("seen") == stamp and getattr(request, "htmx", None):
         return "", 204
-    return render("consultations/consultation_queue.html", waiting=waiting, mine=mine,
+    return render("consultations/consultation_queue.html", waiting=waiting, shown=shown,
+                  mine=mine,
                   held=held, now=now, topics=TOPICS, may_take=may_take, week=week,
                   perm=perm, away=away, stamp=stamp)
 
@@ -314,6 +327,6 @@ def consultation(consultation_id: int) -> ResponseReturnValue:
     if found is None or not perm.can_view_consultation(current_user, found):
         abort(404)
     return render("consultations/consultation.html", consultation=found, viewer="lawyer",
-                  token=None, topics=TOPICS, perm=perm,
+                  token=None, topics=TOPICS, perm=perm, mask_phone=mask_phone,
                   status_label=STATUS_LABELS.get(found.status, found.status),
                   history=intake.history(db.session, found), files=_files(found))

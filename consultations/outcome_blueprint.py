@@ -40,9 +40,12 @@ from portal.casefiles.clocks import today_in_china
 from portal.casefiles.models import Case
 from portal.enums import labels
 from portal.errors import DomainError
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.people.models import Person
 from portal.web import public, render, require
+
+#: the person's PDF, per address (rendered once, then read from its file)
+PDF_LIMIT = "10 per minute;100 per day"
 
 
 def _consultation(consultation_id: int) -> Consultation:
@@ -136,7 +139,7 @@ def answer(consultation_id: int) -> ResponseReturnValue:
     applications = list(session.scalars(select(LegalAidApplication).where(
         LegalAidApplication.consultation_id == consultation.id)
         .order_by(LegalAidApplication.id)))
-    flags = [conflicts.describe(session, f) for f in conflicts.flags_of(session, consultation)]
+    flags = conflicts.flags_of(session, consultation)
     petition_form = PetitionForm(formdata=None)
     petition_form.idempotency_key.data = idempotency.new_key()
     return render("consultations/answer.html", consultation=consultation,
@@ -158,6 +161,7 @@ def answer_file(consultation_id: int) -> ResponseReturnValue:
 
 @bp.route("/c/<token>/answer.pdf")
 @public
+@limiter.limit(PDF_LIMIT)
 def person_answer_file(token: str) -> ResponseReturnValue:
     """The person downloads their written answer through their personal link."""
     consultation = links.consultation_by_token(db.session(), token)
@@ -382,6 +386,6 @@ def desk_context() -> dict[str, Any]:
     return {"petitions": outcomes.proposed_petitions(session),
             "aid_open": len(queue),
             "aid_urgent": sum(1 for a in queue if outcomes.is_urgent(a, today)),
-            "flags": [conflicts.describe(session, f) for f in conflicts.open_flags(session)],
+            "flags": conflicts.open_flags(session),
             "counsel_form": counsel, "resolve_form": ResolveForm(formdata=None),
             "month": today.strftime("%Y-%m")}

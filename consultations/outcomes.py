@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from consultations import answer_pdf
+from consultations import answer_pdf, conflicts
 from consultations import permissions as perm
 from consultations.models import (
     AidDecision,
@@ -27,11 +27,12 @@ from consultations.rules import rules
 from portal import identity
 from portal.casefiles import operations as case_ops
 from portal.casefiles import permissions as case_perm
+from portal.casefiles.clocks import china_day
 from portal.casefiles.models import Case, CaseKind
 from portal.errors import DomainError, NotAllowed
 from portal.i18n import lazy_gettext as _l
 from portal.live import emit_after_commit
-from portal.timeutil import beijing, utcnow
+from portal.timeutil import utcnow
 
 #: the longest written answer, characters
 MAX_ANSWER = 10000
@@ -69,10 +70,6 @@ def _lock(session: Session, row: Any) -> None:
 
 
 # --- clocks ---------------------------------------------------------------------------------
-
-
-def china_day(at: datetime) -> date:
-    return beijing(at).date()
 
 
 def decide_by(submitted_at: datetime) -> date:
@@ -309,6 +306,7 @@ def confirm_petition(session: Session, user: Any, consultation: Consultation,
     case_ops.record_event(session, user, case, "consultation_linked", {
         "consultation_id": consultation.id,
         "text": outcome_line(consultation) + " · " + consultation.answer[:250]})
+    conflicts.check_case(session, case)  # paid counsel recorded before the link
     return case, code
 
 

@@ -13,11 +13,13 @@ Each part keeps its rules in its own section below."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
 
 from consultations.models import Consultation
+from portal.auth.models import User, UserRole, user_organisations
 from portal.auth.permissions import holds, is_active_user, is_admin
 from portal.auth.roles import Role
 from portal.extensions import db
@@ -28,6 +30,24 @@ ORGANISER_ROLES = (Role.CLERK, Role.LEADER)
 
 def can_organise(user: Any) -> bool:
     return is_admin(user) or holds(user, *ORGANISER_ROLES)
+
+
+def organisers(session: Any, office_ids: Iterable[int | None] = ()) -> list[User]:
+    """Who is told as the organisers (conflicts, a duty lawyer offline): the active clerks
+    and leaders of `office_ids`; every organiser when no office is named or those
+    offices have none."""
+    stmt = (select(User).join(UserRole, UserRole.user_id == User.id)
+            .where(User.is_active.is_(True),
+                   UserRole.role.in_([str(r) for r in ORGANISER_ROLES])))
+    ids = [i for i in office_ids if i is not None]
+    if ids:
+        mine = list(session.scalars(
+            stmt.join(user_organisations, user_organisations.c.user_id == User.id)
+            .where(user_organisations.c.organisation_id.in_(ids)).distinct()
+            .order_by(User.id)))
+        if mine:
+            return mine
+    return list(session.scalars(stmt.distinct().order_by(User.id)))
 
 
 def lawyer_person(user: Any) -> Person | None:
@@ -82,6 +102,18 @@ def can_see_queue(user: Any) -> bool:
     """The queue on the desk, and "take the next" (whether this lawyer may take now:
     consultations.intake.take_next, by the rota)."""
     return can_organise(user) or is_lawyer(user)
+
+
+def can_see_waiting(user: Any, consultation: Consultation, week: Any) -> bool:
+    """Who waits in the queue (name, topic, time waited), row by row: the organisers, the
+    lawyer on duty this `week` (a DutyWeek or None), and a lawyer for the consultations
+    handed to them. Any other lawyer sees the counts only."""
+    if can_organise(user):
+        return True
+    me = lawyer_person(user)
+    if me is None:
+        return False
+    return (week is not None and week.lawyer_id == me.id) or consultation.lawyer_id == me.id
 
 
 def can_register_visitor(user: Any) -> bool:

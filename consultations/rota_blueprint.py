@@ -36,7 +36,7 @@ from portal import idempotency, web
 from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
 from portal.people.models import Person
-from portal.timeutil import utcnow
+from portal.timeutil import beijing, utcnow
 from portal.web import public, render, require
 
 STATUS_LABELS = {RotaStatus.DRAFT.value: RotaStatus.DRAFT.label,
@@ -80,7 +80,7 @@ def _week_label(week: DutyWeek) -> str:
 
 def _year_arg() -> int:
     try:
-        year = int(request.args.get("year") or ops.china_now().year)
+        year = int(request.args.get("year") or beijing(utcnow()).year)
     except ValueError:
         abort(404)
     if not 2000 <= year <= 2200:
@@ -407,7 +407,7 @@ def rota_feed(token: str) -> ResponseReturnValue:
 def duty_public() -> ResponseReturnValue:
     now = utcnow()
     week, in_hours = ops.current_duty(db.session, now)
-    today = ops.china_now(now).date()
+    today = beijing(now or utcnow()).date()
     next_week = ops.duty_week_on(db.session, pure.monday_of(today) + pure.WEEK)
     starts: datetime | None = None if in_hours else ops.next_duty_start(db.session, now)
     closed_today = not ops.is_working_day(today)

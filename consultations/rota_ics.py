@@ -10,18 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, TimezoneStandard
 
 from consultations.models import DutyWeek
+from portal.timeutil import BEIJING
 
-CHINA = ZoneInfo("Asia/Shanghai")
 PRODID = "-//Petition Portal//Lawyer duty rota//ZH"
 
 
 def _timezone() -> Timezone:
-    offset = CHINA.utcoffset(datetime(2000, 1, 1))
+    offset = BEIJING.utcoffset(datetime(2000, 1, 1))
     tz = Timezone()
     tz.add("tzid", "Asia/Shanghai")
     std = TimezoneStandard()
@@ -56,8 +55,8 @@ def rota_calendar(person_id: int, weeks: Iterable[DutyWeek], *, name: str, summa
                 event.add("uid", f"duty-{person_id}-{day:%Y%m%d}-{first:%H%M}@consultations")
                 event.add("sequence", max(0, week.version - 1))
                 event.add("dtstamp", stamp)
-                event.add("dtstart", datetime.combine(day, first, tzinfo=CHINA))
-                event.add("dtend", datetime.combine(day, last, tzinfo=CHINA))
+                event.add("dtstart", datetime.combine(day, first, tzinfo=BEIJING))
+                event.add("dtend", datetime.combine(day, last, tzinfo=BEIJING))
                 event.add("summary", summary)
                 if location:
                     event.add("location", location)

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm.exc import StaleDataError
@@ -40,13 +39,15 @@ from portal.i18n import lazy_gettext as _l
 from portal.notify.messages import register
 from portal.notify.operations import notify, queue_email
 from portal.people.models import Person
-from portal.timeutil import utcnow
+from portal.timeutil import BEIJING, beijing, utcnow
 
-CHINA = ZoneInfo("Asia/Shanghai")
-UTC = ZoneInfo("UTC")
 OPEN_SWAPS = (SwapStatus.ASKED, SwapStatus.ACCEPTED)
 #: how far ahead next_duty_start looks (a long holiday, a rota not yet made)
 LOOKAHEAD_DAYS = 70
+
+
+#: the reason a published week changed lawyer when the year was planned again
+REPLANNED = _l("the rota was planned again: the lawyer on duty left the registry")
 
 
 class RotaRefused(DomainError):
@@ -84,12 +85,9 @@ for _key, (_text, _subject) in NOTICES.items():
 
 # --- time and hours ----------------------------------------------------------------------
 
-def china_now(now: datetime | None = None) -> datetime:
-    return (now or utcnow()).astimezone(CHINA)
-
-
 def this_monday(now: datetime | None = None) -> date:
-    return pure.monday_of(china_now(now).date())
+    """The Monday of the week `now` (default: the present) falls in, in Beijing."""
+    return pure.monday_of(beijing(now or utcnow()).date())
 
 
 def is_past(week_start: date, now: datetime | None = None) -> bool:
@@ -135,7 +133,7 @@ def current_duty(session: Session, now: datetime | None = None
                  ) -> tuple[DutyWeek | None, bool]:
     """This week's duty week and whether `now` is inside its duty hours (a working day,
     within a span)."""
-    here = china_now(now)
+    here = beijing(now or utcnow())
     week = duty_week_on(session, here.date())
     if week is None or not is_working_day(here.date()):
         return week, False
@@ -146,7 +144,7 @@ def current_duty(session: Session, now: datetime | None = None
 def next_duty_start(session: Session, now: datetime | None = None) -> datetime | None:
     """When the next span of duty hours starts after `now` (UTC, aware); None when no
     published week holds one in the next LOOKAHEAD_DAYS days."""
-    here = china_now(now)
+    here = beijing(now or utcnow())
     weeks: dict[date, DutyWeek | None] = {}
     for offset in range(LOOKAHEAD_DAYS):
         day = here.date() + timedelta(days=offset)
@@ -157,7 +155,7 @@ def next_duty_start(session: Session, now: datetime | None = None) -> datetime |
         if week is None or not is_working_day(day):
             continue
         for first, _last in week_hours(week):
-            start = datetime.combine(day, first, tzinfo=CHINA)
+            start = datetime.combine(day, first, tzinfo=BEIJING)
             if start > here:
                 return start.astimezone(UTC)
     return None
@@ -218,8 +216,10 @@ class Generated:
 def generate_year(session: Session, user: Any, year: int, *, replace: bool = False,
                   now: datetime | None = None) -> Generated:
     """A draft of the year's weeks that have not begun. Weeks already planned are
-    replaced only with `replace` (the page asks first); a replaced week keeping its
-    lawyer keeps its status, one changing lawyer becomes a draft again."""
+    replaced only with `replace` (the page asks first). Published weeks are kept as they
+    are (swaps approved and changes made by hand included: rota.plan_year's fixed weeks),
+    unless their lawyer left the registry: then the week gets another lawyer, stays
+    published, and both lawyers are told. Draft weeks are planned again."""
     start = first_plannable(year, now)
     if start is None or not 2000 <= year <= 2200:
         raise RotaRefused(_l("The weeks of %(year)s have all begun: they cannot be planned "
@@ -235,13 +235,17 @@ def generate_year(session: Session, user: Any, year: int, *, replace: bool = Fal
         DutyWeek.week_start.between(start, last)))}
     before = session.scalar(select(DutyWeek).where(
         DutyWeek.week_start == start - pure.WEEK, DutyWeek.is_closed.is_(False)))
+    active = {p.id for p in lawyers}
+    kept = {w.week_start: w.lawyer_id for w in existing.values()
+            if w.status == RotaStatus.PUBLISHED and not w.is_closed and w.lawyer_id in active}
     plan = pure.plan_year(
         year, [p.id for p in lawyers], is_working_day=is_working_day,
         unavailable=_unavailable(session, start, last), past_load=past_load(session, start),
-        min_working_days=rules().min_working_days,
+        min_working_days=rules().min_working_days, fixed=kept,
         previous_lawyer=before.lawyer_id if before else None, start=start)
     written = 0
     hours = default_hours()
+    moved: list[tuple[DutyWeek, Person | None]] = []
     for a in plan:
         row = existing.get(a.week_start)
         if a.lawyer_id is None:
@@ -254,11 +258,21 @@ def generate_year(session: Session, user: Any, year: int, *, replace: bool = Fal
                                  status=RotaStatus.DRAFT, created_by_id=user.id))
             written += 1
         elif row.lawyer_id != a.lawyer_id or row.is_closed:
+            if row.status == RotaStatus.PUBLISHED and not row.is_closed:
+                moved.append((row, row.lawyer))  # stays published; both are told
+            else:
+                row.status, row.published_at = RotaStatus.DRAFT, None
             row.lawyer_id, row.is_closed = a.lawyer_id, False
-            row.status, row.published_at = RotaStatus.DRAFT, None
             row.created_by_id = user.id
             written += 1
     session.flush()
+    for row, earlier in moved:
+        now_on = session.get(Person, row.lawyer_id)
+        values = {"week": row.week_start.isoformat(), "lawyer": now_on.name if now_on else "",
+                  "reason": str(REPLANNED)}
+        for person in {p.id: p for p in (now_on, earlier) if p is not None}.values():
+            tell_lawyer(session, person, "rota.week_changed", values,
+                        link="/consultations/my-weeks")
     return Generated(plan, written)
 
 
@@ -278,11 +292,23 @@ def _close(session: Session, row: DutyWeek) -> None:
 
 def publish_year(session: Session, user: Any, year: int, now: datetime | None = None
                  ) -> list[DutyWeek]:
-    """Every draft week of `year` becomes published; each lawyer is told their weeks."""
+    """Every draft week of `year` becomes published; each lawyer is told their weeks.
+    Refused, naming them, while a lawyer declared one of their draft weeks unavailable
+    (declared after the draft was made)."""
     drafts = [w for w in weeks_of_year(session, year)
               if w.status == RotaStatus.DRAFT and not w.is_closed]
     if not drafts:
         raise RotaRefused(_l("%(year)s has no draft week to publish.", year=year))
+    clashes = session.execute(select(Person.name, Unavailability.week_start).join(
+        DutyWeek, (DutyWeek.lawyer_id == Unavailability.person_id)
+        & (DutyWeek.week_start == Unavailability.week_start)).join(
+        Person, Person.id == Unavailability.person_id).where(
+        DutyWeek.id.in_([w.id for w in drafts])).order_by(Unavailability.week_start)).all()
+    if clashes:
+        raise RotaRefused(_l(
+            "Some lawyers declared their draft weeks unavailable: %(clashes)s. Put another "
+            "lawyer on those weeks or generate the draft again, then publish.",
+            clashes=", ".join(f"{name} ({week.isoformat()})" for name, week in clashes)))
     at = now or utcnow()
     for week in drafts:
         week.status, week.published_at = RotaStatus.PUBLISHED, at

@@ -35,9 +35,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _flask_config(settings: Settings) -> dict[str, Any]:
-    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    # hide_parameters: SQL errors never carry the values (personal data) into the logs
+    engine_options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if settings.database_url.startswith("sqlite"):
-        engine_options = {"connect_args": {"check_same_thread": False, "timeout": 5}}
+        engine_options = {"connect_args": {"check_same_thread": False, "timeout": 5},
+                          "hide_parameters": True}
     return {
         "SECRET_KEY": settings.secret_key,
         "SQLALCHEMY_DATABASE_URI": settings.database_url,

@@ -85,3 +85,70 @@ def test_bad_input_and_refusals(client, session, world, make_user):
     login(client, t.user)
     assert _counsel(client, case, t.lawyer, "李四").status_code == 403
     assert session.query(CounselRecord).count() == 0
+
+
+def test_the_lawyer_who_advised_before_a_hand_over_is_flagged(client, session, world,
+                                                              make_user):
+    """After a week-end hand-over the consultation names the new lawyer; the one who took
+    it and advised is kept in handed_over_from_id, and is flagged too. A consultation
+    nobody took is no conflict."""
+    case, _code = new_case(session, world)
+    t = taken(session, world, make_user, status="closed", outcome="answered", answer="答复")
+    newer = taken(session, world, make_user, status="queued", taken_at=None, name="赵六")
+    t.consultation.handed_over_from_id = t.lawyer.id
+    t.consultation.lawyer_id = newer.lawyer.id
+    newer.consultation.lawyer_id = t.lawyer.id  # queued with them, never taken
+    session.commit()
+    login(client, world.clerk)
+    assert _counsel(client, case, t.lawyer, "李四").status_code == 303
+    assert _counsel(client, case, t.lawyer, "赵六").status_code == 303
+    flag = session.query(ConflictFlag).one()
+    assert (flag.consultation_id, flag.lawyer_id) == (t.consultation.id, t.lawyer.id)
+
+
+def test_counsel_recorded_before_the_petition_link_is_checked_at_the_link(
+        client, session, world, make_user):
+    case, _code = new_case(session, world)
+    t = taken(session, world, make_user, status="closed", outcome="petition", answer="转信访")
+    login(client, world.clerk)
+    _counsel(client, case, t.lawyer, "另一方当事人")  # not the person asking: no flag yet
+    assert session.query(ConflictFlag).count() == 0
+    response = client.post(f"/consultations/{t.consultation.id}/petition",
+                           data={"case_number": case.number})
+    assert response.status_code == 303
+    flag = session.query(ConflictFlag).one()
+    assert (flag.consultation_id, flag.lawyer_id) == (t.consultation.id, t.lawyer.id)
+
+
+def _statements(app, client, url):
+    from sqlalchemy import event
+
+    from portal.extensions import db
+
+    seen: list[str] = []
+
+    def count(*args):
+        seen.append(args[2])
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_the_desk_reads_the_flags_in_one_query(app, client, session, world, make_user):
+    case, _code = new_case(session, world)
+    t = taken(session, world, make_user, status="closed", outcome="answered", answer="答复")
+    login(client, world.clerk)
+    _counsel(client, case, t.lawyer, "李四")
+    one = _statements(app, client, "/consultations/")
+    for _ in range(4):
+        _counsel(client, case, t.lawyer, "李四")
+    assert session.query(ConflictFlag).count() == 5
+    assert _statements(app, client, "/consultations/") == one
+    page = client.get("/consultations/").get_data(as_text=True)
+    assert case.number in page and t.lawyer.name in page

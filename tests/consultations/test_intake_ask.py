@@ -109,6 +109,25 @@ def test_a_question_sent_twice_is_stored_once(client, session, duty, clock):
     assert raced.headers["Location"].endswith(first.headers["Location"])
 
 
+def test_the_form_key_alone_never_leads_to_the_personal_page(app, client, session, duty,
+                                                             clock):
+    """Someone who learnt the form key (the database, the browser cache) in another
+    browser gets a neutral page, never the person's link; the form is never cached."""
+    assert "no-store" in client.get("/consultations/ask").headers["Cache-Control"]
+    first = client.post("/consultations/ask", data=_form())
+    token = _token(first)
+    stranger = app.test_client()
+    for answer in (stranger.get("/consultations/ask/again",
+                                query_string={"key": "k-" + "1" * 30}),
+                   stranger.post("/consultations/ask", data=_form())):
+        assert answer.status_code == 200
+        text = answer.get_data(as_text=True)
+        assert token not in text and "/consultations/c/" not in answer.headers.get(
+            "Location", "")
+        assert "already sent" in text and "no-store" in answer.headers["Cache-Control"]
+    assert count(session) == 1
+
+
 def test_a_wrong_link_is_not_found(client, session, duty, clock):
     for url in ("/consultations/c/" + "a" * 32, "/consultations/c/x/status",
                 "/consultations/c/" + "b" * 70):
@@ -208,3 +227,21 @@ def test_reading_the_pages_changes_nothing(client, session, world, duty, clock):
         assert client.get(url).status_code == 200, url
     session.expire_all()
     assert (consultation.status, consultation.version, count(session)) == before
+
+
+def test_a_nul_character_in_the_public_form_is_dropped(client, session, duty, clock):
+    """PostgreSQL cannot store a NUL (\\x00): it is dropped, never a 500."""
+    response = client.post("/consultations/ask", data=_form(
+        name="王\x00五", question="工资\x00被拖欠", idempotency_key="k-\x00" + "2" * 28))
+    assert response.status_code == 303
+    stored = session.scalars(select(Consultation)).one()
+    assert (stored.name, stored.question) == ("王五", "工资被拖欠")
+    again = client.get("/consultations/ask/again", query_string={"key": "k-\x00" + "2" * 28})
+    assert again.status_code == 303
+
+
+def test_sql_errors_never_carry_their_values_to_the_logs(app):
+    from portal.extensions import db
+
+    with app.app_context():
+        assert db.engine.hide_parameters

@@ -77,3 +77,26 @@ def test_the_answer_pdf_for_the_person_and_the_lawyer(client, session, world, ma
     session.expire_all()
     c = session.get(Consultation, t.consultation.id)
     assert c.status == "closed"
+
+
+def test_the_persons_pdf_is_rendered_once_and_rate_limited(client, session, world,
+                                                          make_user, monkeypatch):
+    from portal.casefiles import export
+
+    t = taken(session, world, make_user, status="closed", outcome="answered", answer="答复")
+    rendered: list[str] = []
+
+    def fake_pdf(html: str) -> bytes:
+        rendered.append(html)
+        return b"%PDF-1.7 fake " + str(len(rendered)).encode()
+
+    monkeypatch.setattr(export, "html_to_pdf", fake_pdf)
+    url = f"/consultations/c/{t.token}/answer.pdf"
+    first, again = client.get(url), client.get(url)
+    assert first.status_code == again.status_code == 200
+    assert first.data == again.data and len(rendered) == 1  # one WeasyPrint child
+    login(client, t.user)  # the lawyer's copy is the same file
+    assert client.get(f"/consultations/{t.consultation.id}/answer.pdf").data == first.data
+    client.post("/logout")
+    answers = [client.get(url).status_code for _ in range(10)]
+    assert answers[-1] == 429 and len(rendered) == 1

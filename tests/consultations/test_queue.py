@@ -236,3 +236,46 @@ def test_a_lawyer_sees_only_the_consultations_they_answer(app, client, session, 
     answering = app.test_client()
     login(answering, user_of(session, duty.a))
     assert answering.get(f"/consultations/{theirs.id}").status_code == 200
+
+
+def test_a_lawyer_off_duty_sees_only_the_counts_and_what_was_handed_to_them(
+        client, session, duty, clock):
+    _waiting(session, duty, 30, name="大家的")
+    _waiting(session, duty, 10, name="移交的", lawyer_id=duty.c.id,
+             handed_over_from_id=duty.a.id)
+    login(client, user_of(session, duty.b))  # on duty next week, nothing handed to them
+    text = client.get("/consultations/queue").get_data(as_text=True)
+    assert "2 waiting." in text and "Only the lawyer on duty sees who is waiting." in text
+    assert "大家的" not in text and "移交的" not in text and "30 min" not in text
+    client.post("/logout")
+    login(client, user_of(session, duty.c))
+    text = client.get("/consultations/queue").get_data(as_text=True)
+    assert "2 waiting." in text and "移交的" in text and "大家的" not in text
+    client.post("/logout")
+    login(client, user_of(session, duty.a))  # on duty: everyone, in order
+    text = client.get("/consultations/queue").get_data(as_text=True)
+    assert "大家的" in text and "移交的" in text
+    assert "Only the lawyer on duty sees" not in text
+
+
+def test_the_offline_alert_goes_to_the_organisers_of_the_rotas_office(
+        app, session, world, duty, clock):
+    """One rule for "the organisers" (consultations.permissions.organisers): the clerks
+    and leaders of the office that made the rota, not every clerk of every office."""
+    _waiting(session, duty, 15, name="久等")
+    duty.first.created_by_id = world.clerk.id
+    session.add(LoginSession(id="s-" + "5" * 30, user_id=user_of(session, duty.a).id,
+                             created_at=utcnow(), last_seen_at=ON_DUTY - timedelta(minutes=30)))
+    session.commit()
+    assert ticks.offline_tick(app, ON_DUTY + timedelta(minutes=2)) == 1
+    told = set(session.scalars(select(Notification.user_id)))
+    assert {world.clerk.id, world.leader.id} <= told
+    assert world.other_clerk.id not in told and world.other_leader.id not in told
+
+
+def test_the_lawyer_sees_the_phone_masked_like_everywhere_else(client, session, duty, clock):
+    short, _ = _waiting(session, duty, 10, status="active", lawyer_id=duty.a.id,
+                        phone="5551234")
+    login(client, user_of(session, duty.a))
+    text = client.get(f"/consultations/{short.id}").get_data(as_text=True)
+    assert "<dd>*****34</dd>" in text  # was shown in clear when 7 characters or fewer

@@ -250,3 +250,66 @@ def test_the_rota_page_shows_who_declared_a_week_unavailable(client, session, wo
     shown = page(client.get(f"/consultations/rota?year={monday.year}"))
     assert f"{team[0].name}、{team[1].name}" in shown or f"{team[1].name}、{team[0].name}" in shown
     assert "The lawyer declared this week unavailable: change it." in shown
+
+
+def test_generating_again_keeps_published_weeks_and_changes_made_by_hand(client, session,
+                                                                         world):
+    """Published weeks (a change by hand, a swap approved) are fixed when the year is
+    planned again: same lawyer, still published. Only a week whose lawyer left the
+    registry changes; it stays published and both lawyers are told."""
+    year = next_year()
+    team = lawyers(session, world, 3)
+    session.commit()
+    login(client, world.clerk)
+    client.post("/consultations/rota/generate", data={"year": year})
+    client.post("/consultations/rota/publish", data={"year": year})
+    monday = rota.mondays_of(year)[10]
+    on_duty = weeks(session, year)[monday].lawyer_id
+    by_hand = next(p for p in team if p.id != on_duty)
+    response = client.post(f"/consultations/rota/weeks/{monday}",
+                           data={"lawyer_id": by_hand.id, "reason": "病假"})
+    assert response.status_code in (302, 303)
+    before = {m: (w.lawyer_id, w.status) for m, w in weeks(session, year).items()}
+    assert before[monday] == (by_hand.id, RotaStatus.PUBLISHED)
+
+    lawyers(session, world, 1)  # a newcomer: the drafts would be spread again
+    session.commit()
+    client.post("/consultations/rota/generate", data={"year": year, "replace": "1"})
+    assert {m: (w.lawyer_id, w.status) for m, w in weeks(session, year).items()} == before
+
+    # the lawyer put there by hand leaves the registry: their weeks get another lawyer
+    by_hand.is_active = False
+    session.commit()
+    emails = session.scalar(select(func.count()).select_from(OutboxMessage)) or 0
+    client.post("/consultations/rota/generate", data={"year": year, "replace": "1"})
+    after = weeks(session, year)
+    assert after[monday].lawyer_id != by_hand.id
+    assert all(w.status == RotaStatus.PUBLISHED for w in after.values())
+    told = session.scalars(select(OutboxMessage.to_address).where(
+        OutboxMessage.id > emails)).all()
+    assert after[monday].lawyer.email in told and by_hand.email in told
+
+
+def test_publishing_is_refused_while_a_draft_week_was_declared_unavailable(client, session,
+                                                                           world):
+    year = next_year()
+    lawyers(session, world, 3)
+    session.commit()
+    login(client, world.clerk)
+    client.post("/consultations/rota/generate", data={"year": year})
+    monday = rota.mondays_of(year)[3]
+    week = weeks(session, year)[monday]
+    away, name = week.lawyer_id, week.lawyer.name
+    session.add(Unavailability(person_id=away, week_start=monday))
+    session.commit()
+    response = client.post("/consultations/rota/publish", data={"year": year},
+                           follow_redirects=True)
+    assert "declared their draft weeks unavailable" in page(response)
+    assert f"{name} ({monday.isoformat()})" in page(response)
+    assert all(w.status == RotaStatus.DRAFT for w in weeks(session, year).values())
+    # planned again, the week goes to someone else and the year publishes
+    client.post("/consultations/rota/generate", data={"year": year, "replace": "1"})
+    assert weeks(session, year)[monday].lawyer_id != away
+    response = client.post("/consultations/rota/publish", data={"year": year},
+                           follow_redirects=True)
+    assert "weeks published" in page(response)
