@@ -5,9 +5,23 @@ queue says how long people have waited."""
 
 from __future__ import annotations
 
+from portal.auth.models import User
+from tests.consultations.test_chat_support import answered, fresh_user
 from tests.consultations.test_outcomes_support import taken
 from tests.fixtures.consultations import new_consultation
 from tests.fixtures.core import login
+
+
+def test_the_lawyers_video_page_leads_back_to_the_consultation(client, session, world,
+                                                                make_user):
+    consultation, _token, lawyer = answered(session, world, make_user)
+    login(client, session.get(User, lawyer.user_id))
+    fresh_user()
+    assert client.post(f"/consultations/{consultation.id}/video").status_code == 303
+    fresh_user()
+    html = client.get(f"/consultations/{consultation.id}/video").get_data(as_text=True)
+    assert 'data-namespace="/video"' in html
+    assert f'href="/consultations/{consultation.id}"' in html
 
 
 def test_the_queue_says_how_long_people_waited(client, session, world, make_user):
