@@ -5,6 +5,8 @@ queue says how long people have waited."""
 
 from __future__ import annotations
 
+from flask import render_template
+
 from portal.auth.models import User
 from tests.consultations.test_chat_support import answered, fresh_user
 from tests.consultations.test_outcomes_support import taken
@@ -22,6 +24,22 @@ def test_the_lawyers_video_page_leads_back_to_the_consultation(client, session, 
     html = client.get(f"/consultations/{consultation.id}/video").get_data(as_text=True)
     assert 'data-namespace="/video"' in html
     assert f'href="/consultations/{consultation.id}"' in html
+
+
+def test_the_persons_page_shows_the_written_answer(app, session, world, make_user):
+    t = taken(session, world, make_user, status="closed", outcome="legal_aid",
+              answer="可以申请劳动仲裁。\n仲裁时效为一年。")
+    with app.test_request_context("/"):
+        html = render_template("consultations/_answer_link.html",
+                               consultation=t.consultation, token=t.token)
+    assert "可以申请劳动仲裁。<br>仲裁时效为一年。" in html
+    assert "legal-aid centre" in html or "法律援助中心" in html
+    t.consultation.outcome = "answered"
+    with app.test_request_context("/"):
+        html = render_template("consultations/_answer_link.html",
+                               consultation=t.consultation, token=t.token)
+    assert "可以申请劳动仲裁。" in html
+    assert "legal-aid centre" not in html and "法律援助中心" not in html
 
 
 def test_the_queue_says_how_long_people_waited(client, session, world, make_user):
