@@ -49,3 +49,23 @@ def test_the_queue_says_how_long_people_waited(client, session, world, make_user
     login(client, t.user)
     html = client.get("/consultations/queue").get_data(as_text=True)
     assert "Waiting time" in html or "已等待" in html
+
+
+def test_a_closed_consultation_offers_no_video(app, client, session, world, make_user):
+    from tests.consultations.test_outcomes_support import close_data
+
+    consultation, token, lawyer = answered(session, world, make_user)
+    login(client, session.get(User, lawyer.user_id))
+    fresh_user()
+    assert client.post(f"/consultations/{consultation.id}/video").status_code == 303
+    fresh_user()
+    closed = client.post(f"/consultations/{consultation.id}/close", data=close_data())
+    assert closed.status_code == 303
+    session.expire_all()
+    # the person's page: the answer, no "join the video"; the join is refused
+    page = app.test_client().get(f"/consultations/c/{token}").get_data(as_text=True)
+    assert f"/consultations/c/{token}/answer.pdf" in page
+    assert "data-chat-video hidden" in page
+    assert app.test_client().post(f"/consultations/chat/{token}/video").status_code == 400
+    fresh_user()
+    assert client.get(f"/consultations/{consultation.id}/video").status_code == 404
