@@ -99,8 +99,8 @@ def lawyer_video(consultation_id: int) -> ResponseReturnValue:
     seat = video_ops.existing_staff_seat(db.session, current_user, room) if room else None
     if room is None or seat is None:
         abort(404)
-    return render("video/room.html", block=None, room=room, seat=seat, is_staff=True,
-                  token=None, note_url=None)
+    return render("consultations/video_room.html", block=None, room=room, seat=seat,
+                  is_staff=True, token=None, note_url=None, consultation=consultation)
 
 
 # --- the person asking (by their personal link) ---------------------------------------------

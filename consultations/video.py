@@ -27,8 +27,9 @@ ROOM_HOURS = 3
 
 
 def current_room(session: Session, consultation: Consultation) -> Room | None:
-    """The consultation's video room, unless it has ended."""
-    if consultation.video_room_id is None:
+    """The consultation's video room, unless it has ended or the consultation is over
+    (a closed consultation offers no video: nobody joins it afterwards)."""
+    if consultation.video_room_id is None or consultation.status != ConsultationStatus.ACTIVE:
         return None
     room = session.get(Room, consultation.video_room_id)
     return room if room is not None and room.status != RoomStatus.ENDED else None
