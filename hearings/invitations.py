@@ -28,7 +28,7 @@ from flask import Flask, current_app, has_request_context, url_for
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from hearings import links
+from hearings import links, video_rooms
 from hearings import messages as msg
 from hearings.ics import hearing_calendar
 from hearings.models import Hearing, HearingStatus, Participant, ParticipantRole, Rsvp
@@ -298,6 +298,7 @@ def respond(session: Session, participant: Participant, *, accept: bool, reason:
     if newly_declined:
         _tell_organisers(session, hearing, participant, now)
     session.flush()
+    video_rooms.sync(session, hearing)  # a declined member's video seats close at once
 
 
 def organisers(session: Session, hearing: Hearing) -> list[User]:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hearings import invitations, links, observers
+from hearings import invitations, links, observers, video_rooms
 from hearings import permissions as perm
 from hearings.models import (
     ClosedReason,
@@ -322,6 +322,7 @@ def cancel_hearing(session: Session, actor: Any, hearing: Hearing, reason: str,
     case_ops.record_event(session, actor, hearing.case, CANCELLED, {
         "hearing_id": hearing.id, "title": hearing.title, "reason": reason})
     invitations.send_cancellation(session, actor, hearing)
+    video_rooms.end_rooms(session, hearing)  # every video link stops working
     observers.tell_cancelled(session, hearing)  # registered observers hear it by SMS
     return hearing
 

@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from hearings import draw, invitations, links
+from hearings import draw, invitations, links, video_rooms
 from hearings.models import (
     Hearing,
     HearingStatus,
@@ -284,6 +284,7 @@ def draw_panel(session: Session, actor: Any, hearing: Hearing,
     _invite(session, actor, hearing, [
         _seat(session, hearing, people[s.candidate.person_id], s.seat_no, PickedBy.DRAW,
               describe(s.why)) for s in result.seats])
+    video_rooms.sync(session, hearing)
     return _record(session, actor, hearing, result,
                    _explanation(result, inputs, hearing.panel_size, mix), None)
 
@@ -330,6 +331,7 @@ def pick_by_hand(session: Session, actor: Any, hearing: Hearing, person_id: int,
     reason = note.strip() or str(_l("Picked by the organiser"))
     p = _seat(session, hearing, person, seat_no, PickedBy.HAND, reason)
     _invite(session, actor, hearing, [p])
+    video_rooms.sync(session, hearing)
     case_ops.record_event(session, actor, hearing.case, "hearing_panel_picked", {
         "hearing_id": hearing.id, "seat_no": seat_no, "title": str(_l(
             "Panel member picked by hand for %(title)s", title=hearing.title)),
@@ -354,6 +356,7 @@ def remove_member(session: Session, actor: Any, hearing: Hearing,
     seat.is_active = False
     seat.token_hash = None
     session.flush()
+    video_rooms.sync(session, hearing)
     case_ops.record_event(session, actor, hearing.case, "hearing_panel_removed", {
         "hearing_id": hearing.id, "seat_no": seat.seat_no, "title": str(_l(
             "Panel member removed from %(title)s", title=hearing.title)),
@@ -390,6 +393,7 @@ def draw_substitute(session: Session, actor: Any, hearing: Hearing, participant_
     assert person is not None
     _invite(session, actor, hearing, [_seat(session, hearing, person, chosen.seat_no,
                                             PickedBy.SUBSTITUTE, describe(chosen.why))])
+    video_rooms.sync(session, hearing)
     return _record(session, actor, hearing, result,
                    _explanation(result, inputs, hearing.panel_size, _mix()), chosen.seat_no)
 

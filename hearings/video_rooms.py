@@ -98,8 +98,9 @@ def _room(session: DbSession, room_id: int | None) -> Room | None:
 def _sync_seats(session: DbSession, actor: Any, hearing: Hearing, room: Room,
                 people: list[Participant]) -> None:
     """A seat for each of `people` (accounts enter logged in, others on a link, all
-    straight in); the seats of people no longer taking part are cancelled. A hearing
-    moved since: the room's time and its links' expiry follow."""
+    straight in); the seats of people no longer taking part are cancelled (anyone on
+    them is put out). A hearing moved since: the room's time and its links' expiry
+    follow. `actor` None: the hearing's own change (a decline, a new panel) asks."""
     if room.status == RoomStatus.SCHEDULED and (room.starts_at, room.ends_at) != (
             hearing.starts_at, hearing.ends_at + OVERRUN):
         room.starts_at, room.ends_at = hearing.starts_at, hearing.ends_at + OVERRUN
@@ -112,6 +113,9 @@ def _sync_seats(session: DbSession, actor: Any, hearing: Hearing, room: Room,
                 and seat.state in OPEN_SEAT_STATES and seat.user_id != room.host_id:
             seat.state = SeatState.CANCELLED
             seat.token_hash = None
+            vops.add_event(session, room, "closed", {"seat_id": seat.id,
+                                                     "reason": "cancelled"},
+                           audience=f"seat:{seat.id}")
     for ref, p in wanted.items():
         if vops.seat_by_ref(session, room, ref) is not None:
             continue
@@ -160,6 +164,29 @@ def ensure_deliberation_room(session: DbSession, actor: Any, hearing: Hearing) -
     return room
 
 
+def sync(session: DbSession, hearing: Hearing) -> None:
+    """The open rooms' seats follow the hearing's participants now (called by the
+    hearing's own changes: a decline, a member removed, a panel or a substitute drawn):
+    whoever no longer takes part loses their seat at once, a new member gets one. No
+    actor check: the caller's operation has made its own."""
+    room = _room(session, hearing.video_room_id)
+    if room is not None:
+        _sync_seats(session, None, hearing, room,
+                    [p for p in hearing.participants if _takes_part(p)])
+    room = _room(session, hearing.deliberation_room_id)
+    if room is not None:
+        _sync_seats(session, None, hearing, room,
+                    [p for p in hearing.participants if _deliberates(hearing, p)])
+
+
+def end_rooms(session: DbSession, hearing: Hearing) -> None:
+    """End the hearing's rooms (it was cancelled): every seat's link stops working."""
+    for which in (HEARING, DELIBERATION):
+        room = room_of(session, hearing, which)
+        if room is not None:
+            vops.end_room(session, None, room)
+
+
 def room_of(session: DbSession, hearing: Hearing, which: str = HEARING) -> Room | None:
     """The hearing's room (`HEARING`) or its deliberation room, if open."""
     return _room(session, hearing.deliberation_room_id if which == DELIBERATION
@@ -182,6 +209,14 @@ def join_link(session: DbSession, hearing: Hearing, participant: Participant,
     POST, since it changes the seat. Never logged."""
     if participant.hearing_id != hearing.id:
         raise NotAllowed(_l("You do not have a seat in this room."))
+    if hearing.status not in (HearingStatus.SCHEDULED, HearingStatus.PUBLISHED,
+                              HearingStatus.RUNNING):
+        raise DomainError(_l("This hearing is over or cancelled: its video room cannot be "
+                             "opened."), 409)
+    if hearing.status == HearingStatus.SCHEDULED or (
+            which == DELIBERATION and not hperm.is_deliberating_member(participant)):
+        raise DomainError(_l("The video room is not open yet, or you have no seat in it."),
+                          409)
     seat = participant_seat(session, hearing, participant, which)
     if seat is None:
         raise DomainError(_l("The video room is not open yet, or you have no seat in it."),
