@@ -15,6 +15,7 @@ from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
+from hearings import events as hearing_events
 from hearings import permissions as hperm
 from hearings.models import (
     Hearing,
@@ -24,6 +25,7 @@ from hearings.models import (
     Participant,
     ParticipantRole,
     Rsvp,
+    Stage,
 )
 from portal.errors import DomainError, NotAllowed, StaleEdit
 from portal.extensions import DbSession
@@ -108,7 +110,11 @@ def _sync_seats(session: DbSession, actor: Any, hearing: Hearing, room: Room,
             if seat.token_expires_at is not None:
                 seat.token_expires_at = room.ends_at + vops.LINK_GRACE
     wanted = {participant_ref(p): p for p in people}
+    labels = hearing_events.public_labels(hearing)  # observers see parties by role
     for seat in room.seats:
+        p = wanted.get(seat.ref or "")
+        if p is not None and seat.public_name != labels.get(p.id):
+            seat.public_name = labels.get(p.id)
         if (seat.ref or "").startswith("hearing-participant:") and seat.ref not in wanted \
                 and seat.state in OPEN_SEAT_STATES and seat.user_id != room.host_id:
             seat.state = SeatState.CANCELLED
@@ -120,7 +126,8 @@ def _sync_seats(session: DbSession, actor: Any, hearing: Hearing, room: Room,
         if vops.seat_by_ref(session, room, ref) is not None:
             continue
         vops.add_seat(session, actor, room, name=p.name, user_id=p.user_id,
-                      case_id=hearing.case_id, admit_on_arrival=True, ref=ref)
+                      case_id=hearing.case_id, admit_on_arrival=True, ref=ref,
+                      public_name=labels.get(p.id))
     session.flush()
 
 
@@ -235,6 +242,11 @@ def observer_seat(session: DbSession, hearing: Hearing, observer: Observer
         raise NotAllowed(_l("Only an observer with a confirmed seat may watch."))
     if not hperm.is_publicly_visible(hearing):
         raise NotAllowed(_l("This hearing is not public."))
+    if hearing.status in (HearingStatus.SCHEDULED, HearingStatus.PUBLISHED):
+        raise DomainError(_l("The video of this hearing has not started yet."), 404)
+    if hearing.status != HearingStatus.RUNNING or hearing.stage == Stage.ENDED:
+        raise DomainError(_l("This hearing is over or cancelled: its video room cannot be "
+                             "opened."), 409)
     room = room_of(session, hearing)
     if room is None:
         raise DomainError(_l("The video of this hearing has not started yet."), 404)

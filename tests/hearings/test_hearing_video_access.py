@@ -114,3 +114,58 @@ def test_cancelling_the_hearing_ends_its_rooms(app, session, world, heard):
     assert session.get(Room, hearing.deliberation_room_id).status == RoomStatus.ENDED
     r = web.post(f"/hearings/p/{tokens[petitioner.id]}/video/hearing")
     assert r.status_code in (403, 409) and "/join/" not in r.headers.get("Location", "")
+
+
+def _observer(session, hearing):
+    from datetime import timedelta
+
+    from hearings.links import observer_token_hash
+    from hearings.models import Observer
+    from portal.crypto import lookup_hash
+    from portal.timeutil import utcnow
+
+    observer = Observer(hearing_id=hearing.id, name="旁听人乙", phone="13800002222",
+                        id_number="110101195001011239", id_number_hash=lookup_hash("obs:2"),
+                        status="seated", token_hash=observer_token_hash("twatch"),
+                        registered_at=utcnow() - timedelta(days=1))
+    session.add(observer)
+    session.commit()
+    return observer
+
+
+def test_watchers_see_the_parties_by_role_and_only_while_it_runs(app, session, world,
+                                                                  heard):
+    from hearings.models import Stage
+    from tests.fixtures.video import events, guest_socket, hello
+
+    hearing, tokens = heard
+    observer = _observer(session, hearing)
+    # published but not started: no watch-only seat yet
+    with pytest.raises(Exception, match="not started"):
+        video_rooms.observer_seat(session, hearing, observer)
+    hearing.status, hearing.stage = "running", Stage.OPENING
+    session.commit()
+    _seat, watch_token = video_rooms.observer_seat(session, hearing, observer)
+    session.commit()
+    petitioner = next(p for p in hearing.participants
+                      if p.role == ParticipantRole.PETITIONER)
+    answer = app.test_client().post(f"/hearings/p/{tokens[petitioner.id]}/video/hearing")
+    party_token = answer.headers["Location"].split("/join/")[1]
+    watcher = guest_socket(app, watch_token)
+    hello(watcher, "w")
+    party = guest_socket(app, party_token)
+    hello(party, "p")
+    seen = [s for e in events(watcher, "participants") for s in e["data"]["seats"]]
+    names = {s["name"] for s in seen}
+    assert "Petitioner" in names or "信访人" in names, names
+    assert petitioner.name not in names
+    # those who take part still see the petitioner's name
+    told = [s for e in events(party, "participants") for s in e["data"]["seats"]]
+    assert petitioner.name in {s["name"] for s in told}
+    for sock in (watcher, party):
+        sock.disconnect(NAMESPACE)
+    # once the hearing has ended, no new watch link
+    hearing.stage = Stage.ENDED
+    session.commit()
+    with pytest.raises(Exception, match="over"):
+        video_rooms.observer_seat(session, hearing, observer)
