@@ -9,13 +9,15 @@ logged."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from hearings import events as hearing_events
+from hearings import observers
 from hearings import permissions as hperm
 from hearings.models import (
     Hearing,
@@ -237,7 +239,9 @@ def join_link(session: DbSession, hearing: Hearing, participant: Participant,
 def observer_seat(session: DbSession, hearing: Hearing, observer: Observer
                   ) -> tuple[Seat, str]:
     """A seated online observer's watch-only seat in the hearing's room (made the first
-    time) and a fresh join token for it (the earlier window's link stops working)."""
+    time) and a fresh join token for it (the earlier window's link stops working). The
+    hearing's row is held first: two windows opening at once make one seat."""
+    observers.lock_hearing(cast(Session, session), hearing)
     if observer.hearing_id != hearing.id or observer.status != ObserverStatus.SEATED:
         raise NotAllowed(_l("Only an observer with a confirmed seat may watch."))
     if not hperm.is_publicly_visible(hearing):
