@@ -109,13 +109,13 @@ def rsvp_url(token: str) -> str:
 
 
 def calendar(hearing: Hearing, participant: Participant, method: str = "REQUEST",
-             email: str | None = None) -> str:
+             email: str | None = None, sequence: int | None = None) -> str:
     """The participant's .ics in the current language (same UID for the hearing's life)."""
     organizer = parseaddr(settings_of(current_app).mail_from)[1] or None
     return hearing_calendar(
         hearing, method=method, summary=msg.calendar_summary(hearing),
         description=msg.calendar_description(hearing, participant),
-        organizer_email=organizer, attendee_email=email).decode()
+        organizer_email=organizer, attendee_email=email, sequence=sequence).decode()
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,7 @@ class Message:
     method: str | None = "REQUEST"  # the .ics attached, if any
     link: str | None = None  # the in-app notice's link (a path)
     url: str = ""  # the personal link, for the text message's template
+    sequence: int | None = None  # the .ics SEQUENCE, when not the hearing's
 
 
 def _deliver(session: Session, hearing: Hearing, participant: Participant,
@@ -141,8 +142,8 @@ def _deliver(session: Session, hearing: Hearing, participant: Participant,
                email=False)
     with in_locale(contact.locale):
         subject, body = message.compose()
-        ics = calendar(hearing, participant, message.method, contact.email) \
-            if message.method else None
+        ics = calendar(hearing, participant, message.method, contact.email,
+                       message.sequence) if message.method else None
         text = message.sms()
     if contact.email:
         attachment = (("hearing.ics", f"text/calendar; method={message.method}", ics)
@@ -258,6 +259,28 @@ def send_cancellation(session: Session, actor: Any, hearing: Hearing) -> None:
             partial(msg.cancellation, hearing, participant),
             partial(msg.cancellation_sms, hearing, participant),
             dedupe=f"hearing-cancel:{participant.id}:{seq}", method="CANCEL"))
+    session.flush()
+
+
+def withdraw(session: Session, actor: Any, hearing: Hearing,
+             participant: Participant) -> None:
+    """Their place was taken back (a panel member removed, or replaced by a new draw or
+    a substitute): METHOD:CANCEL to them alone (same UID, SEQUENCE one above the
+    hearing's, so their calendar drops it), once. Nothing for someone never invited."""
+    if participant.invited_at is None:
+        return
+    _lock(session, participant)
+    seq = hearing.ical_sequence
+    key = f"withdrawn:{seq}"
+    if _sent(participant, key):
+        return
+    _mark(participant, key)
+    _deliver(session, hearing, participant, Message(
+        msg.WITHDRAWN, {"title": hearing.title, "when": msg.when(hearing)},
+        partial(msg.withdrawal, hearing, participant),
+        partial(msg.withdrawal_sms, hearing, participant),
+        dedupe=f"hearing-withdrawn:{participant.id}:{seq}", method="CANCEL",
+        sequence=seq + 1))
     session.flush()
 
 

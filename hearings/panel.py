@@ -279,6 +279,10 @@ def draw_panel(session: Session, actor: Any, hearing: Hearing,
     for p in current:
         p.is_active = False
     session.flush()
+    again = {s.candidate.person_id for s in result.seats}
+    for p in current:  # their calendars drop the hearing (unless drawn again)
+        if p.person_id not in again:
+            invitations.withdraw(session, actor, hearing, p)
     people = {p.id: p for p in session.scalars(select(Person).where(
         Person.id.in_([s.candidate.person_id for s in result.seats])))}
     _invite(session, actor, hearing, [
@@ -356,6 +360,7 @@ def remove_member(session: Session, actor: Any, hearing: Hearing,
     seat.is_active = False
     seat.token_hash = None
     session.flush()
+    invitations.withdraw(session, actor, hearing, seat)
     video_rooms.sync(session, hearing)
     case_ops.record_event(session, actor, hearing.case, "hearing_panel_removed", {
         "hearing_id": hearing.id, "seat_no": seat.seat_no, "title": str(_l(
@@ -388,6 +393,7 @@ def draw_substitute(session: Session, actor: Any, hearing: Hearing, participant_
         raise DomainError(shortage_message(result.shortages))
     declined.is_active = False
     session.flush()
+    invitations.withdraw(session, actor, hearing, declined)
     chosen = result.seats[0]
     person = session.get(Person, chosen.candidate.person_id)
     assert person is not None
