@@ -285,6 +285,9 @@ def reschedule(session: Session, actor: Any, hearing: Hearing, expected_version:
     _check_time(plan, is_new=False)
     _check_place(plan)
     before = _when(hearing)
+    # what the update says changed (read now: the flush below forgets the old values)
+    previous: dict[str, object] = {"starts_at": hearing.starts_at,
+                                   "ends_at": hearing.ends_at, "place": hearing.place}
     hearing.starts_at, hearing.ends_at = starts_at, ends_at
     hearing.place_kind = place_kind
     hearing.place = "" if place_kind == PlaceKind.ONLINE else place.strip()[:200]
@@ -300,7 +303,8 @@ def reschedule(session: Session, actor: Any, hearing: Hearing, expected_version:
     if is_urgent and urgent_reason.strip():
         payload["reason"] = urgent_reason.strip()
     case_ops.record_event(session, actor, hearing.case, RESCHEDULED, payload)
-    invitations.send_update(session, actor, hearing)
+    invitations.send_update(session, actor, hearing, previous=previous)
+    observers.tell_moved(session, hearing)  # registered observers hear it by SMS
     return hearing
 
 
