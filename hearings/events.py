@@ -107,6 +107,11 @@ def _labels(hearing: Hearing, full: bool) -> dict[int, str]:
     return {p.id: _label(p, full, [q for q in active if q.role == p.role]) for p in active}
 
 
+def public_labels(hearing: Hearing) -> dict[int, str]:
+    """Each active participant as observers see them (the video's watchers too)."""
+    return _labels(hearing, full=False)
+
+
 def _role(p: Participant) -> dict[str, str]:
     return {"role": p.role, "role_label": str(ParticipantRole(p.role).label)}
 

@@ -33,9 +33,11 @@ def _timezone() -> Timezone:
 def hearing_calendar(hearing: Hearing, *, method: str = "REQUEST", summary: str,
                      description: str = "", location: str | None = None,
                      organizer_email: str | None = None,
-                     attendee_email: str | None = None) -> bytes:
+                     attendee_email: str | None = None,
+                     sequence: int | None = None) -> bytes:
     """The hearing as a one-event calendar. `summary` and `description` are given by the
-    caller in the reader's language (and, for the public file, without party names)."""
+    caller in the reader's language (and, for the public file, without party names).
+    `sequence`: other than the hearing's (one attendee's withdrawal goes one above)."""
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -43,7 +45,7 @@ def hearing_calendar(hearing: Hearing, *, method: str = "REQUEST", summary: str,
     cal.add_component(_timezone())
     event = Event()
     event.add("uid", hearing.ical_uid)
-    event.add("sequence", hearing.ical_sequence)
+    event.add("sequence", hearing.ical_sequence if sequence is None else sequence)
     event.add("dtstamp", datetime.now(CHINA))
     event.add("dtstart", hearing.starts_at.astimezone(CHINA))
     event.add("dtend", hearing.ends_at.astimezone(CHINA))

@@ -28,7 +28,7 @@ from flask import Flask, current_app, has_request_context, url_for
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from hearings import links
+from hearings import links, video_rooms
 from hearings import messages as msg
 from hearings.ics import hearing_calendar
 from hearings.models import Hearing, HearingStatus, Participant, ParticipantRole, Rsvp
@@ -109,13 +109,13 @@ def rsvp_url(token: str) -> str:
 
 
 def calendar(hearing: Hearing, participant: Participant, method: str = "REQUEST",
-             email: str | None = None) -> str:
+             email: str | None = None, sequence: int | None = None) -> str:
     """The participant's .ics in the current language (same UID for the hearing's life)."""
     organizer = parseaddr(settings_of(current_app).mail_from)[1] or None
     return hearing_calendar(
         hearing, method=method, summary=msg.calendar_summary(hearing),
         description=msg.calendar_description(hearing, participant),
-        organizer_email=organizer, attendee_email=email).decode()
+        organizer_email=organizer, attendee_email=email, sequence=sequence).decode()
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,7 @@ class Message:
     method: str | None = "REQUEST"  # the .ics attached, if any
     link: str | None = None  # the in-app notice's link (a path)
     url: str = ""  # the personal link, for the text message's template
+    sequence: int | None = None  # the .ics SEQUENCE, when not the hearing's
 
 
 def _deliver(session: Session, hearing: Hearing, participant: Participant,
@@ -141,8 +142,8 @@ def _deliver(session: Session, hearing: Hearing, participant: Participant,
                email=False)
     with in_locale(contact.locale):
         subject, body = message.compose()
-        ics = calendar(hearing, participant, message.method, contact.email) \
-            if message.method else None
+        ics = calendar(hearing, participant, message.method, contact.email,
+                       message.sequence) if message.method else None
         text = message.sms()
     if contact.email:
         attachment = (("hearing.ics", f"text/calendar; method={message.method}", ics)
@@ -261,6 +262,28 @@ def send_cancellation(session: Session, actor: Any, hearing: Hearing) -> None:
     session.flush()
 
 
+def withdraw(session: Session, actor: Any, hearing: Hearing,
+             participant: Participant) -> None:
+    """Their place was taken back (a panel member removed, or replaced by a new draw or
+    a substitute): METHOD:CANCEL to them alone (same UID, SEQUENCE one above the
+    hearing's, so their calendar drops it), once. Nothing for someone never invited."""
+    if participant.invited_at is None:
+        return
+    _lock(session, participant)
+    seq = hearing.ical_sequence
+    key = f"withdrawn:{seq}"
+    if _sent(participant, key):
+        return
+    _mark(participant, key)
+    _deliver(session, hearing, participant, Message(
+        msg.WITHDRAWN, {"title": hearing.title, "when": msg.when(hearing)},
+        partial(msg.withdrawal, hearing, participant),
+        partial(msg.withdrawal_sms, hearing, participant),
+        dedupe=f"hearing-withdrawn:{participant.id}:{seq}", method="CANCEL",
+        sequence=seq + 1))
+    session.flush()
+
+
 # --- the participant's answer ------------------------------------------------------------
 
 def has_started(hearing: Hearing, now: datetime | None = None) -> bool:
@@ -298,6 +321,7 @@ def respond(session: Session, participant: Participant, *, accept: bool, reason:
     if newly_declined:
         _tell_organisers(session, hearing, participant, now)
     session.flush()
+    video_rooms.sync(session, hearing)  # a declined member's video seats close at once
 
 
 def organisers(session: Session, hearing: Hearing) -> list[User]:

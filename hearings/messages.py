@@ -25,6 +25,7 @@ CANCELLED = "hearings.cancelled"
 REMINDER = "hearings.reminder"
 DECLINED = "hearings.declined"
 DECLINED_SEAT = "hearings.declined_seat"
+WITHDRAWN = "hearings.withdrawn"
 
 register(INVITED,
          _l("You are invited to the hearing “%(title)s” on %(when)s as %(role)s. "
@@ -48,6 +49,10 @@ register(DECLINED_SEAT,
             "“%(title)s”. Reason: %(reason)s. Draw a substitute for seat %(seat)s on the "
             "hearing's page."),
          _l("Invitation declined: %(title)s"))
+register(WITHDRAWN,
+         _l("You are no longer on the panel of the hearing “%(title)s” on %(when)s: "
+            "you need not attend."),
+         _l("No longer on the panel: %(title)s"))
 
 
 def when(hearing: Hearing) -> str:
@@ -189,6 +194,25 @@ def cancellation(hearing: Hearing, participant: Participant) -> tuple[str, str]:
 def cancellation_sms(hearing: Hearing, participant: Participant) -> str:
     return _("%(name)s: the hearing “%(title)s” on %(when)s is cancelled.",
              name=participant.name, title=hearing.title, when=when(hearing))
+
+
+def withdrawal(hearing: Hearing, participant: Participant) -> tuple[str, str]:
+    """(subject, body): their panel seat went to someone else, or they were removed."""
+    subject = _("No longer on the panel: %(title)s", title=hearing.title)
+    body = _join([
+        _("Dear %(name)s,", name=participant.name), "",
+        _("You are no longer on the panel of the hearing “%(title)s” on %(when)s (Beijing "
+          "time): you need not attend, and your personal link no longer works.",
+          title=hearing.title, when=when(hearing)), "",
+        _("The attached calendar file removes it from your calendar."),
+        _contact(hearing)])
+    return subject, body
+
+
+def withdrawal_sms(hearing: Hearing, participant: Participant) -> str:
+    return _("%(name)s: you are no longer on the panel of the hearing “%(title)s” on "
+             "%(when)s; you need not attend.", name=participant.name, title=hearing.title,
+             when=when(hearing))
 
 
 def reminder(hearing: Hearing, participant: Participant, url: str | None

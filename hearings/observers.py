@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from hearings import links
 from hearings import permissions as perm
+from hearings.messages import where as where_text
 from hearings.models import Hearing, HearingStatus, Observer, ObserverStatus
 from portal import identity
 from portal.crypto import lookup_hash
@@ -298,5 +299,25 @@ def tell_cancelled(session: Session, hearing: Hearing) -> int:
         queue_sms(session, to=observer.phone, text=text, locale=observer.locale,
                   params=_params(observer, hearing),
                   dedupe_key=f"hearing-observer-cancelled:{observer.id}")
+        told += 1
+    return told
+
+
+def tell_moved(session: Session, hearing: Hearing) -> int:
+    """Tell every registered observer (seated or waitlisted) by SMS the hearing's new
+    time and place (the caller raised its SEQUENCE); returns how many were told. Once
+    per observer and move, however often it is called."""
+    told = 0
+    for observer in session.scalars(select(Observer).where(
+            Observer.hearing_id == hearing.id,
+            Observer.status.in_((ObserverStatus.SEATED, ObserverStatus.WAITLISTED)))):
+        with in_locale(observer.locale):
+            text = str(_l("The hearing %(title)s has moved: it is now on %(when)s, "
+                          "%(where)s. Your registration to observe it stands; to see or "
+                          "cancel it, use the link in your confirmation.",
+                          title=hearing.title, when=_when(hearing), where=where_text(hearing)))
+        queue_sms(session, to=observer.phone, text=text, locale=observer.locale,
+                  params=_params(observer, hearing),
+                  dedupe_key=f"hearing-observer-moved:{observer.id}:{hearing.ical_sequence}")
         told += 1
     return told

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from hearings import invitations, links, observers
+from hearings import draw, invitations, links, observers, panel, video_rooms
 from hearings import permissions as perm
 from hearings.models import (
     ClosedReason,
@@ -283,6 +283,7 @@ def reschedule(session: Session, actor: Any, hearing: Hearing, expected_version:
     time as to a new hearing."""
     if not perm.can_organise(actor, hearing):
         raise NotAllowed(_l("You may not change this hearing."))
+    panel.lock_bookings(session)  # no draw elsewhere books a member while we check
     _check_version(session, hearing, expected_version)
     _check_open(hearing)
     plan = Plan(kind=hearing.kind, starts_at=starts_at, ends_at=ends_at,
@@ -290,7 +291,18 @@ def reschedule(session: Session, actor: Any, hearing: Hearing, expected_version:
                 clerk_id=hearing.clerk_id, is_urgent=is_urgent, urgent_reason=urgent_reason)
     _check_time(plan, is_new=False)
     _check_place(plan)
+    moved = (starts_at, ends_at) != (hearing.starts_at, hearing.ends_at)
+    booked = (panel.booked_elsewhere(session, hearing, draw.Window(starts_at, ends_at))
+              if moved else [])
+    if booked:
+        raise ScheduleRefused(_l(
+            "At the new time, these panel members sit on another hearing: %(who)s. Choose "
+            "another time, or change the panel first.", who="; ".join(
+                f"{p.name} ({b.title})" for p, b in booked)))
     before = _when(hearing)
+    # what the update says changed (read now: the flush below forgets the old values)
+    previous: dict[str, object] = {"starts_at": hearing.starts_at,
+                                   "ends_at": hearing.ends_at, "place": hearing.place}
     hearing.starts_at, hearing.ends_at = starts_at, ends_at
     hearing.place_kind = place_kind
     hearing.place = "" if place_kind == PlaceKind.ONLINE else place.strip()[:200]
@@ -306,7 +318,8 @@ def reschedule(session: Session, actor: Any, hearing: Hearing, expected_version:
     if is_urgent and urgent_reason.strip():
         payload["reason"] = urgent_reason.strip()
     case_ops.record_event(session, actor, hearing.case, RESCHEDULED, payload)
-    invitations.send_update(session, actor, hearing)
+    invitations.send_update(session, actor, hearing, previous=previous)
+    observers.tell_moved(session, hearing)  # registered observers hear it by SMS
     return hearing
 
 
@@ -328,6 +341,7 @@ def cancel_hearing(session: Session, actor: Any, hearing: Hearing, reason: str,
     case_ops.record_event(session, actor, hearing.case, CANCELLED, {
         "hearing_id": hearing.id, "title": hearing.title, "reason": reason})
     invitations.send_cancellation(session, actor, hearing)
+    video_rooms.end_rooms(session, hearing)  # every video link stops working
     observers.tell_cancelled(session, hearing)  # registered observers hear it by SMS
     return hearing
 

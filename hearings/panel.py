@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
-from hearings import draw, invitations, links
+from hearings import draw, invitations, links, video_rooms
 from hearings.models import (
     Hearing,
     HearingStatus,
@@ -132,15 +132,19 @@ three queries."""
         in session.execute(q.order_by(Person.id))]
 
 
-def load_bookings(session: Session, hearing: Hearing) -> list[draw.Booking]:
-    """Active panel seats in other live hearings overlapping this one: one query."""
+def load_bookings(session: Session, hearing: Hearing, window: draw.Window | None = None
+                  ) -> list[draw.Booking]:
+    """Active panel seats in other live hearings overlapping this one (or `window`): one
+    query."""
+    starts_at, ends_at = ((window.starts_at, window.ends_at) if window is not None
+                          else (hearing.starts_at, hearing.ends_at))
     rows = session.execute(
         select(Participant.person_id, Hearing.title, Hearing.starts_at, Hearing.ends_at)
         .join(Hearing, Hearing.id == Participant.hearing_id)
         .where(Participant.role == ParticipantRole.PANEL, Participant.is_active.is_(True),
                Participant.rsvp != Rsvp.DECLINED, Participant.person_id.is_not(None),
                Hearing.id != hearing.id, Hearing.status != HearingStatus.CANCELLED,
-               Hearing.starts_at < hearing.ends_at, Hearing.ends_at > hearing.starts_at))
+               Hearing.starts_at < ends_at, Hearing.ends_at > starts_at))
     return [draw.Booking(pid, title, starts, ends) for pid, title, starts, ends in rows
             if pid is not None]
 
@@ -152,7 +156,32 @@ def load_inputs(session: Session, hearing: Hearing,
                   draw.Window(hearing.starts_at, hearing.ends_at))
 
 
+def booked_elsewhere(session: Session, hearing: Hearing, window: draw.Window
+                     ) -> list[tuple[Participant, draw.Booking]]:
+    """This panel's members (not declined) who sit on another live hearing's panel
+    overlapping `window`: a move there would book them twice."""
+    seats = {p.person_id: p for p in panel_seats(hearing)
+             if p.person_id is not None and p.rsvp != Rsvp.DECLINED}
+    if not seats:
+        return []
+    return [(seats[b.person_id], b) for b in load_bookings(session, hearing, window)
+            if b.person_id in seats]
+
+
 # --- checks ----------------------------------------------------------------------------
+
+#: the PostgreSQL advisory lock that serialises every change of panel bookings (a draw, a
+#: pick, a substitute, a hearing moved): a person's bookings span hearings, so one
+#: hearing's row lock is not enough
+BOOKINGS_LOCK = 0x48454152  # "HEAR"
+
+
+def lock_bookings(session: Session) -> None:
+    """Hold the panel bookings until the transaction ends (PostgreSQL; on SQLite a
+    writer holds the whole database anyway). Taken before any hearing row lock."""
+    if session.connection().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(BOOKINGS_LOCK)))
+
 
 
 def _lock(session: Session, hearing: Hearing) -> None:
@@ -260,6 +289,7 @@ def draw_panel(session: Session, actor: Any, hearing: Hearing,
                seed: int | None = None) -> PanelDraw:
     """Draw the whole panel. Replaces the seats nobody accepted (kept, inactive); refused
     once anyone has accepted, or when the mix cannot be filled (nothing drawn then)."""
+    lock_bookings(session)
     _lock(session, hearing)
     _ensure_composable(hearing)
     _ensure_size(hearing)
@@ -279,11 +309,16 @@ def draw_panel(session: Session, actor: Any, hearing: Hearing,
     for p in current:
         p.is_active = False
     session.flush()
+    again = {s.candidate.person_id for s in result.seats}
+    for p in current:  # their calendars drop the hearing (unless drawn again)
+        if p.person_id not in again:
+            invitations.withdraw(session, actor, hearing, p)
     people = {p.id: p for p in session.scalars(select(Person).where(
         Person.id.in_([s.candidate.person_id for s in result.seats])))}
     _invite(session, actor, hearing, [
         _seat(session, hearing, people[s.candidate.person_id], s.seat_no, PickedBy.DRAW,
               describe(s.why)) for s in result.seats])
+    video_rooms.sync(session, hearing)
     return _record(session, actor, hearing, result,
                    _explanation(result, inputs, hearing.panel_size, mix), None)
 
@@ -297,6 +332,7 @@ def pick_by_hand(session: Session, actor: Any, hearing: Hearing, person_id: int,
                  note: str = "") -> Participant:
     """Seat one person chosen by the organiser on the next free seat, checked against the
     same conflict and booking rules as the draw, and against the mix still to fill."""
+    lock_bookings(session)
     _lock(session, hearing)
     _ensure_composable(hearing)
     _ensure_size(hearing)
@@ -330,6 +366,7 @@ def pick_by_hand(session: Session, actor: Any, hearing: Hearing, person_id: int,
     reason = note.strip() or str(_l("Picked by the organiser"))
     p = _seat(session, hearing, person, seat_no, PickedBy.HAND, reason)
     _invite(session, actor, hearing, [p])
+    video_rooms.sync(session, hearing)
     case_ops.record_event(session, actor, hearing.case, "hearing_panel_picked", {
         "hearing_id": hearing.id, "seat_no": seat_no, "title": str(_l(
             "Panel member picked by hand for %(title)s", title=hearing.title)),
@@ -354,6 +391,8 @@ def remove_member(session: Session, actor: Any, hearing: Hearing,
     seat.is_active = False
     seat.token_hash = None
     session.flush()
+    invitations.withdraw(session, actor, hearing, seat)
+    video_rooms.sync(session, hearing)
     case_ops.record_event(session, actor, hearing.case, "hearing_panel_removed", {
         "hearing_id": hearing.id, "seat_no": seat.seat_no, "title": str(_l(
             "Panel member removed from %(title)s", title=hearing.title)),
@@ -365,6 +404,7 @@ def draw_substitute(session: Session, actor: Any, hearing: Hearing, participant_
                     seed: int | None = None) -> PanelDraw:
     """Draw the seat of a member who declined again: same seat number, same kind, the same
     exclusions plus everyone on the panel (and whoever declined it)."""
+    lock_bookings(session)
     _lock(session, hearing)
     _ensure_composable(hearing)
     declined = _seat_of(hearing, participant_id)
@@ -385,11 +425,13 @@ def draw_substitute(session: Session, actor: Any, hearing: Hearing, participant_
         raise DomainError(shortage_message(result.shortages))
     declined.is_active = False
     session.flush()
+    invitations.withdraw(session, actor, hearing, declined)
     chosen = result.seats[0]
     person = session.get(Person, chosen.candidate.person_id)
     assert person is not None
     _invite(session, actor, hearing, [_seat(session, hearing, person, chosen.seat_no,
                                             PickedBy.SUBSTITUTE, describe(chosen.why))])
+    video_rooms.sync(session, hearing)
     return _record(session, actor, hearing, result,
                    _explanation(result, inputs, hearing.panel_size, _mix()), chosen.seat_no)
 

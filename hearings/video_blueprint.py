@@ -72,8 +72,10 @@ def video_room(hearing_id: int, which: str) -> ResponseReturnValue:
     hearing = db.session.get(Hearing, hearing_id)
     room = (video_rooms.room_of(db.session, hearing, which)
             if hearing is not None and which in WHICH else None)
-    if room is None or not video_perm.can_join_room(current_user, room):
+    if hearing is None or room is None or not video_perm.can_join_room(current_user, room):
         abort(404)
+    if which == video_rooms.DELIBERATION and not perm.can_deliberate(current_user, hearing):
+        abort(404)  # a seat left over from someone who no longer sits on the panel
     if video_perm.can_host(current_user, room):
         return redirect(url_for("video.host", room_id=room.id), code=303)
     seat = video_perm.named_seat(current_user, room)

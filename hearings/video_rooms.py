@@ -9,12 +9,15 @@ logged."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from hearings import events as hearing_events
+from hearings import observers
 from hearings import permissions as hperm
 from hearings.models import (
     Hearing,
@@ -24,6 +27,7 @@ from hearings.models import (
     Participant,
     ParticipantRole,
     Rsvp,
+    Stage,
 )
 from portal.errors import DomainError, NotAllowed, StaleEdit
 from portal.extensions import DbSession
@@ -98,8 +102,9 @@ def _room(session: DbSession, room_id: int | None) -> Room | None:
 def _sync_seats(session: DbSession, actor: Any, hearing: Hearing, room: Room,
                 people: list[Participant]) -> None:
     """A seat for each of `people` (accounts enter logged in, others on a link, all
-    straight in); the seats of people no longer taking part are cancelled. A hearing
-    moved since: the room's time and its links' expiry follow."""
+    straight in); the seats of people no longer taking part are cancelled (anyone on
+    them is put out). A hearing moved since: the room's time and its links' expiry
+    follow. `actor` None: the hearing's own change (a decline, a new panel) asks."""
     if room.status == RoomStatus.SCHEDULED and (room.starts_at, room.ends_at) != (
             hearing.starts_at, hearing.ends_at + OVERRUN):
         room.starts_at, room.ends_at = hearing.starts_at, hearing.ends_at + OVERRUN
@@ -107,16 +112,24 @@ def _sync_seats(session: DbSession, actor: Any, hearing: Hearing, room: Room,
             if seat.token_expires_at is not None:
                 seat.token_expires_at = room.ends_at + vops.LINK_GRACE
     wanted = {participant_ref(p): p for p in people}
+    labels = hearing_events.public_labels(hearing)  # observers see parties by role
     for seat in room.seats:
+        p = wanted.get(seat.ref or "")
+        if p is not None and seat.public_name != labels.get(p.id):
+            seat.public_name = labels.get(p.id)
         if (seat.ref or "").startswith("hearing-participant:") and seat.ref not in wanted \
                 and seat.state in OPEN_SEAT_STATES and seat.user_id != room.host_id:
             seat.state = SeatState.CANCELLED
             seat.token_hash = None
+            vops.add_event(session, room, "closed", {"seat_id": seat.id,
+                                                     "reason": "cancelled"},
+                           audience=f"seat:{seat.id}")
     for ref, p in wanted.items():
         if vops.seat_by_ref(session, room, ref) is not None:
             continue
         vops.add_seat(session, actor, room, name=p.name, user_id=p.user_id,
-                      case_id=hearing.case_id, admit_on_arrival=True, ref=ref)
+                      case_id=hearing.case_id, admit_on_arrival=True, ref=ref,
+                      public_name=labels.get(p.id))
     session.flush()
 
 
@@ -160,6 +173,29 @@ def ensure_deliberation_room(session: DbSession, actor: Any, hearing: Hearing) -
     return room
 
 
+def sync(session: DbSession, hearing: Hearing) -> None:
+    """The open rooms' seats follow the hearing's participants now (called by the
+    hearing's own changes: a decline, a member removed, a panel or a substitute drawn):
+    whoever no longer takes part loses their seat at once, a new member gets one. No
+    actor check: the caller's operation has made its own."""
+    room = _room(session, hearing.video_room_id)
+    if room is not None:
+        _sync_seats(session, None, hearing, room,
+                    [p for p in hearing.participants if _takes_part(p)])
+    room = _room(session, hearing.deliberation_room_id)
+    if room is not None:
+        _sync_seats(session, None, hearing, room,
+                    [p for p in hearing.participants if _deliberates(hearing, p)])
+
+
+def end_rooms(session: DbSession, hearing: Hearing) -> None:
+    """End the hearing's rooms (it was cancelled): every seat's link stops working."""
+    for which in (HEARING, DELIBERATION):
+        room = room_of(session, hearing, which)
+        if room is not None:
+            vops.end_room(session, None, room)
+
+
 def room_of(session: DbSession, hearing: Hearing, which: str = HEARING) -> Room | None:
     """The hearing's room (`HEARING`) or its deliberation room, if open."""
     return _room(session, hearing.deliberation_room_id if which == DELIBERATION
@@ -182,6 +218,14 @@ def join_link(session: DbSession, hearing: Hearing, participant: Participant,
     POST, since it changes the seat. Never logged."""
     if participant.hearing_id != hearing.id:
         raise NotAllowed(_l("You do not have a seat in this room."))
+    if hearing.status not in (HearingStatus.SCHEDULED, HearingStatus.PUBLISHED,
+                              HearingStatus.RUNNING):
+        raise DomainError(_l("This hearing is over or cancelled: its video room cannot be "
+                             "opened."), 409)
+    if hearing.status == HearingStatus.SCHEDULED or (
+            which == DELIBERATION and not hperm.is_deliberating_member(participant)):
+        raise DomainError(_l("The video room is not open yet, or you have no seat in it."),
+                          409)
     seat = participant_seat(session, hearing, participant, which)
     if seat is None:
         raise DomainError(_l("The video room is not open yet, or you have no seat in it."),
@@ -195,11 +239,18 @@ def join_link(session: DbSession, hearing: Hearing, participant: Participant,
 def observer_seat(session: DbSession, hearing: Hearing, observer: Observer
                   ) -> tuple[Seat, str]:
     """A seated online observer's watch-only seat in the hearing's room (made the first
-    time) and a fresh join token for it (the earlier window's link stops working)."""
+    time) and a fresh join token for it (the earlier window's link stops working). The
+    hearing's row is held first: two windows opening at once make one seat."""
+    observers.lock_hearing(cast(Session, session), hearing)
     if observer.hearing_id != hearing.id or observer.status != ObserverStatus.SEATED:
         raise NotAllowed(_l("Only an observer with a confirmed seat may watch."))
     if not hperm.is_publicly_visible(hearing):
         raise NotAllowed(_l("This hearing is not public."))
+    if hearing.status in (HearingStatus.SCHEDULED, HearingStatus.PUBLISHED):
+        raise DomainError(_l("The video of this hearing has not started yet."), 404)
+    if hearing.status != HearingStatus.RUNNING or hearing.stage == Stage.ENDED:
+        raise DomainError(_l("This hearing is over or cancelled: its video room cannot be "
+                             "opened."), 409)
     room = room_of(session, hearing)
     if room is None:
         raise DomainError(_l("The video of this hearing has not started yet."), 404)

@@ -235,25 +235,31 @@ def send_positions(room_id: int) -> None:
                       to=seat_room(int(seat)), namespace=NAMESPACE)
 
 
-def _participants(room: Room) -> list[dict[str, Any]]:
+def _participants(room: Room) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Who is in now: as the room's senders see them, and as its watchers see those who
+    send (each seat by its public name when the owning domain gave one)."""
     online = connected_seat_ids(room.id)
-    return [{"seat_id": s.id, "name": s.display_name, "kind": s.kind,
-             "is_staff": s.is_staff, "audio_only": s.is_audio_only,
-             "watch_only": s.is_watch_only}
-            for s in ops.admitted(db.session, room) if s.id in online]
+    seats = [s for s in ops.admitted(db.session, room) if s.id in online]
+
+    def row(s: Seat, name: str) -> dict[str, Any]:
+        return {"seat_id": s.id, "name": name, "kind": s.kind, "is_staff": s.is_staff,
+                "audio_only": s.is_audio_only, "watch_only": s.is_watch_only}
+
+    return ([row(s, s.display_name) for s in seats],
+            [row(s, s.public_name or s.display_name) for s in seats
+             if not s.is_watch_only])
 
 
 def emit_participants(room_id: int) -> None:
     room = db.session.get(Room, room_id)
     if room is None:
         return
-    seats = _participants(room)
+    seats, senders = _participants(room)
     socketio.emit("room_event", {"id": None, "kind": "participants",
                                  "data": {"seats": seats}},
                   to=room_in(room_id), namespace=NAMESPACE)
     if room.is_multi_party:
-        # watchers see who speaks and how many watch, not one another's names
-        senders = [s for s in seats if not s["watch_only"]]
+        # watchers see who speaks (by public name) and how many watch, not one another
         socketio.emit("room_event", {"id": None, "kind": "participants", "data": {
             "seats": senders, "watchers": len(seats) - len(senders)}},
             to=room_watch(room_id), namespace=NAMESPACE)

@@ -161,6 +161,9 @@ class Seat(Model):
     #: what the domain that owns a multi-party room calls this seat ("hearing-
     #: participant:12"): video reads nothing into it
     ref: Mapped[str | None] = mapped_column(String(64))
+    #: the name watch-only seats see for this seat (None: display_name), given by the
+    #: owning domain (a hearing shows its parties to observers by role)
+    public_name: Mapped[str | None] = mapped_column(String(100))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -310,11 +310,13 @@ def seat_by_ref(session: DbSession, room: Room, ref: str) -> Seat | None:
 def add_seat(session: DbSession, actor: Any, room: Room, *, name: str,
              user_id: int | None = None, case_id: int | None = None,
              watch_only: bool = False, admit_on_arrival: bool = True,
-             ref: str | None = None) -> tuple[Seat, str | None]:
+             ref: str | None = None, public_name: str | None = None
+             ) -> tuple[Seat, str | None]:
     """A named seat in a multi-party room: for an account (`user_id`: it enters logged in,
     no link), or a guest on a join link (returned once). `case_id` is the room's case,
     given by the domain that owns the room (a recording is filed there). `actor` None:
-    the owning domain has checked who asks (an observer's own link)."""
+    the owning domain has checked who asks (an observer's own link). `public_name`: what
+    watch-only seats see instead of `name`."""
     if actor is not None and not perm.can_arrange_room(actor, room):
         raise _deny()
     _check_open(room)
@@ -327,6 +329,7 @@ def add_seat(session: DbSession, actor: Any, room: Room, *, name: str,
     seat = Seat(room=room, kind=kind, display_name=_clean_name(name), user_id=user_id,
                 case_id=case_id, is_watch_only=watch_only,
                 admit_on_arrival=admit_on_arrival or user_id is not None, ref=ref,
+                public_name=_clean_name(public_name) if public_name else None,
                 state=SeatState.BOOKED, created_by_id=actor.id if actor else None,
                 created_at=utcnow())
     token = None if user_id is not None else _issue_token(room, seat)

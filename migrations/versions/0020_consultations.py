@@ -2,7 +2,7 @@
 their files and chat messages, legal-aid applications, counsel records and conflict flags
 
 Revision ID: 0020_consultations
-Revises: 0018_multi_party_rooms
+Revises: 0019_seat_public_name
 Create Date: 2026-12-02 12:47:51.811299
 
 """
@@ -15,7 +15,7 @@ import portal.timeutil
 
 # revision identifiers, used by Alembic.
 revision = '0020_consultations'
-down_revision = '0018_multi_party_rooms'
+down_revision = '0019_seat_public_name'
 branch_labels = None
 depends_on = None
 

@@ -218,6 +218,7 @@ def test_an_online_observer_gets_a_watch_only_seat(app, session, world, heard):
     with pytest.raises(Exception, match="not started"):
         video_rooms.observer_seat(session, hearing, observer)
     video_rooms.ensure_hearing_room(session, world.clerk, hearing)
+    hearing.status, hearing.stage = "running", "opening"  # observers watch while it runs
     seat, token = video_rooms.observer_seat(session, hearing, observer)
     session.commit()
     assert seat.is_watch_only and seat.kind == SeatKind.OBSERVER
@@ -377,6 +378,7 @@ def test_the_watch_page_button_gives_the_observer_a_watch_only_link(app, session
         Seat.is_watch_only.is_(True))) == 0
     assert "not started" in client.get(early.headers["Location"]).get_data(as_text=True)
     video_rooms.ensure_hearing_room(session, world.clerk, hearing)
+    hearing.status, hearing.stage = "running", "opening"  # observers watch while it runs
     session.commit()
     assert "/hearings/watch/tseated/video" in client.get("/hearings/watch/tseated").get_data(
         as_text=True)
