@@ -427,7 +427,7 @@ def next_speaker(session: DbSession, actor: Any, hearing: Hearing) -> Speaker:
 # --- minutes -------------------------------------------------------------------------------
 
 def minutes_stage(value: Any) -> Stage:
-    if value not in {s.value for s in MINUTES_STAGES}:
+    if not isinstance(value, str) or value not in {s.value for s in MINUTES_STAGES}:
         raise LiveRefused(_l("Choose a stage of the hearing for these minutes."))
     return Stage(value)
 
