@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from hearings import case_clock
 from hearings import permissions as perm
+from hearings.locking import lock_hearing
 from hearings.models import (
     MINUTES_STAGES,
     STAGE_ORDER,
@@ -136,6 +137,7 @@ def start(session: DbSession, actor: Any, hearing: Hearing) -> None:
     (Art. 36); a case event; whoever is already connected by their link is checked in
     online (hearings.events passes their participant ids)."""
     _require_run(actor, hearing)
+    lock_hearing(cast(Session, session), hearing)
     if hearing.status not in (HearingStatus.SCHEDULED, HearingStatus.PUBLISHED):
         raise LiveRefused(_l("This hearing cannot be started (it is %(status)s).",
                              status=HearingStatus(hearing.status).label))
@@ -168,6 +170,7 @@ def move_stage(session: DbSession, actor: Any, hearing: Hearing, direction: str,
     """The next or the previous stage. `expected` is the stage the sender saw: a second
     click on a screen that had not caught up moves nothing."""
     _require_run(actor, hearing)
+    lock_hearing(cast(Session, session), hearing)
     _require_running(hearing)
     if expected and expected != hearing.stage:
         raise LiveRefused(_l("The stage has already changed; the screen shows the current "
@@ -190,6 +193,7 @@ def end(session: DbSession, actor: Any, hearing: Hearing) -> None:
     """Close the hearing: ENDED with its time; the status stays RUNNING until the record
     part freezes the minutes for signing."""
     _require_run(actor, hearing)
+    lock_hearing(cast(Session, session), hearing)
     _require_running(hearing)
     now = utcnow()
     _stop_current(session, hearing, now)

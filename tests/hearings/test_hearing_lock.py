@@ -1,0 +1,50 @@
+"""Changes to a hearing committed by someone else meanwhile: publishing, starting, moving
+a stage and ending lock the hearing and read it again, so the second click is refused with
+a message (never a StaleDataError, a 500)."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from hearings import live, notices
+from hearings.models import Hearing, Stage
+from portal.errors import DomainError
+from tests.fixtures.hearings import new_hearing
+
+
+def _meanwhile(session: Any, hearing: Hearing, **values: Any) -> None:
+    """What another request committed: the row changes under the loaded object."""
+    session.execute(update(Hearing.__table__).where(Hearing.__table__.c.id == hearing.id)
+                    .values(version=Hearing.__table__.c.version + 1, **values))
+
+
+def test_publishing_a_hearing_cancelled_meanwhile_is_refused(session: Any,
+                                                            world: Any) -> None:
+    hearing, _t = new_hearing(session, world, status="scheduled")
+    session.flush()
+    _meanwhile(session, hearing, status="cancelled")
+    with pytest.raises(notices.NoticeRefused):
+        notices.publish_notice(session, world.clerk, hearing)
+
+
+def test_starting_a_hearing_cancelled_meanwhile_is_refused(session: Any, world: Any) -> None:
+    hearing, _t = new_hearing(session, world, status="published")
+    session.flush()
+    _meanwhile(session, hearing, status="cancelled")
+    with pytest.raises(live.LiveRefused):
+        live.start(session, world.clerk, hearing)
+
+
+def test_moving_or_ending_after_a_change_meanwhile_is_refused(session: Any,
+                                                              world: Any) -> None:
+    hearing, _t = new_hearing(session, world, status="published")
+    session.flush()
+    hearing.status, hearing.stage = "running", Stage.OPENING
+    session.flush()
+    _meanwhile(session, hearing, stage=Stage.ENDED)
+    with pytest.raises(DomainError):
+        live.move_stage(session, world.clerk, hearing, "next", expected=Stage.OPENING)
+    with pytest.raises(DomainError):
+        live.end(session, world.clerk, hearing)
