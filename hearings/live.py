@@ -138,9 +138,17 @@ def start(session: DbSession, actor: Any, hearing: Hearing) -> None:
     online (hearings.events passes their participant ids)."""
     _require_run(actor, hearing)
     lock_hearing(cast(Session, session), hearing)
-    if hearing.status not in (HearingStatus.SCHEDULED, HearingStatus.PUBLISHED):
+    if hearing.status == HearingStatus.SCHEDULED:
+        raise LiveRefused(_l("Publish the hearing's notice before starting it."))
+    if hearing.status != HearingStatus.PUBLISHED:
         raise LiveRefused(_l("This hearing cannot be started (it is %(status)s).",
                              status=HearingStatus(hearing.status).label))
+    seated = sum(1 for p in hearing.participants if p.role == ParticipantRole.PANEL
+                 and perm.is_deliberating_member(p))
+    if seated < hearing.panel_size:
+        raise LiveRefused(_l("The panel is not full: %(n)d of %(size)d seats are taken. "
+                             "Fill the free seats before starting.",
+                             n=seated, size=hearing.panel_size))
     now = utcnow()
     hearing.status = HearingStatus.RUNNING
     hearing.started_at = now
@@ -195,6 +203,9 @@ def end(session: DbSession, actor: Any, hearing: Hearing) -> None:
     _require_run(actor, hearing)
     lock_hearing(cast(Session, session), hearing)
     _require_running(hearing)
+    if hearing.stage != Stage.OPINION:
+        raise LiveRefused(_l("The hearing ends after the panel's opinion: move to the "
+                             "opinion stage first."))
     now = utcnow()
     _stop_current(session, hearing, now)
     _set_stage(hearing, Stage.ENDED, now)

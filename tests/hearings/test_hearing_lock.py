@@ -48,3 +48,35 @@ def test_moving_or_ending_after_a_change_meanwhile_is_refused(session: Any,
         live.move_stage(session, world.clerk, hearing, "next", expected=Stage.OPENING)
     with pytest.raises(DomainError):
         live.end(session, world.clerk, hearing)
+
+
+# --- the order of a hearing: no step skipped (review 4) ------------------------------------
+
+def test_a_hearing_starts_only_published_with_its_panel_full(session: Any, world: Any) -> None:
+    from tests.fixtures.hearings import add_panel, registry
+
+    hearing, _t = new_hearing(session, world, status="scheduled", panel_size=3)
+    add_panel(session, hearing, registry(session, world, deputies=1, cppcc=1, experts=1,
+                                         lawyers=0))
+    with pytest.raises(live.LiveRefused, match="notice"):
+        live.start(session, world.clerk, hearing)
+    hearing.status, hearing.notice_published_at = "published", hearing.created_at
+    member = next(p for p in hearing.participants if p.role == "panel")
+    member.rsvp = "declined"
+    session.flush()
+    with pytest.raises(live.LiveRefused, match="2 of 3"):
+        live.start(session, world.clerk, hearing)
+    member.rsvp = "accepted"
+    session.flush()
+    live.start(session, world.clerk, hearing)
+    assert hearing.status == "running"
+
+
+def test_a_hearing_ends_only_from_the_opinion(session: Any, world: Any) -> None:
+    hearing, _t = new_hearing(session, world, status="running", stage=Stage.OPENING)
+    with pytest.raises(live.LiveRefused, match="opinion"):
+        live.end(session, world.clerk, hearing)
+    hearing.stage = Stage.OPINION
+    session.flush()
+    live.end(session, world.clerk, hearing)
+    assert hearing.stage == Stage.ENDED
