@@ -345,6 +345,11 @@ def freeze_deliberation_record(session: DbSession, actor: Any, hearing: Hearing
     if not may_freeze(actor, hearing):
         raise NotAllowed(_l("You may not freeze this deliberation record."))
     _lock(session, hearing)
+    if hearing.status == HearingStatus.CANCELLED:
+        raise DeliberationRefused(CANCELLED)
+    if hearing.status == HearingStatus.FILED:
+        raise DeliberationRefused(_l("The record of this hearing is filed; the "
+                                     "deliberation record can no longer change."))
     st = state(session, hearing)
     if not st.voters:
         raise DeliberationRefused(NO_PANEL)

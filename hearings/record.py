@@ -31,7 +31,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from hearings import case_clock
+from hearings import case_clock, deliberation
 from hearings import permissions as perm
 from hearings.models import (
     Attendance,
@@ -212,6 +212,7 @@ def freeze(session: Session, user: Any, hearing: Hearing) -> RecordVersion:
         raise RecordRefused(_l("The minutes can be frozen only once the hearing has "
                                "ended."))
     text = assemble_text(session, hearing)
+    _freeze_deliberation(session, user, hearing)
     previous = latest_versions(session, hearing).get(RECORD)
     if (previous is not None and previous.text == text
             and hearing.status == HearingStatus.SIGNING):
@@ -225,6 +226,15 @@ def freeze(session: Session, user: Any, hearing: Hearing) -> RecordVersion:
     hearing.status = HearingStatus.SIGNING
     session.flush()
     return version
+
+
+def _freeze_deliberation(session: Session, user: Any, hearing: Hearing) -> None:
+    """The panel's votes go on the file with the record: when the panel deliberated and
+    no deliberation record is frozen yet, freeze it now (refused, with the deliberation's
+    own message, while votes or the panel's opinion are missing)."""
+    if deliberation.voters(hearing) and DELIBERATION not in latest_versions(session,
+                                                                            hearing):
+        deliberation.freeze_deliberation_record(session, user, hearing)
 
 
 def unfreeze(session: Session, user: Any, hearing: Hearing) -> None:
@@ -430,6 +440,10 @@ def file_record(session: Session, user: Any, hearing: Hearing, *,
     if hearing.status != HearingStatus.SIGNING or RECORD not in latest:
         raise RecordRefused(_l("Freeze the minutes and collect the signatures before "
                                "filing the record."))
+    if DELIBERATION not in latest and deliberation.voters(hearing):
+        raise RecordRefused(_l("The deliberation record is not frozen: reopen the minutes "
+                               "and freeze them again, so that the panel's votes are filed "
+                               "with the record."))
     missing = [r.participant.name for r in not_signed(session, hearing)]
     if missing and not confirm_unsigned:
         raise RecordRefused(_l(
