@@ -29,6 +29,7 @@ from sqlalchemy import Table, func, select, update
 from hearings import permissions as perm
 from hearings.links import participant_by_token
 from hearings.models import (
+    Attendance,
     DeliberationVote,
     Hearing,
     HearingStatus,
@@ -128,11 +129,27 @@ def member_for_user(hearing: Hearing, user: Any) -> Member | None:
     return Member(hearing.id, own.name, own.id, False)
 
 
-def voters(hearing: Hearing) -> list[Participant]:
-    """The panel members whose votes are awaited, in seat order."""
+def _seated(hearing: Hearing) -> list[Participant]:
     seated = [p for p in hearing.participants
               if p.role == ParticipantRole.PANEL and p.is_active and p.rsvp != Rsvp.DECLINED]
     return sorted(seated, key=lambda p: (p.seat_no or 0, p.id))
+
+
+def absent(hearing: Hearing) -> list[Participant]:
+    """Panel members who were not at the hearing: once deliberation has begun and the
+    panel's attendance was taken (someone of the panel checked in), those never checked
+    in do not vote (one absent member must not block the deliberation)."""
+    seated = _seated(hearing)
+    if hearing.stage not in OPEN_STAGES \
+            or all(p.attendance == Attendance.ABSENT for p in seated):
+        return []
+    return [p for p in seated if p.attendance == Attendance.ABSENT]
+
+
+def voters(hearing: Hearing) -> list[Participant]:
+    """The panel members whose votes are awaited, in seat order (not the absent)."""
+    away = {p.id for p in absent(hearing)}
+    return [p for p in _seated(hearing) if p.id not in away]
 
 
 def latest_record(session: DbSession, hearing: Hearing) -> RecordVersion | None:
@@ -383,11 +400,14 @@ def record_text(st: State) -> str:
         presiding = next((p.name for p in hearing.participants
                           if p.role == ParticipantRole.PRESIDING and p.is_active),
                          hearing.presiding.display_name if hearing.presiding else "")
+        away = absent(hearing)
         lines = [str(_l("Deliberation record")), "",
                  row(_l("Hearing"), hearing.title),
                  row(_l("Date"), when),
                  row(_l("Presiding officer"), presiding),
                  row(_l("Panel members present"), "、".join(p.name for p in st.voters)),
+                 *([row(_l("Panel members absent"), "、".join(p.name for p in away))]
+                   if away else []),
                  "", str(_l("Votes and opinions"))]
         for i, p in enumerate(st.voters, start=1):
             v = st.votes[p.id]
