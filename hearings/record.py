@@ -49,6 +49,7 @@ from hearings.models import (
 from hearings.record_text import assemble_text
 from portal.casefiles import blobs, issued
 from portal.casefiles import operations as case_ops
+from portal.casefiles.models import DocumentKind
 from portal.enums import labels
 from portal.errors import DomainError, NotAllowed
 from portal.i18n import lazy_gettext as _l
@@ -459,7 +460,9 @@ def file_record(session: Session, user: Any, hearing: Hearing, *,
         documents[kind] = case_ops.add_document(
             session, user, case, title=f"{KIND_LABELS.get(kind, kind)}：{hearing.title}",
             data=pdf, original_name=f"hearing-{hearing.id}-{kind}-v{version.number}.pdf",
-            media_type="application/pdf", kind="record",
+            media_type="application/pdf",
+            # the votes by name: the office only, never the agency (a party) by its grant
+            kind=DocumentKind.CONFIDENTIAL if kind == DELIBERATION else DocumentKind.RECORD,
             is_restricted=kind == DELIBERATION)
         issued.issue(session, pdf, public_kind, case)
         issued.issue_hash(session, version.sha256, public_kind, case)
