@@ -306,7 +306,9 @@ def used_now(speaker: Speaker, now: datetime) -> int:
 
 def _speaker(session: DbSession, hearing: Hearing, speaker_id: int) -> Speaker:
     s = session.get(Speaker, speaker_id)
-    if s is None or s.hearing_id != hearing.id or s.ended_at is not None:
+    # a turn of another stage is in no queue on screen (the stage moved on)
+    if s is None or s.hearing_id != hearing.id or s.ended_at is not None \
+            or s.stage != hearing.stage:
         raise LiveRefused(_l("That turn is no longer in the queue."))
     return s
 

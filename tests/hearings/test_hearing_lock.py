@@ -80,3 +80,21 @@ def test_a_hearing_ends_only_from_the_opinion(session: Any, world: Any) -> None:
     session.flush()
     live.end(session, world.clerk, hearing)
     assert hearing.stage == Stage.ENDED
+
+
+# --- the speaker queue is the current stage's (review 12) -----------------------------------
+
+def test_a_turn_of_an_earlier_stage_is_not_in_the_queue(session: Any, world: Any) -> None:
+    from hearings.models import Speaker
+
+    hearing, _t = new_hearing(session, world, status="running", stage=Stage.OPENING)
+    petitioner = next(p for p in hearing.participants if p.role == "petitioner")
+    old = live.add_speaker(session, world.clerk, hearing, petitioner.id)
+    hearing.stage = Stage.PETITIONER
+    session.flush()
+    live.add_speaker(session, world.clerk, hearing, petitioner.id)
+    with pytest.raises(live.LiveRefused, match="no longer in the queue"):
+        live.move_speaker(session, world.clerk, hearing, old.id, -1)
+    with pytest.raises(live.LiveRefused, match="no longer in the queue"):
+        live.start_speaker(session, world.clerk, hearing, old.id)
+    assert session.get(Speaker, old.id).started_at is None
