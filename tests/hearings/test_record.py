@@ -527,9 +527,12 @@ def test_filing_with_one_signed_and_one_refused(client, session, world, monkeypa
     hearing = session.get(Hearing, hearing.id)
     assert hearing.status == HearingStatus.FILED and hearing.filed_at is not None
     docs = session.scalars(select(Document).where(Document.case_id == case.id,
-                                                  Document.kind == "record")
+                                                  Document.kind.in_(("record",
+                                                                     "confidential")))
                            .order_by(Document.id)).all()
-    assert [d.is_restricted for d in docs] == [False, True]  # the deliberation: restricted
+    # the deliberation: confidential (the office only) and restricted (every reading logged)
+    assert [(d.kind, d.is_restricted) for d in docs] == [("record", False),
+                                                         ("confidential", True)]
     record_pdf = docs[0].current
     assert record_pdf is not None and record_pdf.media_type == "application/pdf"
     # issued: the PDFs' bytes and the texts' fingerprints
