@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hearings import invitations, links, observers
+from hearings import case_clock, invitations, links, observers
 from hearings import permissions as perm
 from hearings.models import (
     ClosedReason,
@@ -309,11 +309,17 @@ def cancel_hearing(session: Session, actor: Any, hearing: Hearing, reason: str,
     if not perm.can_organise(actor, hearing):
         raise NotAllowed(_l("You may not cancel this hearing."))
     _check_version(session, hearing, expected_version)
-    _check_open(hearing)
+    adjourned = hearing.status == HearingStatus.RUNNING  # begun, never to be filed
+    if not adjourned:
+        _check_open(hearing)
     reason = (reason or "").strip()
     if not reason:
         raise ScheduleRefused(_l("Give the reason for cancelling; the participants are "
                                  "told."))
+    if adjourned:  # the re-review clock the hearing paused runs again
+        case_clock.resume_after_hearing(session, actor, hearing, str(_l(
+            "Hearing %(title)s was adjourned: %(reason)s", title=hearing.title,
+            reason=reason)))
     hearing.status = HearingStatus.CANCELLED
     hearing.cancelled_at = utcnow()
     hearing.cancel_reason = reason
