@@ -376,11 +376,16 @@ def draw_substitute(session: Session, actor: Any, hearing: Hearing, participant_
     inputs = load_inputs(session, hearing)
     kind = declined.panel_kind or ""
     was = declined.person
+    # without this seat, does the mix still have its experts of the case's field?
+    others = [(p.panel_kind or "", p.person.expert_field if p.person else None)
+              for p in all_seats if p.is_active and p.rsvp != Rsvp.DECLINED]
+    required = (kind == "expert" and inputs.facts.field is not None
+                and draw.mix_missing(_mix(), others, inputs.facts.field).get("expert", 0) > 0)
     seed = secrets.randbelow(2**31) if seed is None else seed
     result = draw.draw_substitute(
         inputs.candidates, inputs.facts, inputs.bookings, inputs.window, kind=kind,
-        field=was.expert_field if was is not None else None,
-        seat_no=declined.seat_no or 0, taken=taken, seed=seed)
+        field=inputs.facts.field if required else (was.expert_field if was else None),
+        seat_no=declined.seat_no or 0, taken=taken, seed=seed, field_required=required)
     if not result.ok:
         raise DomainError(shortage_message(result.shortages))
     declined.is_active = False
