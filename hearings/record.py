@@ -137,6 +137,17 @@ def pending_for(session: Session, participant: Participant, witness: Any = None
             if participant.id not in signatures_of(session, v)]
 
 
+def pending_on_device(hearing: Hearing, rows: list[SignerRow], witness: Any
+                      ) -> set[int]:
+    """The participants who still have something to sign on `witness`'s device: the
+    same answer as pending_for for each, read from signing_state's rows (no queries)."""
+    if hearing.status != HearingStatus.SIGNING:
+        return set()
+    return {r.participant.id for r in rows
+            if any(sig is None and may_read(kind, witness, hearing)
+                   for kind, sig in r.by_kind.items())}
+
+
 @dataclass
 class SignerRow:
     participant: Participant
