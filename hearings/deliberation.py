@@ -24,10 +24,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from hearings import permissions as perm
 from hearings.links import participant_by_token
+from hearings.locking import lock_hearing
 from hearings.models import (
     Attendance,
     DeliberationVote,
@@ -36,7 +38,6 @@ from hearings.models import (
     Participant,
     ParticipantRole,
     RecordVersion,
-    Rsvp,
     Stage,
     Vote,
 )
@@ -130,8 +131,7 @@ def member_for_user(hearing: Hearing, user: Any) -> Member | None:
 
 
 def _seated(hearing: Hearing) -> list[Participant]:
-    seated = [p for p in hearing.participants
-              if p.role == ParticipantRole.PANEL and p.is_active and p.rsvp != Rsvp.DECLINED]
+    seated = [p for p in hearing.participants if perm.sits_on_panel(p)]
     return sorted(seated, key=lambda p: (p.seat_no or 0, p.id))
 
 
@@ -265,17 +265,9 @@ def _broadcast(session: DbSession, hearing: Hearing) -> None:
 
 def _lock(session: DbSession, hearing: Hearing) -> None:
     """Serialise the votes of one hearing: the last vote and a change of mind
-    cannot cross, so nothing changes once all are in."""
-    if session.connection().dialect.name == "postgresql":
-        session.execute(select(Hearing.id).where(Hearing.id == hearing.id).with_for_update())
-    else:
-        # SQLite: a write takes the database's write lock now (waiting on busy_timeout),
-        # so what is read next is the latest committed (as portal.casefiles.timeline)
-        table = cast(Table, Hearing.__table__)
-        session.execute(update(table).where(table.c.id == hearing.id).values(id=table.c.id))
-    # the hearing as committed now: its stage, panel and version (a save of the panel's
-    # opinion must not trip over a stage change committed meanwhile)
-    session.refresh(hearing)
+    cannot cross, so nothing changes once all are in; then the hearing as committed now
+    (a save of the panel's opinion must not trip over a stage change meanwhile)."""
+    lock_hearing(cast(Session, session), hearing)
 
 
 def check_open(st: State) -> None:

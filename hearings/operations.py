@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hearings import case_clock, invitations, links, observers
+from hearings import case_clock, invitations, links, notices, observers
 from hearings import permissions as perm
 from hearings.models import (
     ClosedReason,
@@ -25,7 +25,7 @@ from hearings.models import (
     PlaceKind,
     RequestStatus,
 )
-from hearings.rules import add_days, rules
+from hearings.rules import rules
 from portal.auth.models import User, user_organisations
 from portal.auth.permissions import is_active_user, org_ids
 from portal.auth.roles import Role
@@ -100,8 +100,7 @@ def presiding_conflict(session: Session, user: Any, case: Case) -> str | None:
 
 def notice_deadline(today: Any = None) -> Any:
     """The first day a hearing may be held without being urgent (the notice period)."""
-    r = rules()
-    return add_days(today or today_in_china(), r.notice_days, r.notice_unit)
+    return notices.earliest_hearing_day(today)
 
 
 def notice_is_late(hearing: Hearing) -> bool:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hearings import draw, invitations, links
+from hearings import permissions as perm
+from hearings.locking import lock_hearing
 from hearings.models import (
     Hearing,
     HearingStatus,
@@ -109,8 +111,7 @@ three queries."""
         affiliations.setdefault(pid, []).append(draw.Affil(org_id, name))
     history = select(Participant.person_id, Hearing.starts_at).join(
         Hearing, Hearing.id == Participant.hearing_id).where(
-        Participant.role == ParticipantRole.PANEL, Participant.is_active.is_(True),
-        Participant.rsvp != Rsvp.DECLINED, Participant.person_id.is_not(None),
+        perm.panel_seat_clause(), Participant.person_id.is_not(None),
         Hearing.id != hearing.id, Hearing.status != HearingStatus.CANCELLED,
         Hearing.starts_at < hearing.starts_at)
     if person_ids is not None:
@@ -137,8 +138,7 @@ def load_bookings(session: Session, hearing: Hearing) -> list[draw.Booking]:
     rows = session.execute(
         select(Participant.person_id, Hearing.title, Hearing.starts_at, Hearing.ends_at)
         .join(Hearing, Hearing.id == Participant.hearing_id)
-        .where(Participant.role == ParticipantRole.PANEL, Participant.is_active.is_(True),
-               Participant.rsvp != Rsvp.DECLINED, Participant.person_id.is_not(None),
+        .where(perm.panel_seat_clause(), Participant.person_id.is_not(None),
                Hearing.id != hearing.id, Hearing.status != HearingStatus.CANCELLED,
                Hearing.starts_at < hearing.ends_at, Hearing.ends_at > hearing.starts_at))
     return [draw.Booking(pid, title, starts, ends) for pid, title, starts, ends in rows
@@ -158,15 +158,7 @@ def load_inputs(session: Session, hearing: Hearing,
 def _lock(session: Session, hearing: Hearing) -> None:
     """Serialise the panel's writers (two organisers drawing, or picking for the same free
     seat, at once), then read the seats as committed."""
-    if session.connection().dialect.name == "postgresql":
-        session.execute(select(Hearing.id).where(Hearing.id == hearing.id).with_for_update())
-    else:  # SQLite: a write takes the database's write lock now
-        table = cast(Table, Hearing.__table__)
-        session.execute(update(table).where(table.c.id == hearing.id)
-                        .values(id=table.c.id))
-    session.execute(select(Participant).where(Participant.hearing_id == hearing.id)
-                    .execution_options(populate_existing=True)).all()
-    session.expire(hearing, ["participants"])
+    lock_hearing(session, hearing)
 
 
 def _ensure_composable(hearing: Hearing) -> None:

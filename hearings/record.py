@@ -26,13 +26,14 @@ import binascii
 import hashlib
 import io
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hearings import case_clock, deliberation
 from hearings import permissions as perm
+from hearings.locking import lock_hearing
 from hearings.models import (
     Attendance,
     Hearing,
@@ -40,7 +41,6 @@ from hearings.models import (
     Participant,
     ParticipantRole,
     RecordVersion,
-    Rsvp,
     Signature,
     SignatureStatus,
     SignMethod,
@@ -101,8 +101,7 @@ def signers(hearing: Hearing, kind: str) -> list[Participant]:
     if kind == DELIBERATION:
         return [p for p in hearing.participants if perm.is_deliberating_member(p)]
     return [p for p in hearing.participants
-            if p.is_active and not (p.role == ParticipantRole.PANEL
-                                    and p.rsvp == Rsvp.DECLINED)]
+            if p.is_active and (p.role != ParticipantRole.PANEL or perm.sits_on_panel(p))]
 
 
 def signatures_of(session: Session, version: RecordVersion) -> dict[int, Signature]:
@@ -190,18 +189,9 @@ def missing_by_kind(session: Session, hearing: Hearing) -> dict[str, list[str]]:
 
 def _locked(session: Session, hearing: Hearing) -> Hearing:
     """The hearing row, locked until the transaction ends and read again: two clerks'
-    clicks take turns, the second sees what the first did. PostgreSQL: FOR UPDATE;
-    SQLite: a no-op write takes the database's write lock now (as timeline.lock_case)."""
-    if session.connection().dialect.name != "postgresql":
-        table = cast(Table, Hearing.__table__)
-        session.execute(update(table).where(table.c.id == hearing.id)
-                        .values(id=table.c.id))
-    found = session.scalar(select(Hearing).where(Hearing.id == hearing.id)
-                           .with_for_update()
-                           .execution_options(populate_existing=True))
-    if found is None:  # pragma: no cover - deleted under us
-        raise RecordRefused(_l("This hearing no longer exists."), status=404)
-    return found
+    clicks take turns, the second sees what the first did."""
+    lock_hearing(session, hearing)
+    return hearing
 
 
 def can_freeze_now(hearing: Hearing) -> bool:
