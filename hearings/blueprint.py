@@ -35,6 +35,7 @@ from portal.casefiles.clocks import today_in_china
 from portal.casefiles.models import Case
 from portal.errors import DomainError
 from portal.extensions import db
+from portal.live import client_number
 from portal.web import page_args, render, require
 
 bp = Blueprint("hearings", __name__, url_prefix="/hearings")
@@ -53,6 +54,12 @@ def _hearing(hearing_id: int, check: Any = perm.can_view_hearing) -> Hearing:
     if check is not perm.can_view_hearing and not check(current_user, hearing):
         abort(403)
     return hearing
+
+
+def _is_number(value: str | None) -> bool:
+    """A whole number in ASCII digits ("²".isdigit() is true, int("²") raises)."""
+    return bool(value) and str(value).isascii() and str(value).isdigit() \
+        and client_number(value) == int(str(value))
 
 
 def _case_for_user(case: Case | None) -> Case:
@@ -169,11 +176,11 @@ def _schedule_case() -> tuple[Case, HearingRequest | None]:
     source = request.values
     req = None
     case: Case | None = None
-    if source.get("request_id", "").isdigit():
-        req = _request(int(source["request_id"]))
+    if client_number(source.get("request_id")):
+        req = _request(client_number(source.get("request_id")))
         case = req.case
-    elif source.get("case_id", "").isdigit():
-        case = db.session.get(Case, int(source["case_id"]))
+    elif client_number(source.get("case_id")):
+        case = db.session.get(Case, client_number(source.get("case_id")))
     elif source.get("case_number"):
         case = queries.find_case(db.session(), source["case_number"][:20])
     case = _case_for_user(case)
@@ -253,7 +260,7 @@ def edit(hearing_id: int) -> ResponseReturnValue:
         return _edit_page(form, hearing, 400 if request.method == "POST" else 200)
     assert form.day.data and form.starts.data and form.ends.data
     web.on_error(lambda error: _edit_page(form, hearing, error.status, str(error.message)))
-    version = int(form.version.data) if (form.version.data or "").isdigit() else -1
+    version = client_number(form.version.data) if _is_number(form.version.data) else -1
     ops.reschedule(db.session(), current_user, hearing, version,
                    starts_at=local_to_utc(form.day.data, form.starts.data),
                    ends_at=local_to_utc(form.day.data, form.ends.data),
@@ -283,7 +290,7 @@ def cancel(hearing_id: int) -> ResponseReturnValue:
         flash(_("Give the reason for cancelling; the participants are told."), "error")
         return redirect(back, code=303)
     web.on_error(web.flash_and_redirect(back))
-    version = int(form.version.data) if (form.version.data or "").isdigit() else None
+    version = client_number(form.version.data) if _is_number(form.version.data) else None
     ops.cancel_hearing(db.session(), current_user, hearing, form.reason.data or "", version)
     flash(_("The hearing is cancelled; the participants are told."), "success")
     return redirect(back, code=303)

@@ -31,15 +31,19 @@ def pause_for_hearing(session: Session, actor: Any, hearing: Hearing) -> CaseEve
         return None
     reason = str(_l("Hearing %(title)s (not counted in the re-review period, Art. 36)",
                     title=hearing.title))
-    return clock_ops.pause_clock(session, actor, hearing.case, reason, kind="hearing")
+    return clock_ops.pause_clock(session, actor, hearing.case, reason, kind="hearing",
+                                 ref={"hearing_id": hearing.id})
 
 
-def resume_after_hearing(session: Session, actor: Any, hearing: Hearing) -> CaseEvent | None:
-    """Resume the clock a hearing paused (the last pause must be a hearing's)."""
+def resume_after_hearing(session: Session, actor: Any, hearing: Hearing,
+                         reason: str | None = None) -> CaseEvent | None:
+    """Resume the clock this hearing paused: the last pause must be this hearing's (a
+    pause of before the id was recorded: any hearing's)."""
     if not clock_ops.is_paused(session, hearing.case):
         return None
     pauses = events_of(session, hearing.case, [clk.PAUSED])
-    if not pauses or json.loads(pauses[-1].payload).get("kind") != "hearing":
+    last = json.loads(pauses[-1].payload) if pauses else {}
+    if last.get("kind") != "hearing" or last.get("hearing_id", hearing.id) != hearing.id:
         return None
-    reason = str(_l("The record of hearing %(title)s is filed", title=hearing.title))
+    reason = reason or str(_l("The record of hearing %(title)s is filed", title=hearing.title))
     return clock_ops.resume_clock(session, actor, hearing.case, reason)

@@ -24,18 +24,20 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from hearings import permissions as perm
 from hearings.links import participant_by_token
+from hearings.locking import lock_hearing
 from hearings.models import (
+    Attendance,
     DeliberationVote,
     Hearing,
     HearingStatus,
     Participant,
     ParticipantRole,
     RecordVersion,
-    Rsvp,
     Stage,
     Vote,
 )
@@ -128,11 +130,26 @@ def member_for_user(hearing: Hearing, user: Any) -> Member | None:
     return Member(hearing.id, own.name, own.id, False)
 
 
-def voters(hearing: Hearing) -> list[Participant]:
-    """The panel members whose votes are awaited, in seat order."""
-    seated = [p for p in hearing.participants
-              if p.role == ParticipantRole.PANEL and p.is_active and p.rsvp != Rsvp.DECLINED]
+def _seated(hearing: Hearing) -> list[Participant]:
+    seated = [p for p in hearing.participants if perm.sits_on_panel(p)]
     return sorted(seated, key=lambda p: (p.seat_no or 0, p.id))
+
+
+def absent(hearing: Hearing) -> list[Participant]:
+    """Panel members who were not at the hearing: once deliberation has begun and the
+    panel's attendance was taken (someone of the panel checked in), those never checked
+    in do not vote (one absent member must not block the deliberation)."""
+    seated = _seated(hearing)
+    if hearing.stage not in OPEN_STAGES \
+            or all(p.attendance == Attendance.ABSENT for p in seated):
+        return []
+    return [p for p in seated if p.attendance == Attendance.ABSENT]
+
+
+def voters(hearing: Hearing) -> list[Participant]:
+    """The panel members whose votes are awaited, in seat order (not the absent)."""
+    away = {p.id for p in absent(hearing)}
+    return [p for p in _seated(hearing) if p.id not in away]
 
 
 def latest_record(session: DbSession, hearing: Hearing) -> RecordVersion | None:
@@ -248,17 +265,9 @@ def _broadcast(session: DbSession, hearing: Hearing) -> None:
 
 def _lock(session: DbSession, hearing: Hearing) -> None:
     """Serialise the votes of one hearing: the last vote and a change of mind
-    cannot cross, so nothing changes once all are in."""
-    if session.connection().dialect.name == "postgresql":
-        session.execute(select(Hearing.id).where(Hearing.id == hearing.id).with_for_update())
-    else:
-        # SQLite: a write takes the database's write lock now (waiting on busy_timeout),
-        # so what is read next is the latest committed (as portal.casefiles.timeline)
-        table = cast(Table, Hearing.__table__)
-        session.execute(update(table).where(table.c.id == hearing.id).values(id=table.c.id))
-    # the hearing as committed now: its stage, panel and version (a save of the panel's
-    # opinion must not trip over a stage change committed meanwhile)
-    session.refresh(hearing)
+    cannot cross, so nothing changes once all are in; then the hearing as committed now
+    (a save of the panel's opinion must not trip over a stage change meanwhile)."""
+    lock_hearing(cast(Session, session), hearing)
 
 
 def check_open(st: State) -> None:
@@ -345,6 +354,11 @@ def freeze_deliberation_record(session: DbSession, actor: Any, hearing: Hearing
     if not may_freeze(actor, hearing):
         raise NotAllowed(_l("You may not freeze this deliberation record."))
     _lock(session, hearing)
+    if hearing.status == HearingStatus.CANCELLED:
+        raise DeliberationRefused(CANCELLED)
+    if hearing.status == HearingStatus.FILED:
+        raise DeliberationRefused(_l("The record of this hearing is filed; the "
+                                     "deliberation record can no longer change."))
     st = state(session, hearing)
     if not st.voters:
         raise DeliberationRefused(NO_PANEL)
@@ -378,11 +392,14 @@ def record_text(st: State) -> str:
         presiding = next((p.name for p in hearing.participants
                           if p.role == ParticipantRole.PRESIDING and p.is_active),
                          hearing.presiding.display_name if hearing.presiding else "")
+        away = absent(hearing)
         lines = [str(_l("Deliberation record")), "",
                  row(_l("Hearing"), hearing.title),
                  row(_l("Date"), when),
                  row(_l("Presiding officer"), presiding),
                  row(_l("Panel members present"), "、".join(p.name for p in st.voters)),
+                 *([row(_l("Panel members absent"), "、".join(p.name for p in away))]
+                   if away else []),
                  "", str(_l("Votes and opinions"))]
         for i, p in enumerate(st.voters, start=1):
             v = st.votes[p.id]

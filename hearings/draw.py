@@ -297,17 +297,20 @@ def _passed(candidates: Sequence[Candidate], excluded: Mapping[int, list[Reason]
 
 def draw_substitute(candidates: Sequence[Candidate], facts: CaseFacts,
                     bookings: Sequence[Booking], window: Window, *, kind: str,
-                    field: str | None, seat_no: int, taken: frozenset[int], seed: int
-                    ) -> Result:
+                    field: str | None, seat_no: int, taken: frozenset[int], seed: int,
+                    field_required: bool = False) -> Result:
     """One seat again (a member declined): someone of the same kind — for an expert,
-    of the same field when anyone is — by rotation, with the same exclusions plus
-    everyone already on the panel (`taken`)."""
+    of the same field when anyone is, and only of that field when `field_required` (the
+    seat is needed for the mix's experts of the case's field) — by rotation, with the same
+    exclusions plus everyone already on the panel (`taken`)."""
     result = Result(seed=seed)
     eligible, excluded = eligibility(candidates, facts, bookings, window, taken)
     ties = _tiebreak(candidates, seed)
-    pool = [c for c in eligible if c.kind == kind]
+    pool = [c for c in eligible if c.kind == kind
+            and (not field_required or c.field == field)]
     if not pool:
-        result.shortages.append({"kind": kind, "field": None, "needed": 1, "eligible": 0})
+        result.shortages.append({"kind": kind, "field": field if field_required else None,
+                                 "needed": 1, "eligible": 0})
         result.passed = {c.person_id: excluded.get(c.person_id) or [{"code": "not_drawn"}]
                          for c in candidates}
         return result

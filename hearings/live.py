@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from hearings import case_clock
 from hearings import permissions as perm
+from hearings.locking import lock_hearing
 from hearings.models import (
     MINUTES_STAGES,
     STAGE_ORDER,
@@ -136,9 +137,18 @@ def start(session: DbSession, actor: Any, hearing: Hearing) -> None:
     (Art. 36); a case event; whoever is already connected by their link is checked in
     online (hearings.events passes their participant ids)."""
     _require_run(actor, hearing)
-    if hearing.status not in (HearingStatus.SCHEDULED, HearingStatus.PUBLISHED):
+    lock_hearing(cast(Session, session), hearing)
+    if hearing.status == HearingStatus.SCHEDULED:
+        raise LiveRefused(_l("Publish the hearing's notice before starting it."))
+    if hearing.status != HearingStatus.PUBLISHED:
         raise LiveRefused(_l("This hearing cannot be started (it is %(status)s).",
                              status=HearingStatus(hearing.status).label))
+    seated = sum(1 for p in hearing.participants if p.role == ParticipantRole.PANEL
+                 and perm.is_deliberating_member(p))
+    if seated < hearing.panel_size:
+        raise LiveRefused(_l("The panel is not full: %(n)d of %(size)d seats are taken. "
+                             "Fill the free seats before starting.",
+                             n=seated, size=hearing.panel_size))
     now = utcnow()
     hearing.status = HearingStatus.RUNNING
     hearing.started_at = now
@@ -168,6 +178,7 @@ def move_stage(session: DbSession, actor: Any, hearing: Hearing, direction: str,
     """The next or the previous stage. `expected` is the stage the sender saw: a second
     click on a screen that had not caught up moves nothing."""
     _require_run(actor, hearing)
+    lock_hearing(cast(Session, session), hearing)
     _require_running(hearing)
     if expected and expected != hearing.stage:
         raise LiveRefused(_l("The stage has already changed; the screen shows the current "
@@ -190,7 +201,11 @@ def end(session: DbSession, actor: Any, hearing: Hearing) -> None:
     """Close the hearing: ENDED with its time; the status stays RUNNING until the record
     part freezes the minutes for signing."""
     _require_run(actor, hearing)
+    lock_hearing(cast(Session, session), hearing)
     _require_running(hearing)
+    if hearing.stage != Stage.OPINION:
+        raise LiveRefused(_l("The hearing ends after the panel's opinion: move to the "
+                             "opinion stage first."))
     now = utcnow()
     _stop_current(session, hearing, now)
     _set_stage(hearing, Stage.ENDED, now)
@@ -291,7 +306,9 @@ def used_now(speaker: Speaker, now: datetime) -> int:
 
 def _speaker(session: DbSession, hearing: Hearing, speaker_id: int) -> Speaker:
     s = session.get(Speaker, speaker_id)
-    if s is None or s.hearing_id != hearing.id or s.ended_at is not None:
+    # a turn of another stage is in no queue on screen (the stage moved on)
+    if s is None or s.hearing_id != hearing.id or s.ended_at is not None \
+            or s.stage != hearing.stage:
         raise LiveRefused(_l("That turn is no longer in the queue."))
     return s
 
@@ -427,7 +444,7 @@ def next_speaker(session: DbSession, actor: Any, hearing: Hearing) -> Speaker:
 # --- minutes -------------------------------------------------------------------------------
 
 def minutes_stage(value: Any) -> Stage:
-    if value not in {s.value for s in MINUTES_STAGES}:
+    if not isinstance(value, str) or value not in {s.value for s in MINUTES_STAGES}:
         raise LiveRefused(_l("Choose a stage of the hearing for these minutes."))
     return Stage(value)
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from hearings import permissions as perm
+from hearings.locking import lock_hearing
 from hearings.models import Hearing, HearingStatus
 from hearings.rules import add_days, rules
 from portal.casefiles.clocks import china_day, today_in_china
@@ -40,6 +41,7 @@ def publish_notice(session: Session, user: Any, hearing: Hearing) -> None:
     Flushes; raises NoticeRefused / NotAllowed."""
     if not perm.can_organise(user, hearing):
         raise NotAllowed(_l("Only the organisers of this hearing may publish its notice."))
+    lock_hearing(session, hearing)
     if hearing.notice_published_at is not None:
         raise NoticeRefused(_l("The notice of this hearing was already published."))
     if hearing.status != HearingStatus.SCHEDULED:

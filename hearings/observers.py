@@ -16,14 +16,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hearings import links
 from hearings import permissions as perm
+from hearings.locking import lock_hearing  # also observers.lock_hearing for its callers
 from hearings.messages import where as where_text
 from hearings.models import Hearing, HearingStatus, Observer, ObserverStatus
 from portal import identity
@@ -93,18 +94,6 @@ def registration_closed_reason(hearing: Hearing) -> Any:
     if hearing.status != HearingStatus.PUBLISHED or hearing.starts_at <= utcnow():
         return _l("Registration is closed: the hearing has started or is over.")
     return None
-
-
-def lock_hearing(session: Session, hearing: Hearing) -> None:
-    """Serialise writers of this hearing's observers until the transaction ends, then
-    reload the hearing (its status may have changed meanwhile)."""
-    if session.connection().dialect.name == "postgresql":
-        session.execute(select(Hearing.id).where(Hearing.id == hearing.id).with_for_update())
-    else:
-        table = cast(Table, Hearing.__table__)
-        session.execute(update(table).where(table.c.id == hearing.id)
-                        .values(id=table.c.id))
-    session.refresh(hearing)
 
 
 def counts(session: Session, hearing: Hearing) -> Counts:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from hearings import draw, invitations, links, observers, panel, video_rooms
+from hearings import case_clock, draw, invitations, links, notices, observers, panel, video_rooms
 from hearings import permissions as perm
 from hearings.models import (
     ClosedReason,
@@ -25,7 +25,7 @@ from hearings.models import (
     PlaceKind,
     RequestStatus,
 )
-from hearings.rules import add_days, rules
+from hearings.rules import rules
 from portal.auth.models import User, UserRole, user_organisations
 from portal.auth.permissions import is_active_user, org_ids
 from portal.auth.roles import Role
@@ -101,8 +101,7 @@ def presiding_conflict(session: Session, user: Any, case: Case) -> str | None:
 
 def notice_deadline(today: Any = None) -> Any:
     """The first day a hearing may be held without being urgent (the notice period)."""
-    r = rules()
-    return add_days(today or today_in_china(), r.notice_days, r.notice_unit)
+    return notices.earliest_hearing_day(today)
 
 
 def notice_is_late(hearing: Hearing) -> bool:
@@ -328,11 +327,17 @@ def cancel_hearing(session: Session, actor: Any, hearing: Hearing, reason: str,
     if not perm.can_organise(actor, hearing):
         raise NotAllowed(_l("You may not cancel this hearing."))
     _check_version(session, hearing, expected_version)
-    _check_open(hearing)
+    adjourned = hearing.status == HearingStatus.RUNNING  # begun, never to be filed
+    if not adjourned:
+        _check_open(hearing)
     reason = (reason or "").strip()
     if not reason:
         raise ScheduleRefused(_l("Give the reason for cancelling; the participants are "
                                  "told."))
+    if adjourned:  # the re-review clock the hearing paused runs again
+        case_clock.resume_after_hearing(session, actor, hearing, str(_l(
+            "Hearing %(title)s was adjourned: %(reason)s", title=hearing.title,
+            reason=reason)))
     hearing.status = HearingStatus.CANCELLED
     hearing.cancelled_at = utcnow()
     hearing.cancel_reason = reason

@@ -10,12 +10,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hearings import draw, invitations, links, video_rooms
+from hearings import permissions as perm
+from hearings.locking import lock_hearing
 from hearings.models import (
     Hearing,
     HearingStatus,
@@ -109,8 +111,7 @@ three queries."""
         affiliations.setdefault(pid, []).append(draw.Affil(org_id, name))
     history = select(Participant.person_id, Hearing.starts_at).join(
         Hearing, Hearing.id == Participant.hearing_id).where(
-        Participant.role == ParticipantRole.PANEL, Participant.is_active.is_(True),
-        Participant.rsvp != Rsvp.DECLINED, Participant.person_id.is_not(None),
+        perm.panel_seat_clause(), Participant.person_id.is_not(None),
         Hearing.id != hearing.id, Hearing.status != HearingStatus.CANCELLED,
         Hearing.starts_at < hearing.starts_at)
     if person_ids is not None:
@@ -141,8 +142,7 @@ def load_bookings(session: Session, hearing: Hearing, window: draw.Window | None
     rows = session.execute(
         select(Participant.person_id, Hearing.title, Hearing.starts_at, Hearing.ends_at)
         .join(Hearing, Hearing.id == Participant.hearing_id)
-        .where(Participant.role == ParticipantRole.PANEL, Participant.is_active.is_(True),
-               Participant.rsvp != Rsvp.DECLINED, Participant.person_id.is_not(None),
+        .where(perm.panel_seat_clause(), Participant.person_id.is_not(None),
                Hearing.id != hearing.id, Hearing.status != HearingStatus.CANCELLED,
                Hearing.starts_at < ends_at, Hearing.ends_at > starts_at))
     return [draw.Booking(pid, title, starts, ends) for pid, title, starts, ends in rows
@@ -187,15 +187,7 @@ def lock_bookings(session: Session) -> None:
 def _lock(session: Session, hearing: Hearing) -> None:
     """Serialise the panel's writers (two organisers drawing, or picking for the same free
     seat, at once), then read the seats as committed."""
-    if session.connection().dialect.name == "postgresql":
-        session.execute(select(Hearing.id).where(Hearing.id == hearing.id).with_for_update())
-    else:  # SQLite: a write takes the database's write lock now
-        table = cast(Table, Hearing.__table__)
-        session.execute(update(table).where(table.c.id == hearing.id)
-                        .values(id=table.c.id))
-    session.execute(select(Participant).where(Participant.hearing_id == hearing.id)
-                    .execution_options(populate_existing=True)).all()
-    session.expire(hearing, ["participants"])
+    lock_hearing(session, hearing)
 
 
 def _ensure_composable(hearing: Hearing) -> None:
@@ -416,11 +408,16 @@ def draw_substitute(session: Session, actor: Any, hearing: Hearing, participant_
     inputs = load_inputs(session, hearing)
     kind = declined.panel_kind or ""
     was = declined.person
+    # without this seat, does the mix still have its experts of the case's field?
+    others = [(p.panel_kind or "", p.person.expert_field if p.person else None)
+              for p in all_seats if p.is_active and p.rsvp != Rsvp.DECLINED]
+    required = (kind == "expert" and inputs.facts.field is not None
+                and draw.mix_missing(_mix(), others, inputs.facts.field).get("expert", 0) > 0)
     seed = secrets.randbelow(2**31) if seed is None else seed
     result = draw.draw_substitute(
         inputs.candidates, inputs.facts, inputs.bookings, inputs.window, kind=kind,
-        field=was.expert_field if was is not None else None,
-        seat_no=declined.seat_no or 0, taken=taken, seed=seed)
+        field=inputs.facts.field if required else (was.expert_field if was else None),
+        seat_no=declined.seat_no or 0, taken=taken, seed=seed, field_required=required)
     if not result.ok:
         raise DomainError(shortage_message(result.shortages))
     declined.is_active = False

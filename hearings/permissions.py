@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, true
+from sqlalchemy import ColumnElement, and_, false, or_, true
 
-from hearings.models import Hearing, HearingStatus, Participant, ParticipantRole
+from hearings.models import Hearing, HearingStatus, Participant, ParticipantRole, Rsvp
 from portal.auth.permissions import holds, is_active_user, is_admin, org_ids
 from portal.auth.roles import Role
 from portal.casefiles import permissions as case_perm
@@ -106,12 +106,23 @@ def participant_of(user: Any, hearing: Hearing) -> Participant | None:
     return None
 
 
+def sits_on_panel(participant: Participant | None) -> bool:
+    """An active panel member who did not decline (invited or accepted)."""
+    return bool(participant is not None and participant.role == ParticipantRole.PANEL
+                and participant.is_active and participant.rsvp != Rsvp.DECLINED)
+
+
+def panel_seat_clause() -> ColumnElement[bool]:
+    """sits_on_panel as an SQL condition on Participant (a seat that books its person)."""
+    return and_(Participant.role == ParticipantRole.PANEL, Participant.is_active.is_(True),
+                Participant.rsvp != Rsvp.DECLINED)
+
+
 def is_deliberating_member(participant: Participant | None) -> bool:
     """An active panel member, or the presiding officer (through their participant row)."""
     return bool(participant is not None and participant.is_active
-                and participant.role in (ParticipantRole.PANEL, ParticipantRole.PRESIDING)
-                and (participant.role != ParticipantRole.PANEL
-                     or participant.rsvp != "declined"))
+                and (participant.role == ParticipantRole.PRESIDING
+                     or sits_on_panel(participant)))
 
 
 def can_deliberate(user: Any, hearing: Hearing) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from hearings import permissions as perm
 from hearings.models import Hearing, HearingRequest, HearingStatus, RequestStatus
@@ -26,7 +26,8 @@ def hearings_stmt(user: Any, status: str = "") -> Select[Any]:
 
 def requests_stmt(user: Any, show: str = "pending") -> Select[Any]:
     stmt = (select(HearingRequest).join(Case, Case.id == HearingRequest.case_id)
-            .where(perm.visible_requests(user)))
+            .where(perm.visible_requests(user))
+            .options(contains_eager(HearingRequest.case)))  # each row shows its case number
     if show != "all":
         stmt = stmt.where(HearingRequest.status == RequestStatus.PENDING)
         return stmt.order_by(HearingRequest.decide_by, HearingRequest.id)

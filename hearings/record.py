@@ -26,13 +26,14 @@ import binascii
 import hashlib
 import io
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hearings import case_clock
+from hearings import case_clock, deliberation
 from hearings import permissions as perm
+from hearings.locking import lock_hearing
 from hearings.models import (
     Attendance,
     Hearing,
@@ -40,7 +41,6 @@ from hearings.models import (
     Participant,
     ParticipantRole,
     RecordVersion,
-    Rsvp,
     Signature,
     SignatureStatus,
     SignMethod,
@@ -49,6 +49,7 @@ from hearings.models import (
 from hearings.record_text import assemble_text
 from portal.casefiles import blobs, issued
 from portal.casefiles import operations as case_ops
+from portal.casefiles.models import DocumentKind
 from portal.enums import labels
 from portal.errors import DomainError, NotAllowed
 from portal.i18n import lazy_gettext as _l
@@ -100,8 +101,7 @@ def signers(hearing: Hearing, kind: str) -> list[Participant]:
     if kind == DELIBERATION:
         return [p for p in hearing.participants if perm.is_deliberating_member(p)]
     return [p for p in hearing.participants
-            if p.is_active and not (p.role == ParticipantRole.PANEL
-                                    and p.rsvp == Rsvp.DECLINED)]
+            if p.is_active and (p.role != ParticipantRole.PANEL or perm.sits_on_panel(p))]
 
 
 def signatures_of(session: Session, version: RecordVersion) -> dict[int, Signature]:
@@ -134,6 +134,17 @@ def pending_for(session: Session, participant: Participant, witness: Any = None
         return []
     return [v for v in signable_for(session, participant, witness)
             if participant.id not in signatures_of(session, v)]
+
+
+def pending_on_device(hearing: Hearing, rows: list[SignerRow], witness: Any
+                      ) -> set[int]:
+    """The participants who still have something to sign on `witness`'s device: the
+    same answer as pending_for for each, read from signing_state's rows (no queries)."""
+    if hearing.status != HearingStatus.SIGNING:
+        return set()
+    return {r.participant.id for r in rows
+            if any(sig is None and may_read(kind, witness, hearing)
+                   for kind, sig in r.by_kind.items())}
 
 
 @dataclass
@@ -188,18 +199,9 @@ def unsigned_text(session: Session, hearing: Hearing) -> str:
 
 def _locked(session: Session, hearing: Hearing) -> Hearing:
     """The hearing row, locked until the transaction ends and read again: two clerks'
-    clicks take turns, the second sees what the first did. PostgreSQL: FOR UPDATE;
-    SQLite: a no-op write takes the database's write lock now (as timeline.lock_case)."""
-    if session.connection().dialect.name != "postgresql":
-        table = cast(Table, Hearing.__table__)
-        session.execute(update(table).where(table.c.id == hearing.id)
-                        .values(id=table.c.id))
-    found = session.scalar(select(Hearing).where(Hearing.id == hearing.id)
-                           .with_for_update()
-                           .execution_options(populate_existing=True))
-    if found is None:  # pragma: no cover - deleted under us
-        raise RecordRefused(_l("This hearing no longer exists."), status=404)
-    return found
+    clicks take turns, the second sees what the first did."""
+    lock_hearing(session, hearing)
+    return hearing
 
 
 def can_freeze_now(hearing: Hearing) -> bool:
@@ -222,6 +224,7 @@ def freeze(session: Session, user: Any, hearing: Hearing) -> RecordVersion:
         raise RecordRefused(_l("The minutes can be frozen only once the hearing has "
                                "ended."))
     text = assemble_text(session, hearing)
+    _freeze_deliberation(session, user, hearing)
     previous = latest_versions(session, hearing).get(RECORD)
     if (previous is not None and previous.text == text
             and hearing.status == HearingStatus.SIGNING):
@@ -235,6 +238,15 @@ def freeze(session: Session, user: Any, hearing: Hearing) -> RecordVersion:
     hearing.status = HearingStatus.SIGNING
     session.flush()
     return version
+
+
+def _freeze_deliberation(session: Session, user: Any, hearing: Hearing) -> None:
+    """The panel's votes go on the file with the record: when the panel deliberated and
+    no deliberation record is frozen yet, freeze it now (refused, with the deliberation's
+    own message, while votes or the panel's opinion are missing)."""
+    if deliberation.voters(hearing) and DELIBERATION not in latest_versions(session,
+                                                                            hearing):
+        deliberation.freeze_deliberation_record(session, user, hearing)
 
 
 def unfreeze(session: Session, user: Any, hearing: Hearing) -> None:
@@ -442,6 +454,10 @@ def file_record(session: Session, user: Any, hearing: Hearing, *,
     if hearing.status != HearingStatus.SIGNING or RECORD not in latest:
         raise RecordRefused(_l("Freeze the minutes and collect the signatures before "
                                "filing the record."))
+    if DELIBERATION not in latest and deliberation.voters(hearing):
+        raise RecordRefused(_l("The deliberation record is not frozen: reopen the minutes "
+                               "and freeze them again, so that the panel's votes are filed "
+                               "with the record."))
     missing = [r.participant.name for r in not_signed(session, hearing)]
     if missing and not confirm_unsigned:
         raise RecordRefused(_l(
@@ -457,7 +473,9 @@ def file_record(session: Session, user: Any, hearing: Hearing, *,
         documents[kind] = case_ops.add_document(
             session, user, case, title=f"{KIND_LABELS.get(kind, kind)}：{hearing.title}",
             data=pdf, original_name=f"hearing-{hearing.id}-{kind}-v{version.number}.pdf",
-            media_type="application/pdf", kind="record",
+            media_type="application/pdf",
+            # the votes by name: the office only, never the agency (a party) by its grant
+            kind=DocumentKind.CONFIDENTIAL if kind == DELIBERATION else DocumentKind.RECORD,
             is_restricted=kind == DELIBERATION)
         issued.issue(session, pdf, public_kind, case)
         issued.issue_hash(session, version.sha256, public_kind, case)

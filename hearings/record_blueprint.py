@@ -117,8 +117,7 @@ def record(hearing_id: int) -> ResponseReturnValue:
                   latest=rec.latest_versions(session, hearing),
                   versions=rec.versions_of(session, hearing), file_form=FileForm(),
                   missing=[r for r in rows if not r.is_done],
-                  on_tablet={r.participant.id for r in rows
-                             if rec.pending_for(session, r.participant, current_user)},
+                  on_tablet=rec.pending_on_device(hearing, rows, current_user),
                   can_freeze=perm.can_freeze_record(current_user, hearing),
                   show_deliberation=perm.can_deliberate(current_user, hearing),
                   freeze_now=rec.can_freeze_now(hearing),

@@ -48,9 +48,10 @@ def _check_allowed(actor: Any, case: Case) -> None:
                             "limits of this case."))
 
 
-def pause_clock(session: Session, actor: Any, case: Case, reason: str, kind: str
-                ) -> CaseEvent:
-    """Stop the running office clock from today until `resume_clock`."""
+def pause_clock(session: Session, actor: Any, case: Case, reason: str, kind: str,
+                ref: dict[str, Any] | None = None) -> CaseEvent:
+    """Stop the running office clock from today until `resume_clock`; `ref` names what
+    paused it (a domain's ids, e.g. {"hearing_id": 7}), kept in the event's payload."""
     _check_allowed(actor, case)
     if kind not in PAUSE_KINDS:
         raise DomainError(_l("Choose why the clock stops: a hearing or an appraisal."))
@@ -67,7 +68,8 @@ def pause_clock(session: Session, actor: Any, case: Case, reason: str, kind: str
         raise DomainError(_l("No time limit of the office is running on this case, so "
                              "there is nothing to pause."))
     return append_event(session, case, clk.PAUSED, actor,
-                        {"reason": reason, "kind": kind, "clock": str(running.state.kind)})
+                        {**(ref or {}), "reason": reason, "kind": kind,
+                         "clock": str(running.state.kind)})
 
 
 def resume_clock(session: Session, actor: Any, case: Case, reason: str | None = None

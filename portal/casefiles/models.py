@@ -85,6 +85,8 @@ class DocumentKind(LabelledStrEnum):
     NOTICE = "notice", _l("Written notice")
     RECORD = "record", _l("Record")
     RECORDING = "recording", _l("Recording")
+    #: read by the registering office only, never by a grant holder (a deliberation record)
+    CONFIDENTIAL = "confidential", _l("Confidential (office only)")
     OTHER = "other", _l("Other")
 
 

@@ -657,7 +657,7 @@ def document_blob_path(session: Session, user: Any, version: DocumentVersion, *,
 def _checked_blob(session: Session, user: Any, version: DocumentVersion, *, log: bool
                   ) -> str:
     doc = version.document
-    if not perm.can_view(user, doc.case):
+    if not perm.can_view_document(user, doc):
         raise _deny(_l("You do not have permission to open this file."))
     if doc.is_restricted and log:
         log_access(session, user, AccessAction.VIEW_DOCUMENT, case=doc.case, document=doc,

@@ -96,8 +96,10 @@ def leaders() -> list[tuple[int, str]]:
 
 
 def documents_of(case: Case) -> list[Document]:
-    return list(session().scalars(select(Document).where(Document.case_id == case.id)
-                                  .order_by(Document.id)))
+    """The case's documents the user may see (a confidential one: the office only)."""
+    return [d for d in session().scalars(select(Document).where(Document.case_id == case.id)
+                                         .order_by(Document.id))
+            if perm.can_view_document(current_user, d)]
 
 
 def case_page(case: Case, *, block: str = "content", status_code: int = 200,

@@ -19,11 +19,20 @@ from sqlalchemy import ColumnElement, exists, false, or_, true
 
 from portal.auth.permissions import holds, is_active_user, is_admin, org_ids
 from portal.auth.roles import Role
-from portal.casefiles.models import GRANT_RANK, AccessGrant, Case, GrantLevel, Status
+from portal.casefiles.models import (
+    GRANT_RANK,
+    AccessGrant,
+    Case,
+    Document,
+    DocumentKind,
+    GrantLevel,
+    Status,
+)
 
 __all__ = ["CASE_ROLES", "OFFICE_EDIT_ROLES", "OFFICE_VIEW_ROLES", "can_add_documents",
            "can_contribute", "can_manage", "can_manage_holidays", "can_open_cases", "can_register",
-           "can_see_full_personal_data", "can_view", "grant_level", "has_grant", "is_admin",
+           "CONFIDENTIAL_KINDS", "can_see_full_personal_data", "can_view", "can_view_document",
+           "grant_level", "has_grant", "is_admin",
            "is_office_staff", "is_responsible_leader", "may_assign", "may_set_leader",
            "org_ids", "visible_cases"]
 
@@ -71,6 +80,20 @@ def has_grant(user: Any, case: Case, at_least: GrantLevel) -> bool:
 def can_view(user: Any, case: Case) -> bool:
     return (is_admin(user) or is_office_staff(user, case) or is_responsible_leader(user, case)
             or has_grant(user, case, GrantLevel.VIEW))
+
+
+#: kinds of document only the registering office (and the admin) read: not a grant holder
+#: (the handling agency is a party), nor a responsible leader from elsewhere
+CONFIDENTIAL_KINDS = frozenset({DocumentKind.CONFIDENTIAL.value})
+
+
+def can_view_document(user: Any, document: Document) -> bool:
+    """See a document listed and open it: whoever views the case, except a confidential
+    one, which the registering office and the admin only."""
+    case = document.case
+    if document.kind in CONFIDENTIAL_KINDS:
+        return is_admin(user) or is_office_staff(user, case)
+    return can_view(user, case)
 
 
 def can_contribute(user: Any, case: Case) -> bool:

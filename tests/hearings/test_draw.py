@@ -211,3 +211,20 @@ def test_the_explanation_names_a_conflict_and_a_booking():
                          seed=2)
     assert ok.seats[0].candidate is never and ok.seats[0].why["last_sat"] is None
     assert ok.passed[3] == [{"code": "outpicked", "kind": "deputy", "field": None}]
+
+
+def test_a_substitute_for_a_required_expert_is_of_the_case_s_field_or_none():
+    """Review 15: when the declined seat was needed for the experts of the case's field,
+    another field's expert does not take it; the draw reports the shortage."""
+    f = draw.CaseFacts(field="land")
+    people = [draw.Candidate(person_id=1, name="p1", kind="expert", field="medical",
+                             is_active=True, user_id=None, organisation_id=None,
+                             village_name="", affiliations=(), last_sat=None)]
+    loose = draw.draw_substitute(people, f, [], WINDOW, kind="expert", field="land",
+                                 seat_no=3, taken=frozenset(), seed=1)
+    assert loose.ok and loose.seats[0].candidate.field == "medical"
+    strict = draw.draw_substitute(people, f, [], WINDOW, kind="expert", field="land",
+                                  seat_no=3, taken=frozenset(), seed=1, field_required=True)
+    assert not strict.ok
+    assert strict.shortages == [{"kind": "expert", "field": "land", "needed": 1,
+                                 "eligible": 0}]

@@ -62,7 +62,7 @@ def seed_hearing(data: Path, url: str) -> dict[str, Any]:
                           office_id=office.id, presiding_id=clerk.id, clerk_id=clerk.id,
                           is_public=True, observer_seats=5, notice_published_at=now,
                           agenda="一、核对身份\n二、陈述", ical_uid="browser@portal",
-                          created_by_id=clerk.id)
+                          created_by_id=clerk.id, panel_size=0)  # no panel: the screens only
         db.session.add(hearing)
         db.session.flush()
         petitioner = Participant(hearing=hearing, role=ParticipantRole.PETITIONER,

@@ -441,7 +441,10 @@ def test_start_pauses_the_re_review_clock_only_on_a_re_review(app, session, worl
 
     case = _re_review_case(session, world) if re_review else None
     hearing, _tokens = new_hearing(session, world, case=case, status="published",
-                                   kind="re_review" if re_review else "petition")
+                                   kind="re_review" if re_review else "petition",
+                                   panel_size=1)
+    add_panel(session, hearing, registry(session, world, deputies=1, cppcc=0, experts=0,
+                                         lawyers=0))
     start(app, world, hearing)
     session.expire_all()
     h = session.get(Hearing, hearing.id)
@@ -449,7 +452,7 @@ def test_start_pauses_the_re_review_clock_only_on_a_re_review(app, session, worl
 
 
 def test_a_panel_member_with_an_account_joins_as_themselves(app, session, world, make_user):
-    hearing, tokens = new_hearing(session, world, status="published")
+    hearing, tokens = new_hearing(session, world, status="published", panel_size=1)
     people = registry(session, world, deputies=1, cppcc=0, experts=0, lawyers=0,
                       make_user=make_user)
     add_panel(session, hearing, people)

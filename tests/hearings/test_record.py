@@ -17,6 +17,7 @@ from sqlalchemy import select
 from hearings.models import (
     MINUTES_STAGES,
     Attendance,
+    DeliberationVote,
     Hearing,
     HearingStatus,
     MinutesSection,
@@ -78,6 +79,14 @@ def ended_hearing(session: Any, world: World, *, ended: bool = True, case: Any =
     hearing.started_at = start
     hearing.ended_at = start + timedelta(hours=3) if ended else None
     hearing.panel_opinion = "听证员多数意见：支持信访人部分诉求。"
+    # the panel's votes: freezing the record freezes the deliberation record with them
+    panel = sorted((p for p in hearing.participants if p.role == ParticipantRole.PANEL),
+                   key=lambda p: p.seat_no or 0)
+    for i, member in enumerate(panel):
+        vote, said = (("partly", "听证员乙：部分支持（保留意见）。") if i == 1
+                      else ("uphold", f"听证员{'甲丙丁戊己'[min(i, 4)]}：支持。"))
+        session.add(DeliberationVote(hearing_id=hearing.id, participant_id=member.id,
+                                     vote=vote, opinion=said))
     for stage in MINUTES_STAGES:
         session.add(MinutesSection(hearing_id=hearing.id, stage=stage,
                                    text=f"{stage}阶段笔录：各方陈述要点记录在案。", version=1))
@@ -119,7 +128,11 @@ def signatures(session: Any, version: RecordVersion) -> list[Signature]:
 
 
 def deliberation_version(session: Any, hearing: Hearing, world: World) -> RecordVersion:
-    """What the deliberation part freezes (hearings.deliberation), made by hand here."""
+    """What the deliberation part froze with the record (hearings.deliberation), or one
+    made by hand here when the record is not frozen yet."""
+    frozen = versions(session, hearing, "deliberation")
+    if frozen:
+        return frozen[-1]
     text = "评议记录\n听证员甲：支持。\n听证员乙：部分支持（保留意见）。\n"
     v = RecordVersion(hearing_id=hearing.id, kind="deliberation", number=1, text=text,
                       sha256=hashlib.sha256(text.encode()).hexdigest(),
@@ -522,9 +535,12 @@ def test_filing_with_one_signed_and_one_refused(client, session, world, monkeypa
     hearing = session.get(Hearing, hearing.id)
     assert hearing.status == HearingStatus.FILED and hearing.filed_at is not None
     docs = session.scalars(select(Document).where(Document.case_id == case.id,
-                                                  Document.kind == "record")
+                                                  Document.kind.in_(("record",
+                                                                     "confidential")))
                            .order_by(Document.id)).all()
-    assert [d.is_restricted for d in docs] == [False, True]  # the deliberation: restricted
+    # the deliberation: confidential (the office only) and restricted (every reading logged)
+    assert [(d.kind, d.is_restricted) for d in docs] == [("record", False),
+                                                         ("confidential", True)]
     record_pdf = docs[0].current
     assert record_pdf is not None and record_pdf.media_type == "application/pdf"
     # issued: the PDFs' bytes and the texts' fingerprints

@@ -104,8 +104,10 @@ def test_two_clerks_freeze_and_a_signature_sent_twice_at_once(real):
     assert [a.status_code for a in answers] == [303, 303]
     with real.app_context():
         versions = db.session.scalars(select(RecordVersion).where(
-            RecordVersion.hearing_id == hearing_id)).all()
-        assert [v.number for v in versions] == [1]
+            RecordVersion.hearing_id == hearing_id)
+            .order_by(RecordVersion.kind.desc())).all()
+        # the record, and the deliberation record frozen with it, once each
+        assert [(v.kind, v.number) for v in versions] == [("record", 1), ("deliberation", 1)]
         version = versions[0]
         db.session.remove()
 
@@ -133,6 +135,7 @@ def test_two_clerks_freeze_and_a_signature_sent_twice_at_once(real):
         hearing = db.session.get(Hearing, hearing_id)
         assert hearing is not None and hearing.status == "filed"
         docs = db.session.scalars(select(Document).where(
-            Document.case_id == hearing.case_id, Document.kind == "record")).all()
-        assert len(docs) == 1
+            Document.case_id == hearing.case_id)).all()
+        # the record and the deliberation record, each filed once
+        assert len(docs) == 2 and len({d.title for d in docs}) == 2
         db.session.remove()
