@@ -35,7 +35,7 @@ from portal.casefiles.models import Case, CaseEvent, PartyRole
 from portal.casefiles.timeline import lock_case
 from portal.errors import DomainError, NotAllowed, StaleEdit
 from portal.i18n import lazy_gettext as _l
-from portal.orgs.models import Organisation
+from portal.orgs.models import Organisation, OrgKind
 from portal.timeutil import utcnow
 
 SCHEDULED = "hearing_scheduled"
@@ -327,8 +327,25 @@ def cancel_hearing(session: Session, actor: Any, hearing: Hearing, reason: str,
 
 
 def staff_choices(session: Session, office_id: int) -> list[User]:
-    """The office's active clerks and leaders (the presiding officer and clerk choices)."""
-    users = session.scalars(select(User).join(
+    """The presiding officer and clerk choices: the office's active clerks and leaders, and
+    the leaders of the organisations above it up to its county (a county leader often
+    presides over the petition office's hearings)."""
+    above: list[int] = []
+    office = session.get(Organisation, office_id)
+    node = office.parent if office is not None else None
+    while node is not None:
+        above.append(node.id)
+        if node.kind == OrgKind.COUNTY:
+            break
+        node = node.parent
+    rows = session.execute(select(User, user_organisations.c.organisation_id).join(
         user_organisations, user_organisations.c.user_id == User.id).where(
-        user_organisations.c.organisation_id == office_id).order_by(User.display_name))
-    return [u for u in users if is_active_user(u) and u.has_role(Role.CLERK, Role.LEADER)]
+        user_organisations.c.organisation_id.in_([office_id, *above])).order_by(
+        User.display_name, User.id))
+    chosen: dict[int, User] = {}
+    for user, org_id in rows:
+        if not is_active_user(user):
+            continue
+        if user.has_role(Role.LEADER) or (org_id == office_id and user.has_role(Role.CLERK)):
+            chosen.setdefault(user.id, user)
+    return list(chosen.values())

@@ -322,3 +322,25 @@ def test_the_form_sent_twice_schedules_once(client, session, world):
     assert first.status_code == 303 and second.status_code in (302, 303)
     assert second.headers["Location"] == first.headers["Location"]
     assert len(_hearings(session, case)) == 1
+
+
+def test_a_county_leader_is_offered_and_may_preside(client, session, world, make_user):
+    """The office's clerks and leaders and the county's leaders are offered (the demo's
+    presiding officer belongs to the county): the clerk can schedule with them."""
+    county_leader = make_user(Role.LEADER, organisations=[world.county],
+                              display_name="县领导甲")
+    county_clerk = make_user(Role.CLERK, organisations=[world.county],
+                             display_name="县书记员乙")
+    other_leader = world.other_leader
+    case, _code = new_case(session, world)
+    transition(session, case, "accept", world.clerk)
+    session.commit()
+    login(client, world.clerk)
+    page = _text(client.get(f"/hearings/new?case_id={case.id}"))
+    assert f'value="{county_leader.id}"' in page
+    assert f'value="{county_clerk.id}"' not in page
+    assert f'value="{other_leader.id}"' not in page
+    answer = client.post("/hearings/new", data=_form(
+        case, world, presiding_id=str(county_leader.id), idempotency_key="k-county"))
+    assert answer.status_code == 303, _text(answer)
+    assert _hearings(session, case)[0].presiding_id == county_leader.id
