@@ -8,6 +8,7 @@ import json
 import re
 
 from hearings.models import Attendance, Hearing, ObserverStatus, Participant, ParticipantRole
+from portal.casefiles.clocks import CHINA
 from tests.fixtures.core import login
 from tests.fixtures.hearings import add_panel, new_hearing, registry
 from tests.hearings.test_live_socket import observer
@@ -30,6 +31,9 @@ def test_the_clerk_gets_the_controls_and_the_minutes(client, session, world):
     assert page.status_code == 200
     assert hearing.title in html and "一、宣布纪律" in html
     assert 'data-live="start"' in html and 'data-live="end"' in html
+    when = hearing.starts_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    start_button = re.search(r'<button[^>]*data-live="start"[^>]*>', html)
+    assert start_button and f"scheduled for {when}" in start_button.group(0)  # asks first
     assert 'id="minutes-opening"' in html and "<textarea" in html
     assert 'aria-live="polite"' in html
     assert "js/hearings/live.js" in html and "css/hearings.css" in html
