@@ -340,3 +340,20 @@ def test_a_duplicate_caught_by_the_database_is_already_registered(client, sessio
     assert "already registered to observe this hearing" in response.get_data(as_text=True)
     assert len(observers(session, hearing)) == 1
     assert sms_to(session, "13900000002") == []
+
+
+def test_the_observer_page_of_an_online_hearing_links_to_the_online_view(client, session,
+                                                                         world):
+    """A seated observer of a hearing held online (or both) finds the watch link on
+    their own page; of a hearing in a room only, none."""
+    online, _t = new_hearing(session, world, status="published", place_kind="both")
+    room, _t = new_hearing(session, world, status="published", place_kind="room")
+    session.commit()
+    for hearing, offered in ((online, True), (room, False)):
+        page = register(client, hearing, 1).get_data(as_text=True)
+        path = link_in(page)
+        token = path.rsplit("/", 1)[1]
+        own = client.get(path).get_data(as_text=True)
+        assert (f'href="/hearings/watch/{token}"' in own) is offered
+        if offered:
+            assert client.get(f"/hearings/watch/{token}").status_code == 200
