@@ -185,3 +185,18 @@ def test_the_demo_is_seeded_once(seeded):
             seed_hearings(db.session, again.append)
         assert db.session.scalar(select(func.count()).select_from(Hearing)) == before
         assert "present, 0 new" in again[0]
+
+
+def test_the_demo_panels_were_invited_and_held_hearings_noticed_before(seeded):
+    """The demo's seated panels were invited (their links issued), and a hearing held
+    had its notice published before it, not on the day the demo was seeded."""
+    from hearings.models import Participant
+
+    app, _said = seeded
+    with app.app_context():
+        panel = list(db.session.scalars(select(Participant).where(
+            Participant.role == "panel")))
+        assert panel and all(p.invited_at is not None and p.token_hash for p in panel)
+        for hearing in db.session.scalars(select(Hearing).where(
+                Hearing.started_at.is_not(None))):
+            assert hearing.notice_published_at < hearing.started_at
