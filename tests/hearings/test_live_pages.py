@@ -123,3 +123,11 @@ def test_a_closed_hearing_has_no_observer_view(client, session, world):
     hearing, _tokens = new_hearing(session, world, status="published", is_public=False)
     _row, token = observer(session, hearing)
     assert client.get(f"/hearings/watch/{token}").status_code == 404
+
+
+def test_the_log_of_a_running_hearing_does_not_wait_for_its_start(client, session, world):
+    hearing, _tokens = new_hearing(session, world, status="running", stage="opening")
+    login(client, world.clerk)
+    html = client.get(f"/hearings/{hearing.id}/live/control").get_data(as_text=True)
+    assert "Nothing since you opened this page" in html
+    assert "the log starts with the hearing" not in html
