@@ -250,3 +250,10 @@ def test_the_rota_page_shows_who_declared_a_week_unavailable(client, session, wo
     shown = page(client.get(f"/consultations/rota?year={monday.year}"))
     assert f"{team[0].name}、{team[1].name}" in shown or f"{team[1].name}、{team[0].name}" in shown
     assert "The lawyer declared this week unavailable: change it." in shown
+
+
+def test_the_public_duty_page_leads_to_asking_a_question(client):
+    """Who is on duty, then where to ask: the page is not a dead end (anonymous too)."""
+    body = client.get("/consultations/duty").get_data(as_text=True)
+    assert 'href="/consultations/ask"' in body
+    assert client.get("/consultations/ask").status_code == 200
