@@ -200,3 +200,13 @@ def test_the_demo_panels_were_invited_and_held_hearings_noticed_before(seeded):
         for hearing in db.session.scalars(select(Hearing).where(
                 Hearing.started_at.is_not(None))):
             assert hearing.notice_published_at < hearing.started_at
+
+
+def test_the_demo_cases_are_of_the_portals_kinds(seeded):
+    """A demo case's kind is one the timeline can name ("来信 · medical" was shown raw)."""
+    from portal.casefiles.models import Case, CaseKind
+
+    app, _said = seeded
+    with app.app_context():
+        kinds = set(db.session.scalars(select(Case.kind)))
+        assert kinds and kinds <= {str(k) for k in CaseKind}, kinds
