@@ -375,3 +375,15 @@ def test_the_record_dates_the_hearing_when_it_was_held(client, session, world, r
         RecordVersion.hearing_id == hearing.id)).one().text
     assert beijing(held).strftime("%Y-%m-%d %H:%M") in text
     assert beijing(hearing.starts_at).strftime("%Y-%m-%d") not in text
+
+
+def test_the_last_voter_is_told_their_vote_locks_everyone_s(client, room):
+    """The fifth member reads that theirs is the last vote (and is asked before casting
+    it), not that they may change it; the others, before that, are not told so."""
+    vote_all(client, room, upto=3)
+    fourth = page(client, room.url(room.panel[3][1]))
+    assert "Yours is the last vote" not in fourth
+    vote_all(client, room, upto=4)
+    last = page(client, room.url(room.panel[4][1]))
+    assert "Yours is the last vote" in last and "data-confirm=" in last
+    assert "You can change your vote" not in last
