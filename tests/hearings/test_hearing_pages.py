@@ -210,3 +210,15 @@ def test_the_demo_cases_are_of_the_portals_kinds(seeded):
     with app.app_context():
         kinds = set(db.session.scalars(select(Case.kind)))
         assert kinds and kinds <= {str(k) for k in CaseKind}, kinds
+
+
+def test_the_list_s_labels_sit_with_their_fields(client, session, world):
+    """In the filter bar's grid a label alone in its cell sat lower than its field: each
+    label and its field share one cell."""
+    import re
+
+    login(client, world.clerk)
+    page = client.get("/hearings/").get_data(as_text=True)
+    for field in ("case_number", "status"):
+        assert re.search(rf'<div>\s*<label for="{field}">[^<]*</label>\s*<(input|select) '
+                         rf'id="{field}"', page), field
