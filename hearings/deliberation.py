@@ -388,7 +388,7 @@ def record_text(st: State) -> str:
         return f"{label}：{value}"
 
     with in_locale(RECORD_LOCALE):
-        when = beijing(hearing.starts_at).strftime("%Y-%m-%d %H:%M")
+        when = beijing(hearing.started_at or hearing.starts_at).strftime("%Y-%m-%d %H:%M")
         presiding = next((p.name for p in hearing.participants
                           if p.role == ParticipantRole.PRESIDING and p.is_active),
                          hearing.presiding.display_name if hearing.presiding else "")

@@ -58,12 +58,16 @@ def _cases(session: DbSession, office_id: int) -> list[Case]:
 
 
 def _panel(session: DbSession, hearing: Any, people: list[Person]) -> list[Participant]:
+    """The panel seated by hand, invited when the notice went out and accepted since (with
+    their personal links), as the invitations part would have left them."""
+    invited = hearing.notice_published_at or utcnow()
     seats = []
     for seat_no, person in enumerate(people[:hearing.panel_size], start=1):
         p = Participant(hearing=hearing, role=ParticipantRole.PANEL, name=person.name,
                         person_id=person.id, user_id=person.user_id, email=person.email,
                         panel_kind=person.kind, seat_no=seat_no, picked_by=PickedBy.HAND,
-                        pick_reason="演示数据", rsvp=Rsvp.ACCEPTED)
+                        pick_reason="演示数据", rsvp=Rsvp.ACCEPTED, invited_at=invited,
+                        responded_at=invited + timedelta(hours=seat_no))
         session.add(p)
         session.flush()
         links.issue_participant_token(p)
@@ -145,11 +149,13 @@ def seed_hearings(db_session: DbSession, echo: Callable[[str], None]) -> None:
         if state == HearingStatus.PUBLISHED:
             _panel(session, hearing, people)
             continue
-        # under way or done: the hearing was held (moved into the past as plain rows)
+        # under way or done: the hearing was held (moved into the past as plain rows), its
+        # notice published the required days before
         held = utcnow() - timedelta(days=0 if state == HearingStatus.RUNNING else 3 + i)
         hearing.starts_at = held - timedelta(minutes=40)
         hearing.ends_at = held + timedelta(hours=2)
         hearing.started_at = hearing.starts_at
+        hearing.notice_published_at = hearing.starts_at - timedelta(days=10)
         _panel(session, hearing, people)
         session.add(MinutesSection(hearing_id=hearing.id, stage=Stage.OPENING,
                                    text="主持人宣布听证开始，告知回避权利，各方均不申请回避。",

@@ -187,9 +187,21 @@ def _rotation_key(c: Candidate, ties: Mapping[int, float]
     return (1, c.last_sat.timestamp(), c.times_sat, ties[c.person_id])
 
 
-def _chosen_why(code: str, c: Candidate, pool: int) -> Reason:
-    return {"code": code, "kind": c.kind, "field": c.field if c.kind == "expert" else None,
-            "last_sat": c.last_sat.date().isoformat() if c.last_sat else None, "pool": pool}
+def _chosen_why(code: str, c: Candidate, pool: int, by_lot: bool = False) -> Reason:
+    why: Reason = {"code": code, "kind": c.kind,
+                   "field": c.field if c.kind == "expert" else None,
+                   "last_sat": c.last_sat.date().isoformat() if c.last_sat else None,
+                   "pool": pool}
+    if by_lot:
+        why["by_lot"] = True
+    return why
+
+
+def _by_lot(c: Candidate, others: Iterable[Candidate], ties: Mapping[int, float]) -> bool:
+    """Whether the seeded random order decided: someone left out stood level with `c` on
+    rotation (sat as long ago, as often)."""
+    standing = _rotation_key(c, ties)[:3]
+    return any(_rotation_key(o, ties)[:3] == standing for o in others)
 
 
 def eligibility(candidates: Sequence[Candidate], facts: CaseFacts,
@@ -241,7 +253,8 @@ def draw_panel(candidates: Sequence[Candidate], facts: CaseFacts,
                                      "field": facts.field if kind == "expert" else None,
                                      "needed": needed, "eligible": len(pool)})
             continue
-        chosen += [(c, _chosen_why("rotation", c, len(pool))) for c in pool[:needed]]
+        chosen += [(c, _chosen_why("rotation", c, len(pool), _by_lot(c, pool[needed:], ties)))
+                   for c in pool[:needed]]
         chosen_ids.update(c.person_id for c in pool[:needed])
     rest = [c for c in eligible if c.person_id not in chosen_ids]
     open_seats = size - sum(max(0, mix.get(k, 0)) for k in KINDS)
@@ -255,7 +268,7 @@ def draw_panel(candidates: Sequence[Candidate], facts: CaseFacts,
     _fill_open_seats(chosen, chosen_ids, rest, open_seats, ties)
     numbers = list(seat_numbers) if seat_numbers is not None else list(range(1, size + 1))
     result.seats = [Seat(c, numbers[i], why) for i, (c, why) in enumerate(chosen)]
-    result.passed = _passed(candidates, excluded, chosen_ids)
+    result.passed = _passed(candidates, excluded, chosen_ids, facts.field)
     return result
 
 
@@ -275,8 +288,10 @@ def _fill_open_seats(chosen: list[tuple[Candidate, Reason]], chosen_ids: set[int
                    key=lambda c: (kind_count.get(c.kind, 0),
                                   field_count.get(c.field, 0) if c.kind == "expert" else 0,
                                   _rotation_key(c, ties)))
+        level = [c for c in rest if c.person_id not in chosen_ids and c is not pick
+                 and c.kind == pick.kind and (c.kind != "expert" or c.field == pick.field)]
         pool = sum(1 for c in rest if c.kind == pick.kind and c.person_id not in chosen_ids)
-        chosen.append((pick, _chosen_why("balance", pick, pool)))
+        chosen.append((pick, _chosen_why("balance", pick, pool, _by_lot(pick, level, ties))))
         chosen_ids.add(pick.person_id)
         kind_count[pick.kind] = kind_count.get(pick.kind, 0) + 1
         if pick.kind == "expert":
@@ -284,14 +299,18 @@ def _fill_open_seats(chosen: list[tuple[Candidate, Reason]], chosen_ids: set[int
 
 
 def _passed(candidates: Sequence[Candidate], excluded: Mapping[int, list[Reason]],
-            chosen_ids: set[int]) -> dict[int, list[Reason]]:
+            chosen_ids: set[int], case_field: str | None = None) -> dict[int, list[Reason]]:
+    """Why each one not chosen was passed over; an expert of another field than the case
+    needs was not in the running for its expert seats (`case_field`), only for open ones."""
     passed: dict[int, list[Reason]] = {}
     for c in candidates:
         if c.person_id in chosen_ids:
             continue
-        passed[c.person_id] = excluded.get(c.person_id) or [
-            {"code": "outpicked", "kind": c.kind,
-             "field": c.field if c.kind == "expert" else None}]
+        why: Reason = {"code": "outpicked", "kind": c.kind,
+                       "field": c.field if c.kind == "expert" else None}
+        if c.kind == "expert" and case_field and c.field != case_field:
+            why["case_field"] = case_field
+        passed[c.person_id] = excluded.get(c.person_id) or [why]
     return passed
 
 

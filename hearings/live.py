@@ -10,7 +10,7 @@ countdown is computed from the server's time, never a client's."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import event as sa_event
@@ -38,6 +38,7 @@ from hearings.models import (
 from hearings.rules import rules
 from portal import transaction
 from portal.casefiles import operations as case_ops
+from portal.casefiles.clocks import CHINA
 from portal.errors import DomainError, NotAllowed, StaleEdit
 from portal.extensions import DbSession
 from portal.i18n import lazy_gettext as _l
@@ -132,12 +133,30 @@ def _case_event(session: DbSession, actor: Any, hearing: Hearing, kind: str, tex
 
 # --- start, stages, end ---------------------------------------------------------------------
 
+#: how long before its scheduled time a hearing may be opened
+START_EARLY = timedelta(minutes=60)
+
+
+def start_window_problem(hearing: Hearing, now: datetime) -> str | None:
+    """Why the hearing may not be opened yet (more than START_EARLY before its time), or
+    None: one click on the wrong day must not open a hearing announced for another."""
+    if hearing.starts_at - START_EARLY <= now:
+        return None
+    when = hearing.starts_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    return str(_l("This hearing is scheduled for %(when)s: it can be started from "
+                  "%(minutes)d minutes before that time.", when=when,
+                  minutes=int(START_EARLY.total_seconds() // 60)))
+
+
 def start(session: DbSession, actor: Any, hearing: Hearing) -> None:
     """Open the hearing: RUNNING, the opening stage; on a re-review the 复核 clock stops
     (Art. 36); a case event; whoever is already connected by their link is checked in
     online (hearings.events passes their participant ids)."""
     _require_run(actor, hearing)
     lock_hearing(cast(Session, session), hearing)
+    problem = start_window_problem(hearing, utcnow())
+    if problem:
+        raise LiveRefused(problem)
     if hearing.status == HearingStatus.SCHEDULED:
         raise LiveRefused(_l("Publish the hearing's notice before starting it."))
     if hearing.status != HearingStatus.PUBLISHED:

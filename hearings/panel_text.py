@@ -41,10 +41,29 @@ def _last_sat(reason: dict[str, Any]) -> str:
     return str(_l("never sat on a panel"))
 
 
+def _lot(reason: dict[str, Any]) -> str:
+    """How a tie was settled, when one was."""
+    if reason.get("by_lot"):
+        return str(_l("; others stood level with them, and the draw's random order (from "
+                      "its seed) decided"))
+    return ""
+
+
 def describe(reason: dict[str, Any]) -> str:
     """One reason of the draw (chosen or passed over) as a sentence."""
     code = reason.get("code")
     group = group_label(reason.get("kind"), reason.get("field"))
+    if code in ("rotation", "balance", "substitute") and reason.get("by_lot"):
+        return _chosen(code, group, reason) + _lot(reason)
+    if code == "outpicked" and reason.get("case_field") \
+            and reason.get("case_field") != reason.get("field"):
+        return str(_l("Another field than the case's: its expert seats are for "
+                      "%(needed)s (and no open seat came to this person)",
+                      needed=group_label("expert", reason.get("case_field"))))
+    return _chosen(code, group, reason)
+
+
+def _chosen(code: Any, group: str, reason: dict[str, Any]) -> str:
     if code == "rotation":
         return str(_l("Least recently picked of the %(group)s; %(last)s", group=group,
                       last=_last_sat(reason)))

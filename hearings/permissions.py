@@ -211,6 +211,13 @@ def can_see_notice(hearing: Hearing) -> bool:
             and hearing.status == HearingStatus.CANCELLED)
 
 
+def observer_may_watch_online(observer: Any, hearing: Hearing) -> bool:
+    """An observer's own page offers the online view (/watch/<token>): a seated observer
+    of a hearing held online (or in a room and online) that is still publicly visible."""
+    return (observer.status == "seated" and hearing.place_kind in ("online", "both")
+            and is_publicly_visible(hearing))
+
+
 # --- live hearing and minutes -----------------------------------------------------------
 
 

@@ -225,6 +225,7 @@ def _observer_page(observer: Observer, hearing: Hearing, token: str, *,
         may_cancel=(observer.status != ObserverStatus.CANCELLED
                     and hearing.status in (HearingStatus.PUBLISHED,
                                            HearingStatus.SCHEDULED)),
+        may_watch=perm.observer_may_watch_online(observer, hearing),
         observer_labels=labels(ObserverStatus), **_context())
     return _no_store(current_app.make_response((body, code)))
 

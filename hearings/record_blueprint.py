@@ -8,6 +8,7 @@ personal link (/hearings/sign/<token>). Each view: load → authorize
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 from flask import Response, abort, flash, redirect, request, url_for
@@ -15,6 +16,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
@@ -32,6 +34,7 @@ from hearings.models import (
 )
 from portal import idempotency, web
 from portal.casefiles import blobs
+from portal.casefiles.models import CaseEvent
 from portal.enums import labels
 from portal.errors import DomainError
 from portal.extensions import db, limiter
@@ -105,6 +108,20 @@ def _image_uri(sha256: str | None) -> str | None:
 
 # --- the record page (staff) --------------------------------------------------------------
 
+def _filed_pdf(hearing: Hearing) -> int | None:
+    """The case document the record's PDF was filed as (from the filing event), if any."""
+    if hearing.status != HearingStatus.FILED:
+        return None
+    for payload in db.session.scalars(select(CaseEvent.payload).where(
+            CaseEvent.case_id == hearing.case_id, CaseEvent.kind == "hearing_record_filed")
+            .order_by(CaseEvent.id.desc())):
+        data = json.loads(payload or "{}")
+        if data.get("hearing_id") == hearing.id:
+            found = (data.get("documents") or {}).get("record")
+            return int(found) if found else None
+    return None
+
+
 @bp.get("/<int:hearing_id>/record")
 @require(perm.can_open_hearings)
 def record(hearing_id: int) -> ResponseReturnValue:
@@ -122,7 +139,8 @@ def record(hearing_id: int) -> ResponseReturnValue:
                   show_deliberation=perm.can_deliberate(current_user, hearing),
                   freeze_now=rec.can_freeze_now(hearing),
                   can_file=perm.can_file_record(current_user, hearing),
-                  file_now=rec.may_file_now(session, hearing), **LABELS)
+                  file_now=rec.may_file_now(session, hearing),
+                  filed_pdf=_filed_pdf(hearing), **LABELS)
 
 
 def _back(hearing: Hearing) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from hearings.models import (
     RecordVersion,
 )
 from portal.errors import DomainError
+from portal.timeutil import beijing
 from tests.fixtures.core import client_for, login
 from tests.fixtures.hearings import add_panel, new_hearing, registry
 
@@ -357,3 +359,31 @@ def test_the_room_holds_no_inline_code_and_asks_before_freezing(client, room):
     found = _inline(page(client, room.url(room.presiding_token)))
     assert found.problems == []
     assert any("Freeze the deliberation record now" in c for c in found.confirms)
+
+
+def test_the_record_dates_the_hearing_when_it_was_held(client, session, world, room):
+    """A hearing held earlier than scheduled: the deliberation record says the real day."""
+    hearing = session.get(Hearing, room.hearing.id)
+    held = hearing.starts_at - timedelta(days=7, hours=2)
+    hearing.started_at = held
+    session.commit()
+    vote_all(client, room)
+    client.post(room.url(room.presiding_token, "/opinion"), data={"text": "多数支持。"})
+    assert client.post(room.url(room.presiding_token, "/freeze")).status_code == 303
+    session.expire_all()
+    text = session.scalars(select(RecordVersion).where(
+        RecordVersion.hearing_id == hearing.id)).one().text
+    assert beijing(held).strftime("%Y-%m-%d %H:%M") in text
+    assert beijing(hearing.starts_at).strftime("%Y-%m-%d") not in text
+
+
+def test_the_last_voter_is_told_their_vote_locks_everyone_s(client, room):
+    """The fifth member reads that theirs is the last vote (and is asked before casting
+    it), not that they may change it; the others, before that, are not told so."""
+    vote_all(client, room, upto=3)
+    fourth = page(client, room.url(room.panel[3][1]))
+    assert "Yours is the last vote" not in fourth
+    vote_all(client, room, upto=4)
+    last = page(client, room.url(room.panel[4][1]))
+    assert "Yours is the last vote" in last and "data-confirm=" in last
+    assert "You can change your vote" not in last

@@ -228,3 +228,31 @@ def test_a_substitute_for_a_required_expert_is_of_the_case_s_field_or_none():
     assert not strict.ok
     assert strict.shortages == [{"kind": "expert", "field": "land", "needed": 1,
                                  "eligible": 0}]
+
+
+def test_the_explanation_says_when_the_lot_decided_and_why_other_fields_wait():
+    """Everyone new (never sat): each pick says the seeded order settled the tie; an
+    expert of another field than the case's is passed over for the field, not because
+    the seat went to someone picked less recently."""
+    from hearings.panel_text import describe
+
+    people = [draw.Candidate(person_id=i, name=f"p{i}", kind=kind, field=fld)
+              for i, (kind, fld) in enumerate(
+                  [("deputy", None), ("deputy", None), ("cppcc", None), ("cppcc", None),
+                   ("expert", "land"), ("expert", "land"), ("expert", "land"),
+                   ("expert", "medical"), ("lawyer", None), ("lawyer", None)], start=1)]
+    result = draw.draw_panel(people, draw.CaseFacts(field="land"), [], WINDOW, size=5,
+                             mix={"deputy": 1, "cppcc": 1, "expert": 2, "lawyer": 1},
+                             seed=7)
+    assert result.ok
+    for seat in result.seats:
+        text = describe(seat.why)
+        assert "never sat" in text and "random order" in text, text
+    [medical] = result.passed[8]
+    text = describe(medical)
+    assert text.startswith("Another field than the case's") and "Land experts" in text
+    # no tie: a sole candidate's pick does not mention the lot
+    alone = draw.draw_panel(people[:1] + people[2:3] + people[4:6] + people[8:9],
+                            draw.CaseFacts(field="land"), [], WINDOW, size=5,
+                            mix={"deputy": 1, "cppcc": 1, "expert": 2, "lawyer": 1}, seed=7)
+    assert all("random order" not in describe(s.why) for s in alone.seats)

@@ -3,6 +3,7 @@ hearing that will never be filed can be adjourned with a reason, which lets the 
 again (review 14)."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +18,8 @@ from tests.hearings.test_live_socket import _re_review_case
 
 def _started(session: Any, world: Any, case: Any) -> Any:
     hearing, _t = new_hearing(session, world, case=case, status="published",
-                              kind="re_review", panel_size=1)
+                              kind="re_review", panel_size=1,
+                              starts_in=timedelta(minutes=30))  # inside the start window
     add_panel(session, hearing, registry(session, world, deputies=1, cppcc=0, experts=0,
                                          lawyers=0))
     live.start(session, world.clerk, hearing)

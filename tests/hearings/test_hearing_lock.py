@@ -3,6 +3,7 @@ a stage and ending lock the hearing and read it again, so the second click is re
 a message (never a StaleDataError, a 500)."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -55,7 +56,8 @@ def test_moving_or_ending_after_a_change_meanwhile_is_refused(session: Any,
 def test_a_hearing_starts_only_published_with_its_panel_full(session: Any, world: Any) -> None:
     from tests.fixtures.hearings import add_panel, registry
 
-    hearing, _t = new_hearing(session, world, status="scheduled", panel_size=3)
+    hearing, _t = new_hearing(session, world, status="scheduled", panel_size=3,
+                              starts_in=timedelta(minutes=30))  # inside the start window
     add_panel(session, hearing, registry(session, world, deputies=1, cppcc=1, experts=1,
                                          lawyers=0))
     with pytest.raises(live.LiveRefused, match="notice"):

@@ -185,3 +185,40 @@ def test_the_demo_is_seeded_once(seeded):
             seed_hearings(db.session, again.append)
         assert db.session.scalar(select(func.count()).select_from(Hearing)) == before
         assert "present, 0 new" in again[0]
+
+
+def test_the_demo_panels_were_invited_and_held_hearings_noticed_before(seeded):
+    """The demo's seated panels were invited (their links issued), and a hearing held
+    had its notice published before it, not on the day the demo was seeded."""
+    from hearings.models import Participant
+
+    app, _said = seeded
+    with app.app_context():
+        panel = list(db.session.scalars(select(Participant).where(
+            Participant.role == "panel")))
+        assert panel and all(p.invited_at is not None and p.token_hash for p in panel)
+        for hearing in db.session.scalars(select(Hearing).where(
+                Hearing.started_at.is_not(None))):
+            assert hearing.notice_published_at < hearing.started_at
+
+
+def test_the_demo_cases_are_of_the_portals_kinds(seeded):
+    """A demo case's kind is one the timeline can name ("来信 · medical" was shown raw)."""
+    from portal.casefiles.models import Case, CaseKind
+
+    app, _said = seeded
+    with app.app_context():
+        kinds = set(db.session.scalars(select(Case.kind)))
+        assert kinds and kinds <= {str(k) for k in CaseKind}, kinds
+
+
+def test_the_list_s_labels_sit_with_their_fields(client, session, world):
+    """In the filter bar's grid a label alone in its cell sat lower than its field: each
+    label and its field share one cell."""
+    import re
+
+    login(client, world.clerk)
+    page = client.get("/hearings/").get_data(as_text=True)
+    for field in ("case_number", "status"):
+        assert re.search(rf'<div>\s*<label for="{field}">[^<]*</label>\s*<(input|select) '
+                         rf'id="{field}"', page), field

@@ -389,3 +389,18 @@ def test_the_watch_page_button_gives_the_observer_a_watch_only_link(app, session
     observer.status = "cancelled"
     session.commit()
     assert client.post("/hearings/watch/tseated/video").status_code == 404
+
+
+def test_a_running_hearing_without_a_room_does_not_promise_one(app, session, world, heard):
+    """Under way and no video room: no "opens shortly" — a room-only hearing has no video,
+    an online one sends the viewer to the clerk."""
+    hearing, tokens = heard
+    petitioner = _participant(hearing, ParticipantRole.PETITIONER)
+    hearing.status = "running"
+    for place_kind, says in (("room", "hearing room only"), ("both", "Ask the hearing clerk")):
+        hearing.place_kind = place_kind
+        with app.test_request_context("/"):
+            page = render_template("hearings/_video.html", hearing=hearing,
+                                   participant=petitioner,
+                                   participant_token=tokens[petitioner.id])
+        assert says in page and "not open yet" not in page

@@ -6,6 +6,7 @@ same state. Nothing the Content-Security-Policy blocks (tests.fixtures.browser).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import urllib.request
@@ -137,8 +138,22 @@ def test_the_clerk_runs_it_and_the_observer_follows_on_a_phone(served, browser, 
     assert watcher.locator("[data-live]").count() == 0  # watch only
     assert watcher.locator("textarea").count() == 0
 
+    # attendance: nobody checked in yet, so no button shows a state as chosen
+    assert clerk.locator(".checkin-buttons button[aria-pressed=true]").count() == 0
+    # the control page's selects and number box are touch-sized like the portal's fields
+    for box in ("#speaker-person", "#speaker-minutes", "#recusal-person"):
+        assert (clerk.locator(box).bounding_box() or {}).get("height", 0) >= 44, box
+    # starting asks first, naming the scheduled time
+    asked: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    clerk.once("dialog", accept)
     clerk.locator("[data-live=start]").click()
     clerk.wait_for_selector("[data-live=next]:not([hidden])", timeout=WAIT)
+    assert asked and re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", asked[0]), asked
     opening = clerk.locator("#live-stage").inner_text()
     watcher.wait_for_function(
         "(want) => document.getElementById('live-stage').textContent === want", arg=opening,

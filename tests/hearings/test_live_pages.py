@@ -8,6 +8,7 @@ import json
 import re
 
 from hearings.models import Attendance, Hearing, ObserverStatus, Participant, ParticipantRole
+from portal.casefiles.clocks import CHINA
 from tests.fixtures.core import login
 from tests.fixtures.hearings import add_panel, new_hearing, registry
 from tests.hearings.test_live_socket import observer
@@ -30,6 +31,9 @@ def test_the_clerk_gets_the_controls_and_the_minutes(client, session, world):
     assert page.status_code == 200
     assert hearing.title in html and "一、宣布纪律" in html
     assert 'data-live="start"' in html and 'data-live="end"' in html
+    when = hearing.starts_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    start_button = re.search(r'<button[^>]*data-live="start"[^>]*>', html)
+    assert start_button and f"scheduled for {when}" in start_button.group(0)  # asks first
     assert 'id="minutes-opening"' in html and "<textarea" in html
     assert 'aria-live="polite"' in html
     assert "js/hearings/live.js" in html and "css/hearings.css" in html
@@ -119,3 +123,11 @@ def test_a_closed_hearing_has_no_observer_view(client, session, world):
     hearing, _tokens = new_hearing(session, world, status="published", is_public=False)
     _row, token = observer(session, hearing)
     assert client.get(f"/hearings/watch/{token}").status_code == 404
+
+
+def test_the_log_of_a_running_hearing_does_not_wait_for_its_start(client, session, world):
+    hearing, _tokens = new_hearing(session, world, status="running", stage="opening")
+    login(client, world.clerk)
+    html = client.get(f"/hearings/{hearing.id}/live/control").get_data(as_text=True)
+    assert "Nothing since you opened this page" in html
+    assert "the log starts with the hearing" not in html

@@ -25,6 +25,9 @@ from portal.timeutil import utcnow
 from tests.fixtures.core import login
 from tests.fixtures.hearings import add_panel, new_hearing, registry
 
+#: a hearing may be started from an hour before its time
+SOON = timedelta(minutes=30)
+
 NS = "/hearings"
 
 
@@ -81,7 +84,7 @@ def petitioner(hearing: Any) -> Participant:
 def live_hearing(session, world):
     """A published hearing with a panel of five, an observer; (hearing, tokens, observer
     token)."""
-    hearing, tokens = new_hearing(session, world, status="published")
+    hearing, tokens = new_hearing(session, world, status="published", starts_in=SOON)
     panel_tokens = add_panel(session, hearing, registry(session, world, deputies=1, cppcc=1,
                                                         experts=2, lawyers=1))
     _obs, obs_token = observer(session, hearing)
@@ -153,7 +156,7 @@ def test_a_stranger_is_refused_and_joins_nothing(app, session, world, live_heari
 
 def test_joining_another_hearing_leaves_the_first(app, session, world, live_hearing):
     hearing, _tokens, _obs = live_hearing
-    other, _other_tokens = new_hearing(session, world, status="published")
+    other, _other_tokens = new_hearing(session, world, status="published", starts_in=SOON)
     admin = staff_sock(app, world.admin)
     join(admin, hearing)
     assert join(admin, other)["hearing_id"] == other.id
@@ -163,7 +166,7 @@ def test_joining_another_hearing_leaves_the_first(app, session, world, live_hear
 
 def test_another_hearings_link_or_a_wrong_id_is_refused(app, session, world, live_hearing):
     hearing, tokens, _obs = live_hearing
-    other, other_tokens = new_hearing(session, world, status="published")
+    other, other_tokens = new_hearing(session, world, status="published", starts_in=SOON)
     assert join(sock(app), other, token=tokens[petitioner(hearing).id])["ok"] is False
     assert emit(sock(app), "join", {"hearing_id": "DROP TABLE"})["ok"] is False
     assert emit(sock(app), "join", ["not", "a", "dict"])["ok"] is False
@@ -440,7 +443,7 @@ def test_start_pauses_the_re_review_clock_only_on_a_re_review(app, session, worl
     from portal.casefiles import clock_ops
 
     case = _re_review_case(session, world) if re_review else None
-    hearing, _tokens = new_hearing(session, world, case=case, status="published",
+    hearing, _tokens = new_hearing(session, world, case=case, status="published", starts_in=SOON,
                                    kind="re_review" if re_review else "petition",
                                    panel_size=1)
     add_panel(session, hearing, registry(session, world, deputies=1, cppcc=0, experts=0,
@@ -452,7 +455,8 @@ def test_start_pauses_the_re_review_clock_only_on_a_re_review(app, session, worl
 
 
 def test_a_panel_member_with_an_account_joins_as_themselves(app, session, world, make_user):
-    hearing, tokens = new_hearing(session, world, status="published", panel_size=1)
+    hearing, tokens = new_hearing(session, world, status="published", panel_size=1,
+                                  starts_in=SOON)
     people = registry(session, world, deputies=1, cppcc=0, experts=0, lawyers=0,
                       make_user=make_user)
     add_panel(session, hearing, people)
@@ -467,3 +471,18 @@ def test_a_panel_member_with_an_account_joins_as_themselves(app, session, world,
     # the presiding officer through their personal link sees the minutes too
     presiding = next(p for p in hearing.participants if p.role == ParticipantRole.PRESIDING)
     assert "minutes" in join(sock(app), hearing, token=tokens[presiding.id])
+
+
+def test_a_hearing_is_not_started_long_before_its_time(app, session, world):
+    """One click on the wrong day opens nothing: more than an hour before its time the
+    start is refused with the scheduled time, and the hearing stays published."""
+    hearing, _tokens = new_hearing(session, world, status="published",
+                                   starts_in=timedelta(hours=2))
+    session.commit()
+    clerk = staff_sock(app, world.clerk)
+    join(clerk, hearing)
+    ack = emit(clerk, "start")
+    assert ack["ok"] is False and "started from 60 minutes before" in ack["error"]
+    session.expire_all()
+    assert session.get(Hearing, hearing.id).status == "published"
+    assert session.get(Hearing, hearing.id).started_at is None

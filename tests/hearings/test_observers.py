@@ -353,3 +353,23 @@ def test_a_seated_observer_finds_the_live_view_on_their_page(client, session, wo
     assert f'href="/hearings/watch/{token}"' in page
     assert client.get(f"/hearings/watch/{token}").status_code == 200
     assert "/hearings/watch/" not in client.get(waiting).get_data(as_text=True)
+
+
+def test_the_observer_page_of_an_online_hearing_links_to_the_online_view(client, session,
+                                                                         world):
+    """A seated observer of a hearing held online (or both) finds the watch link on
+    their own page; of a hearing in a room only, none."""
+    online, _t = new_hearing(session, world, status="published", place_kind="both")
+    room, _t = new_hearing(session, world, status="published", place_kind="room")
+    session.commit()
+    for hearing, offered in ((online, True), (room, False)):
+        page = register(client, hearing, 1).get_data(as_text=True)
+        path = link_in(page)
+        token = path.rsplit("/", 1)[1]
+        own = client.get(path).get_data(as_text=True)
+        # both lead to the live view; only an online hearing offers watching it online
+        assert f'href="/hearings/watch/{token}"' in own
+        assert ("Watch the hearing online" in own) is offered
+        assert own.count(f'href="/hearings/watch/{token}"') == 1
+        if offered:
+            assert client.get(f"/hearings/watch/{token}").status_code == 200

@@ -350,3 +350,22 @@ def test_an_even_panel_size_is_refused(client, session, world):
     assert ("The panel must have an odd number of seats, at least 5; this hearing has 6."
             in _page(client, response.headers["Location"]))
     assert _seats(session, hearing) == []
+
+
+def test_each_labelled_button_names_what_it_shows(client, session, world):
+    """axe's label-content-name-mismatch: a button's accessible name contains its visible
+    text (speech users say what they see), in Chinese and in English."""
+    import re
+
+    hearing, _tokens = new_hearing(session, world)
+    add_panel(session, hearing, registry(session, world)[:2])
+    session.commit()
+    login(client, world.clerk)
+    for lang in ("zh_CN", "en"):
+        client.set_cookie("portal_lang", lang)
+        page = _page(client, f"/hearings/{hearing.id}")
+        buttons = re.findall(r'<button[^>]*aria-label="([^"]*)"[^>]*>\s*([^<]*?)\s*</button>',
+                             page)
+        assert len(buttons) >= 2, lang
+        for label, text in buttons:
+            assert text in label, (lang, label, text)

@@ -235,3 +235,24 @@ def test_the_pager_swaps_only_the_results(client, session, world):
     page = client.get("/hearings/public?page=2", headers={"HX-Request": "true"})
     text = page.get_data(as_text=True)
     assert made[10].title in text and "<h1>" not in text and "Page 2 of 2" in text
+
+
+def test_a_running_hearing_is_under_way_and_a_held_one_takes_no_registration(
+        client, session, world):
+    """Only a hearing still to come offers seats: a running one is listed as under way,
+    and the notice of a running or held hearing shows neither seats nor the form."""
+    running, _ = new_hearing(session, world, status="running", starts_in=timedelta(hours=-1))
+    running.notice_published_at = running.starts_at - timedelta(days=8)
+    held, _ = new_hearing(session, world, status="filed", starts_in=timedelta(days=-3))
+    held.notice_published_at = held.starts_at - timedelta(days=8)
+    coming, _ = new_hearing(session, world, status="published")
+    session.commit()
+    page = client.get("/hearings/public").get_data(as_text=True)
+    row = page[page.index(running.title):].split("</tr>")[0]
+    assert "Under way" in row and "seats left" not in row
+    coming_row = page[page.index(coming.title):].split("</tr>")[0]
+    assert "10 of 10 seats left" in coming_row
+    for hearing, says in ((running, "<strong>Under way</strong>"), (held, "<strong>Held</strong>")):
+        notice = client.get(f"/hearings/public/{hearing.id}").get_data(as_text=True)
+        assert says in notice and "seats left" not in notice
+        assert 'name="id_number"' not in notice

@@ -599,3 +599,27 @@ def test_the_hearing_page_shows_the_record_section(client, session, world):
     total = len(hearing.participants)
     assert f"0 of {total} participants have signed or refused" in page
     assert tokens  # every participant has a personal link to sign with
+
+
+def test_the_record_page_words_follow_the_state(client, session, world):
+    """Ended but not frozen: the tag says ended, and the first freeze is not worded as a
+    correction even when the deliberation record is already frozen; once filed, the page
+    no longer invites signing, says who is recorded as not signed, links the PDF."""
+    hearing, _tokens = ended_hearing(session, world)
+    deliberation_version(session, hearing, world)
+    login(client, world.clerk)
+    page = client.get(f"/hearings/{hearing.id}/record").get_data(as_text=True)
+    assert '<span class="tag">Ended</span>' in page and "In progress" not in page
+    assert "Freeze the minutes for signing" in page
+    assert "Freeze a new version" not in page and "signs the new version again" not in page
+    freeze(client, hearing)
+    answer = client.post(f"/hearings/{hearing.id}/record/file",
+                         data={"confirm_unsigned": "y"})
+    assert answer.status_code == 303
+    page = client.get(f"/hearings/{hearing.id}/record").get_data(as_text=True)
+    doc = session.scalars(select(Document).where(Document.case_id == hearing.case_id,
+                                                 Document.kind == "record")
+                          .order_by(Document.id)).first()
+    assert f'/cases/{hearing.case.number}/documents/{doc.id}/1"' in page
+    assert "Recorded as not signed at filing" in page and "Not signed yet" not in page
+    assert "signs on their own device" not in page

@@ -102,3 +102,26 @@ def test_the_filed_pdf_is_verifiable(client, session, world):
     # the case page offers the PDF, which opens as a PDF
     page = client.get(f"/cases/{hearing.case.number}/documents/{doc.id}/1")
     assert page.status_code == 200 and page.data.startswith(b"%PDF")
+
+
+@pytest.mark.skipif(not POPPLER, reason="pdftoppm/pdftotext (poppler-utils) not installed: "
+                    "run scripts/install-system-deps")
+def test_the_check_box_is_on_the_first_page_and_the_number_printed_once(
+        app, client, session, world, tmp_path: Path):
+    """The QR code and fingerprint come right under the heading (never alone on a last
+    page); a title that already carries the case number does not get it twice."""
+    hearing, _tokens = signed_hearing(client, session, world)
+    hearing.title = f"{hearing.case.number} 听证会"
+    session.commit()
+    [version] = versions(session, hearing)
+    with app.test_request_context():
+        html = record_html(session, hearing, version)
+        pdf = record_pdf(session, hearing, version)
+    sub = html[html.index('<p class="sub">'):].split("</p>")[0]
+    assert sub.count(hearing.case.number) == 1
+    path = tmp_path / "record.pdf"
+    path.write_bytes(pdf)
+    first = "".join(subprocess.run(
+        ["pdftotext", "-f", "1", "-l", "1", str(path), "-"], check=True,
+        capture_output=True, timeout=60).stdout.decode().split())
+    assert version.sha256 in first

@@ -122,6 +122,10 @@ def test_a_clerk_records_a_request_and_grants_it(client, session, world):
     # sent twice: the first one's result, nothing more stored
     assert client.post("/hearings/requests/new", data=data).status_code in (302, 303)
     assert len(_requests(session, case)) == 1
+    # the petitioner is told of the decision: the form asks before it is sent
+    decide = _text(client.get(f"/hearings/requests/{req.id}"))
+    assert re.search(r'<form method="post" novalidate data-confirm="[^"]*petitioner is told',
+                     decide)
 
     granted = client.post(f"/hearings/requests/{req.id}",
                           data={"decision": "grant", "text": "同意举行听证。"})

@@ -61,13 +61,20 @@ export function createControls(root, S, request, getState) {
 
   function checkInButtons(person) {
     const box = el("span", { class: "checkin-buttons", role: "group" });
-    for (const [state, label] of [["in_room", S.mark_in_room], ["online", S.mark_online],
-                                  ["absent", S.mark_absent]]) {
+    // present in the room / online are the two states a button shows as chosen; "not
+    // present" is the default (not checked in): its button undoes a check-in, and is
+    // off while there is nothing to undo, never shown as chosen
+    for (const [state, label] of [["in_room", S.mark_in_room], ["online", S.mark_online]]) {
       box.append(el("button", { type: "button", class: "small",
         "aria-pressed": String(person.attendance === state),
         "aria-label": `${person.name}: ${label}`,
         onclick: () => send("check_in", { participant_id: person.id, state }) }, label));
     }
+    box.append(el("button", { type: "button", class: "small",
+      disabled: person.attendance === "absent",
+      "aria-label": `${person.name}: ${S.mark_absent}`,
+      onclick: () => send("check_in", { participant_id: person.id, state: "absent" }) },
+      S.mark_absent));
     return box;
   }
 
