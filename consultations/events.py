@@ -98,9 +98,23 @@ def _closing(reason: str) -> dict[str, str]:
 
 def _forget(sid: str) -> None:
     with _lock:
-        _joined.pop(sid, None)
+        places = _joined.pop(sid, None) or {}
         _sent_at.pop(sid, None)
-    live.registry().remove(NAMESPACE, sid)
+    registry = live.registry()
+    for joined in places.values():
+        if joined.user_id is not None:
+            registry.set_discard(_members_key(joined.consultation_id), _member(sid, joined))
+    registry.remove(NAMESPACE, sid)
+
+
+def _members_key(consultation_id: int) -> str:
+    """The logged-in connections (lawyer, organisers) that joined a consultation, on any
+    node: what `evict` re-checks when the consultation changes hands."""
+    return f"consult:members:{consultation_id}"
+
+
+def _member(sid: str, joined: Joined) -> str:
+    return f"{sid} {joined.side} {joined.user_id}"
 
 
 # --- connecting ------------------------------------------------------------------------------
@@ -159,6 +173,8 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
     sid = request.sid  # type: ignore[attr-defined]
     with _lock:
         _joined.setdefault(sid, {})[consultation.id] = joined
+    if joined.user_id is not None:
+        live.registry().set_add(_members_key(consultation.id), _member(sid, joined))
     # in the rooms before reading the history: a message committed meanwhile comes twice
     # at worst (the client keeps one per id), never not at all
     join_room(consultation.room_key)
@@ -331,6 +347,38 @@ def announce_status(session: Session, consultation: Consultation) -> None:
         found = db.session.get(Consultation, cid)
         if found is not None:
             emit_status(found)
+
+    transaction.after_commit(session, send)
+
+
+def evict(session: Session, consultation_id: int) -> None:
+    """Once this transaction commits, the logged-in windows of the consultation whose user
+    no longer passes (the lawyer it was handed over from, an organiser whose role went)
+    are told `closed` and leave its rooms, on whichever node they are: nothing more of it
+    reaches them. The person's side is checked by their link on each event."""
+
+    def send() -> None:
+        from portal.auth.models import User
+
+        registry = live.registry()
+        key = _members_key(consultation_id)
+        found = db.session.get(Consultation, consultation_id)
+        for member in registry.set_members(key):
+            sid, side, uid = member.split(" ")
+            user = db.session.get(User, int(uid))
+            allowed = found is not None and user is not None and (
+                perm.answers(user, found) if side == Sender.LAWYER
+                else perm.can_view_consultation(user, found))
+            if allowed:
+                continue
+            registry.set_discard(key, member)
+            socketio.emit("closed", {**_closing("not_allowed"),
+                                     "consultation_id": consultation_id},
+                          to=sid, namespace=NAMESPACE)
+            live.leave_room(sid, f"consultation-{consultation_id}", NAMESPACE)  # room_key
+            live.leave_room(sid, side_room(consultation_id, side), NAMESPACE)
+            with _lock:
+                _joined.get(sid, {}).pop(consultation_id, None)
 
     transaction.after_commit(session, send)
 

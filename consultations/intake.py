@@ -419,6 +419,8 @@ def hand_over(session: DbSession, now: datetime | None = None) -> int:
         consultation.lawyer_user_id = new.user_id
         session.flush()
         changed = from_id != new.id
+        if changed:
+            _chat_changed_hands(session, consultation)
         with in_locale(consultation.locale or "zh_CN"):
             told = _("Your consultation continues with this week's duty lawyer, "
                      "%(lawyer)s.", lawyer=new.name)
@@ -434,6 +436,13 @@ def hand_over(session: DbSession, now: datetime | None = None) -> int:
                       locale=consultation.locale or "zh_CN",
                       dedupe_key=f"consultation-handover-sms:{consultation.id}:{week.id}")
     return len(behind)
+
+
+def _chat_changed_hands(session: DbSession, consultation: Consultation) -> None:
+    """The lawyer it was handed over from leaves its chat (and its video room)."""
+    from consultations import events
+
+    events.evict(session, consultation.id)
 
 
 # --- the duty lawyer away -----------------------------------------------------------------
