@@ -1,7 +1,7 @@
 """The chat of a consultation: post a message (text or attachment) once per client id,
-mark the other side's messages delivered or read, history since an id, the queue
-position of a waiting person. Operations flush, never commit; the socket namespace
-(consultations/events.py) and the attachment routes call them."""
+mark the other side's messages delivered or read, history since an id (a waiting
+person's place is intake's: `intake.position`). Operations flush, never commit; the
+socket namespace (consultations/events.py) and the attachment routes call them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from consultations.models import (
@@ -234,35 +234,4 @@ def file_of(session: Session, consultation: Consultation, file_id: int) -> Consu
     found = session.get(ConsultationFile, file_id)
     if found is None or found.consultation_id != consultation.id:
         raise NotFound(_l("That attachment does not exist."))
-    return found
-
-
-# --- the queue -----------------------------------------------------------------------------
-
-def queue_position(session: Session, consultation: Consultation) -> int | None:
-    """1 for the next to be taken; None unless waiting in the queue."""
-    if consultation.status != ConsultationStatus.QUEUED:
-        return None
-    ahead = session.scalar(select(func.count()).select_from(Consultation).where(
-        Consultation.status == ConsultationStatus.QUEUED,
-        or_(Consultation.created_at < consultation.created_at,
-            and_(Consultation.created_at == consultation.created_at,
-                 Consultation.id < consultation.id))))
-    return int(ahead or 0) + 1
-
-
-def queue_positions(session: Session) -> dict[int, int]:
-    """Every queued consultation's place, by id; held ones (for the next duty) as 0."""
-    rows = session.execute(
-        select(Consultation.id, Consultation.status)
-        .where(Consultation.status.in_([ConsultationStatus.QUEUED, ConsultationStatus.HELD]))
-        .order_by(Consultation.created_at, Consultation.id))
-    found: dict[int, int] = {}
-    n = 0
-    for cid, status in rows:
-        if status == ConsultationStatus.QUEUED:
-            n += 1
-            found[cid] = n
-        else:
-            found[cid] = 0
     return found

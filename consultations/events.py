@@ -28,7 +28,7 @@ from flask_socketio import join_room
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import load_only
 
-from consultations import chat, links
+from consultations import chat, intake, links
 from consultations import permissions as perm
 from consultations.models import Consultation, ConsultationStatus, Sender
 from portal import live, transaction
@@ -180,14 +180,21 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
     join_room(consultation.room_key)
     if joined.side != READER:
         join_room(side_room(consultation.id, joined.side))
-    position = chat.queue_position(db.session, consultation)
+    position = intake.position(db.session, consultation)
     _remember_position(consultation, position)
     messages = chat.history(db.session, consultation, client_number(data.get("after_id")))
     return {"consultation_id": consultation.id, "side": joined.side,
-            "status": consultation.status, "position": position,
+            "status": _shown_status(consultation, position), "position": position,
             "video": _video_open(consultation),
             "messages": [chat.message_payload(db.session, m) for m in messages],
             "server_time": utcnow().isoformat()}
+
+
+def _shown_status(consultation: Consultation, position: int | None) -> str:
+    """A held question counts as waiting once duty has started (intake.position)."""
+    if consultation.status == ConsultationStatus.HELD and position is not None:
+        return ConsultationStatus.QUEUED
+    return consultation.status
 
 
 def _current(data: dict[str, Any]) -> tuple[Joined, Consultation]:
@@ -300,11 +307,12 @@ def on_read(data: dict[str, Any]) -> dict[str, Any]:
 def announce_queue(session: Session) -> None:
     """Once this transaction commits, tell each waiting person whose place changed their
     new place, and those no longer waiting (taken, withdrawn) their status. The intake
-    part calls it after take-next and withdraw; a tick may call it too."""
+    part calls it after take-next, withdraw, the release of held questions and the
+    hand-over."""
 
     def send() -> None:
         registry = live.registry()
-        now = {str(cid): str(n) for cid, n in chat.queue_positions(db.session).items()}
+        now = {str(cid): str(n) for cid, n in _positions().items()}
         told = registry.map_get(POSITIONS_KEY)
         changed = {cid: n for cid, n in now.items() if told.get(cid) != n}
         gone = [cid for cid in told if cid not in now]
@@ -322,6 +330,14 @@ def announce_queue(session: Session) -> None:
                 emit_status(found)
 
     transaction.after_commit(session, send)
+
+
+def _positions() -> dict[int, int]:
+    """Every waiting consultation's place (intake's order); held ones out of duty as 0."""
+    found = intake.positions(db.session)
+    held = db.session.scalars(select(Consultation.id).where(
+        Consultation.status == ConsultationStatus.HELD))
+    return {**{cid: 0 for cid in held if cid not in found}, **found}
 
 
 def _video_open(consultation: Consultation) -> bool:

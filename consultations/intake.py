@@ -265,6 +265,7 @@ def release_held(session: DbSession, now: datetime | None = None) -> int:
     moved = int(getattr(result, "rowcount", 0) or 0)
     if moved:
         session.expire_all()
+        _tell_queue(session)
     return moved
 
 
@@ -318,6 +319,7 @@ def take_next(session: DbSession, user: Any, now: datetime | None = None) -> Con
                 taken = session.get(Consultation, cid)
                 assert taken is not None
                 session.refresh(taken)
+                _tell_queue(session, taken)
                 return taken
     raise IntakeRefused(_l("Nobody is waiting in the queue."), status=409)
 
@@ -337,6 +339,7 @@ def withdraw(session: DbSession, consultation: Consultation,
         raise IntakeRefused(_l("This question can no longer be withdrawn: a lawyer has "
                                "taken it or it is closed."), status=409)
     session.refresh(consultation)
+    _tell_queue(session)
 
 
 # --- system messages (history, once-only markers) ---------------------------------------
@@ -435,7 +438,19 @@ def hand_over(session: DbSession, now: datetime | None = None) -> int:
                       params={"name": consultation.name, "lawyer": new.name},
                       locale=consultation.locale or "zh_CN",
                       dedupe_key=f"consultation-handover-sms:{consultation.id}:{week.id}")
+    if behind:
+        _tell_queue(session)
     return len(behind)
+
+
+def _tell_queue(session: DbSession, taken: Consultation | None = None) -> None:
+    """The waiting people's chats learn their new places once this commits (and the
+    taken one's both sides its status)."""
+    from consultations import events
+
+    events.announce_queue(session)
+    if taken is not None:
+        events.announce_status(session, taken)
 
 
 def _chat_changed_hands(session: DbSession, consultation: Consultation) -> None:

@@ -30,7 +30,6 @@ from portal.casefiles import permissions as case_perm
 from portal.casefiles.models import Case, CaseKind
 from portal.errors import DomainError, NotAllowed
 from portal.i18n import lazy_gettext as _l
-from portal.live import emit_after_commit
 from portal.timeutil import beijing, utcnow
 
 #: the longest written answer, characters
@@ -194,10 +193,10 @@ def close(session: Session, user: Any, consultation: Consultation, *, outcome: s
         application = apply_legal_aid(session, user, consultation, aid, now)
     session.flush()
     answer_pdf.register_text(session, consultation)  # what the PDF's QR code names
-    # the person's page and the chat learn it live (namespace /consult, the chat part's)
-    emit_after_commit("consultation_closed",
-                      {"id": consultation.id, "outcome": consultation.outcome},
-                      to=consultation.room_key, namespace="/consult")
+    # the person's page and the chat learn it live (the chat's `status`)
+    from consultations import events
+
+    events.announce_status(session, consultation)
     _file_on_case(session, user, consultation, "consultation.closed",
                   outcome_line(consultation))
     return application

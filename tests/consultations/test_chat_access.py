@@ -16,7 +16,13 @@ from tests.consultations.test_chat_support import (
     say,
     user_socket,
 )
-from tests.fixtures.consultations import duty_week, lawyers, this_monday
+from tests.consultations.test_intake_support import (  # noqa: F401 (fixtures)
+    ON_DUTY,
+    clock_fixture,
+    duty_fixture,
+    user_of,
+)
+from tests.fixtures.consultations import duty_week, lawyers, new_consultation, this_monday
 from tests.fixtures.core import login
 
 
@@ -44,3 +50,45 @@ def test_a_hand_over_takes_the_former_lawyer_out_of_the_chat(app, client, sessio
     assert closed and closed[-1]["reason"] == "not_allowed"
     assert say(person, consultation, "还在吗？", "p-1")["ok"]
     assert received(former, "message") == []
+
+
+def test_the_chat_tells_the_queue_number_of_the_page_and_hears_a_take(
+        app, client, session, duty, clock):
+    """One order (assistance first), and taking the next tells the others their place
+    and the one taken its status."""
+    early, early_token = new_consultation(session, duty_week_id=duty.first.id,
+                                          created_at=ON_DUTY - timedelta(minutes=30))
+    helped, helped_token = new_consultation(session, duty_week_id=duty.first.id,
+                                            needs_assistance=True,
+                                            created_at=ON_DUTY - timedelta(minutes=5))
+    a, b = person_socket(app), person_socket(app)
+    assert join(b, helped, helped_token)["position"] == 1
+    assert join(a, early, early_token)["position"] == 2
+    login(client, user_of(session, duty.a))
+    assert client.post("/consultations/take-next").status_code == 303
+    assert received(a, "queue")[-1]["position"] == 1
+    assert received(b, "status")[-1]["status"] == "active"
+
+
+def test_withdrawing_tells_those_behind(app, client, session, duty, clock):
+    first, first_token = new_consultation(session, duty_week_id=duty.first.id,
+                                          created_at=ON_DUTY - timedelta(minutes=30))
+    second, second_token = new_consultation(session, duty_week_id=duty.first.id,
+                                            created_at=ON_DUTY - timedelta(minutes=20))
+    behind = person_socket(app)
+    assert join(behind, second, second_token)["position"] == 2
+    intake.withdraw(session, first)
+    transaction.commit(session)
+    assert received(behind, "queue")[-1]["position"] == 1
+
+
+def test_closing_tells_the_chat_its_status(app, client, session, world, make_user):
+    from consultations import outcomes
+
+    consultation, token, lawyer = answered(session, world, make_user)
+    person = person_socket(app)
+    assert join(person, consultation, token)["ok"]
+    outcomes.close(session, _user(session, lawyer), consultation, outcome="answered",
+                   answer="可以申请劳动仲裁。", declared=True)
+    transaction.commit(session)
+    assert received(person, "status")[-1]["status"] == "closed"
