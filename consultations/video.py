@@ -1,7 +1,9 @@
 """The move from chat to video: a video room (video/) hosted by the answering lawyer, with
 a seat for the person asking, and a line in the chat telling both sides.
 
-The lawyer is no scheduler of reception rooms, so the room is made here rather than by
+The room is of the confidential kind (`RoomKind.CONSULTATION`): only its host and the
+person's seat enter, not the office's staff, and it is on no schedule. The lawyer is no
+scheduler of reception rooms, so the room is made here rather than by
 `video.operations.create_room` (which asks for a clerk); the lawyer is its named host
 (`Room.host_id`), which is what `video.permissions.can_host` and the /video namespace
 check. The person's join link is issued anew each time they press "join" (only its hash is
@@ -63,7 +65,7 @@ def move_to_video(session: Session, user: Any, consultation: Consultation) -> Ro
     if room is not None:
         return room
     now = utcnow()
-    room = Room(kind=RoomKind.APPOINTMENT,
+    room = Room(kind=RoomKind.CONSULTATION,
                 title=str(_l("Legal consultation no. %(n)s", n=consultation.id)),
                 office_id=_office_id(user), host_id=user.id, starts_at=now,
                 ends_at=now + timedelta(hours=ROOM_HOURS), slot_minutes=60,

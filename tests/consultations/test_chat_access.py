@@ -10,6 +10,7 @@ from portal import transaction
 from portal.timeutil import BEIJING
 from tests.consultations.test_chat_support import (
     answered,
+    fresh_user,
     join,
     person_socket,
     received,
@@ -23,7 +24,7 @@ from tests.consultations.test_intake_support import (  # noqa: F401 (fixtures)
     user_of,
 )
 from tests.fixtures.consultations import duty_week, lawyers, new_consultation, this_monday
-from tests.fixtures.core import login
+from tests.fixtures.core import client_for, login
 
 
 def _user(session, person):
@@ -92,3 +93,39 @@ def test_closing_tells_the_chat_its_status(app, client, session, world, make_use
                    answer="可以申请劳动仲裁。", declared=True)
     transaction.commit(session)
     assert received(person, "status")[-1]["status"] == "closed"
+
+
+def _video_room(app, client, session, world, make_user):
+    from consultations.models import Consultation
+    from video.models import Room
+
+    consultation, token, lawyer = answered(session, world, make_user)
+    login(client, _user(session, lawyer))
+    assert client.post(f"/consultations/{consultation.id}/video").status_code == 303
+    session.expire_all()
+    found = session.get(Consultation, consultation.id)
+    return found, token, lawyer, session.get(Room, found.video_room_id)
+
+
+def test_the_office_does_not_see_host_or_join_a_consultations_video(
+        app, client, session, world, make_user):
+    from portal.auth.roles import Role
+    from tests.fixtures.video import NAMESPACE as VIDEO
+    from tests.fixtures.video import staff_socket
+
+    consultation, _token, _lawyer, room = _video_room(app, client, session, world, make_user)
+    assert room.kind == "consultation" and room.office_id == world.township.id
+    office = [make_user(role, organisations=[world.township])
+              for role in (Role.CLERK, Role.LEADER, Role.SUPERVISOR)]
+    for user in [*office, make_user(Role.ADMIN)]:
+        client = client_for(app, user)
+        for url in (f"/video/rooms/{room.id}", f"/video/rooms/{room.id}/host",
+                    f"/video/rooms/{room.id}/notes"):
+            assert client.get(url).status_code in (403, 404), (user.roles, url)
+        assert client.post(f"/video/rooms/{room.id}/host").status_code in (403, 404)
+        schedule = client.get("/video/")
+        assert consultation.name not in schedule.get_data(as_text=True)
+        assert f"/video/rooms/{room.id}" not in schedule.get_data(as_text=True)
+        fresh_user()
+        sock = staff_socket(app, client, room)
+        assert not sock.is_connected(VIDEO), user.roles
