@@ -456,7 +456,9 @@ def _tell_queue(session: DbSession, taken: Consultation | None = None) -> None:
 def _chat_changed_hands(session: DbSession, consultation: Consultation) -> None:
     """The lawyer it was handed over from leaves its chat (and its video room)."""
     from consultations import events
+    from consultations.video import end_video
 
+    end_video(session, consultation)
     events.evict(session, consultation.id)
 
 

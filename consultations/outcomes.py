@@ -193,9 +193,11 @@ def close(session: Session, user: Any, consultation: Consultation, *, outcome: s
         application = apply_legal_aid(session, user, consultation, aid, now)
     session.flush()
     answer_pdf.register_text(session, consultation)  # what the PDF's QR code names
-    # the person's page and the chat learn it live (the chat's `status`)
+    # its video ends; the person's page and the chat learn it live (the chat's `status`)
     from consultations import events
+    from consultations.video import end_video
 
+    end_video(session, consultation)
     events.announce_status(session, consultation)
     _file_on_case(session, user, consultation, "consultation.closed",
                   outcome_line(consultation))

@@ -62,8 +62,10 @@ def move_to_video(session: Session, user: Any, consultation: Consultation) -> Ro
     if consultation.status != ConsultationStatus.ACTIVE:
         chat.check_open(consultation)
     room = current_room(session, consultation)
-    if room is not None:
+    if room is not None and room.host_id == user.id:
         return room
+    if room is not None:  # hosted by the lawyer it was handed over from
+        video_ops.end_room(session, None, room)
     now = utcnow()
     room = Room(kind=RoomKind.CONSULTATION,
                 title=str(_l("Legal consultation no. %(n)s", n=consultation.id)),
@@ -98,9 +100,20 @@ def _tell(session: Session, consultation: Consultation) -> None:
     announce_status(session, consultation)
 
 
-def person_link(session: Session, consultation: Consultation) -> str:
-    """A fresh join token for the person's seat (the last one stops working)."""
+def end_video(session: Session, consultation: Consultation) -> None:
+    """The consultation left its lawyer's hands (closed, handed over): its video room
+    ends for everyone, and every link to it stops working."""
     room = current_room(session, consultation)
+    if room is not None:
+        video_ops.end_room(session, None, room)
+
+
+def person_link(session: Session, consultation: Consultation) -> str:
+    """A fresh join token for the person's seat (the last one stops working), while the
+    lawyer is answering."""
+    room = current_room(session, consultation)
+    if consultation.status != ConsultationStatus.ACTIVE:
+        room = None
     seat = person_seat(room) if room is not None else None
     if room is None or seat is None or seat.state not in (SeatState.BOOKED,
                                                          SeatState.WAITING,

@@ -100,8 +100,9 @@ def _video_room(app, client, session, world, make_user):
     from video.models import Room
 
     consultation, token, lawyer = answered(session, world, make_user)
-    login(client, _user(session, lawyer))
-    assert client.post(f"/consultations/{consultation.id}/video").status_code == 303
+    mine = client_for(app, _user(session, lawyer))
+    fresh_user()
+    assert mine.post(f"/consultations/{consultation.id}/video").status_code == 303
     session.expire_all()
     found = session.get(Consultation, consultation.id)
     return found, token, lawyer, session.get(Room, found.video_room_id)
@@ -129,3 +130,38 @@ def test_the_office_does_not_see_host_or_join_a_consultations_video(
         fresh_user()
         sock = staff_socket(app, client, room)
         assert not sock.is_connected(VIDEO), user.roles
+
+
+def test_a_handed_over_consultation_gets_a_video_room_of_its_new_lawyer(
+        app, client, session, world, make_user):
+    consultation, _token, _old, room = _video_room(app, client, session, world, make_user)
+    new = lawyers(session, world, 1, make_user=make_user)[0]
+    consultation.lawyer_id, consultation.lawyer_user_id = new.id, new.user_id
+    session.commit()
+    mine = client_for(app, _user(session, new))
+    fresh_user()
+    assert mine.post(f"/consultations/{consultation.id}/video").status_code == 303
+    fresh_user()
+    assert mine.get(f"/consultations/{consultation.id}/video").status_code == 200
+    session.expire_all()
+    assert room.status == "ended"
+    assert consultation.video_room_id != room.id
+
+
+def test_the_hand_over_and_the_close_end_the_video(app, client, session, world, make_user):
+    from consultations import outcomes
+
+    consultation, token, old, room = _video_room(app, client, session, world, make_user)
+    outcomes.close(session, _user(session, old), consultation, outcome="answered",
+                   answer="可以申请劳动仲裁。", declared=True)
+    transaction.commit(session)
+    assert room.status == "ended"
+    assert app.test_client().post(f"/consultations/chat/{token}/video").status_code == 400
+    other, _t, lawyer, other_room = _video_room(app, client, session, world, make_user)
+    new = lawyers(session, world, 1, make_user=make_user)[0]
+    later = this_monday() + timedelta(weeks=401)
+    duty_week(session, new, later)
+    now = datetime.combine(later + timedelta(days=2), time(10), tzinfo=BEIJING)
+    assert intake.hand_over(session, now) == 1
+    transaction.commit(session)
+    assert other_room.status == "ended"
