@@ -27,7 +27,8 @@ from portal.timeutil import utcnow
 
 #: the longest client id a sender may give its message (the column's width)
 MAX_CLIENT_ID = 64
-#: messages one history answer carries at most (a reconnect asks again from the last one)
+#: messages one history answer carries at most (with `has_more` the client asks again
+#: from the last one it got)
 HISTORY_LIMIT = 200
 #: what a person or a lawyer may attach: the kind is read from the bytes, never the name
 CHAT_FILE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif",
@@ -170,12 +171,14 @@ def mark(session: Session, consultation: Consultation, reader: str, kind: str,
 
 
 def history(session: Session, consultation: Consultation, after_id: int = 0,
-            limit: int = HISTORY_LIMIT) -> list[Message]:
-    """The messages after `after_id` (a reconnecting client's last seen), oldest first."""
-    return list(session.scalars(
+            limit: int = HISTORY_LIMIT) -> tuple[list[Message], bool]:
+    """The messages after `after_id` (a reconnecting client's last seen), oldest first, at
+    most `limit` of them, and whether more follow (the client asks again from the last)."""
+    found = list(session.scalars(
         select(Message).where(Message.consultation_id == consultation.id,
                               Message.id > after_id)
-        .order_by(Message.id).limit(limit)))
+        .order_by(Message.id).limit(limit + 1)))
+    return found[:limit], len(found) > limit
 
 
 def file_info(session: Session, file_id: int | None) -> dict[str, Any] | None:

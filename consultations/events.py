@@ -182,11 +182,13 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
         join_room(side_room(consultation.id, joined.side))
     position = intake.position(db.session, consultation)
     _remember_position(consultation, position)
-    messages = chat.history(db.session, consultation, client_number(data.get("after_id")))
+    messages, more = chat.history(db.session, consultation,
+                                  client_number(data.get("after_id")))
     return {"consultation_id": consultation.id, "side": joined.side,
             "status": _shown_status(consultation, position), "position": position,
             "video": _video_open(consultation),
             "messages": [chat.message_payload(db.session, m) for m in messages],
+            "has_more": more,
             "server_time": utcnow().isoformat()}
 
 

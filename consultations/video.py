@@ -16,7 +16,7 @@ from typing import Any
 
 from consultations import chat
 from consultations import permissions as perm
-from consultations.models import Consultation, ConsultationStatus
+from consultations.models import Consultation, ConsultationStatus, Message
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import DbSession as Session
 from portal.i18n import lazy_gettext as _l
@@ -81,22 +81,21 @@ def move_to_video(session: Session, user: Any, consultation: Consultation) -> Ro
     session.add(seat)
     video_ops.staff_seat(session, user, room)  # the lawyer's seat; the room goes live
     consultation.video_room_id = room.id
-    chat.post_notice(session, consultation,
-                     str(_l("The lawyer moved this consultation to video. Press “Join the "
-                            "video” to take part.")), key=f"video-{room.id}")
+    notice = chat.post_notice(session, consultation,
+                              str(_l("The lawyer moved this consultation to video. Press "
+                                     "“Join the video” to take part.")),
+                              key=f"video-{room.id}")
     session.flush()
-    _tell(session, consultation)
+    _tell(session, consultation, notice)
     return room
 
 
-def _tell(session: Session, consultation: Consultation) -> None:
+def _tell(session: Session, consultation: Consultation, notice: Message) -> None:
     from consultations.events import NAMESPACE, announce_status
     from portal import live
 
-    latest = chat.history(session, consultation, 0)[-1:]
-    for message in latest:
-        live.emit_after_commit("message", chat.message_payload(session, message),
-                               to=consultation.room_key, namespace=NAMESPACE)
+    live.emit_after_commit("message", chat.message_payload(session, notice),
+                           to=consultation.room_key, namespace=NAMESPACE)
     announce_status(session, consultation)
 
 

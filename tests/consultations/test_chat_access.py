@@ -165,3 +165,36 @@ def test_the_hand_over_and_the_close_end_the_video(app, client, session, world, 
     assert intake.hand_over(session, now) == 1
     transaction.commit(session)
     assert other_room.status == "ended"
+
+
+def _many(session, consultation, n):
+    from consultations.models import Message
+    from portal.timeutil import utcnow
+
+    session.add_all([Message(consultation_id=consultation.id, sender="asker", body=f"m{i}",
+                             client_id=f"m{i}", sent_at=utcnow()) for i in range(n)])
+    session.commit()
+
+
+def test_a_long_history_comes_in_pages_to_the_newest(app, session, world, make_user):
+    consultation, token, _lawyer = answered(session, world, make_user)
+    _many(session, consultation, 205)
+    person = person_socket(app)
+    first = join(person, consultation, token)
+    assert len(first["messages"]) == 200 and first["has_more"] is True
+    rest = join(person, consultation, token, after=first["messages"][-1]["id"])
+    assert [m["body"] for m in rest["messages"]] == [f"m{i}" for i in range(200, 205)]
+    assert rest["has_more"] is False
+
+
+def test_the_video_notice_is_what_the_chat_hears(app, client, session, world, make_user):
+    consultation, token, lawyer = answered(session, world, make_user)
+    _many(session, consultation, 205)
+    person = person_socket(app)
+    join(person, consultation, token)
+    join(person, consultation, token, after=10**9)
+    mine = client_for(app, _user(session, lawyer))
+    fresh_user()
+    assert mine.post(f"/consultations/{consultation.id}/video").status_code == 303
+    heard = received(person, "message")
+    assert heard and heard[-1]["sender"] == "system" and "video" in heard[-1]["body"]
