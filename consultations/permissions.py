@@ -106,10 +106,15 @@ def answers(user: Any, consultation: Consultation) -> bool:
 
 def still_answers(user: Any, consultation: Consultation, person_id: int | None) -> bool:
     """`answers`, re-checked on each chat event of a connection that passed it when it
-    joined as registry person `person_id`: the same active lawyer account, and the
-    consultation still theirs (not handed over). One query fewer per message."""
-    return (person_id is not None and is_active_user(user) and holds(user, Role.LAWYER)
-            and consultation.lawyer_id == person_id)
+    joined as registry person `person_id`: the same active lawyer account, the
+    consultation still theirs (not handed over), and their registry entry still active
+    and linked to this account (one query by id)."""
+    if not (person_id is not None and is_active_user(user) and holds(user, Role.LAWYER)
+            and consultation.lawyer_id == person_id):
+        return False
+    entry = db.session.get(Person, person_id)
+    return (entry is not None and entry.is_active and entry.kind == "lawyer"
+            and entry.user_id == user.id)
 
 
 def can_chat(user: Any, consultation: Consultation) -> bool:

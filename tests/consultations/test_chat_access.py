@@ -198,3 +198,16 @@ def test_the_video_notice_is_what_the_chat_hears(app, client, session, world, ma
     assert mine.post(f"/consultations/{consultation.id}/video").status_code == 303
     heard = received(person, "message")
     assert heard and heard[-1]["sender"] == "system" and "video" in heard[-1]["body"]
+
+
+def test_a_struck_off_lawyer_can_no_longer_write(app, client, session, world, make_user):
+    consultation, token, lawyer = answered(session, world, make_user)
+    login(client, _user(session, lawyer))
+    sock = user_socket(app, client)
+    assert join(sock, consultation)["side"] == "lawyer"
+    assert say(sock, consultation, "您好", "l-1")["ok"]
+    lawyer.is_active = False
+    session.commit()
+    refused = say(sock, consultation, "还在", "l-2")
+    assert not refused["ok"] and "no longer take part" in refused["error"]
+    assert received(sock, "closed")[-1]["reason"] == "not_allowed"
