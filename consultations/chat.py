@@ -185,20 +185,37 @@ def file_info(session: Session, file_id: int | None) -> dict[str, Any] | None:
     if not file_id:
         return None
     found = session.get(ConsultationFile, file_id)
-    if found is None:
-        return None
+    return _file_dict(found) if found is not None else None
+
+
+def _file_dict(found: ConsultationFile) -> dict[str, Any]:
     return {"id": found.id, "name": found.original_name, "size": found.size,
             "media_type": found.media_type}
 
 
-def message_payload(session: Session, message: Message) -> dict[str, Any]:
-    """A message as the clients read it."""
+def message_payload(session: Session, message: Message,
+                    files: dict[int, ConsultationFile] | None = None) -> dict[str, Any]:
+    """A message as the clients read it (`files`: its attachment, loaded already)."""
+    if files is not None:
+        attached = files.get(message.file_id) if message.file_id else None
+        info = _file_dict(attached) if attached is not None else None
+    else:
+        info = file_info(session, message.file_id)
     return {"id": message.id, "consultation_id": message.consultation_id,
             "sender": message.sender, "body": message.body,
-            "file": file_info(session, message.file_id), "client_id": message.client_id,
+            "file": info, "client_id": message.client_id,
             "sent_at": message.sent_at.isoformat(),
             "delivered_at": message.delivered_at.isoformat() if message.delivered_at else None,
             "read_at": message.read_at.isoformat() if message.read_at else None}
+
+
+def message_payloads(session: Session, messages: list[Message]) -> list[dict[str, Any]]:
+    """Messages as the clients read them, their attachments loaded in one query."""
+    ids = {m.file_id for m in messages if m.file_id}
+    files = ({f.id: f for f in session.scalars(
+        select(ConsultationFile).where(ConsultationFile.id.in_(sorted(ids))))}
+        if ids else {})
+    return [message_payload(session, m, files) for m in messages]
 
 
 # --- attachments ---------------------------------------------------------------------------

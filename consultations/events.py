@@ -187,7 +187,7 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
     return {"consultation_id": consultation.id, "side": joined.side,
             "status": _shown_status(consultation, position), "position": position,
             "video": _video_open(consultation),
-            "messages": [chat.message_payload(db.session, m) for m in messages],
+            "messages": chat.message_payloads(db.session, messages),
             "has_more": more,
             "server_time": utcnow().isoformat()}
 

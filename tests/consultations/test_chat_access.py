@@ -4,6 +4,7 @@ person sees one queue number, history pages past its cap (the review's findings)
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from types import SimpleNamespace
 
 from consultations import intake
 from portal import transaction
@@ -211,3 +212,38 @@ def test_a_struck_off_lawyer_can_no_longer_write(app, client, session, world, ma
     refused = say(sock, consultation, "还在", "l-2")
     assert not refused["ok"] and "no longer take part" in refused["error"]
     assert received(sock, "closed")[-1]["reason"] == "not_allowed"
+
+
+def test_the_history_loads_its_attachments_at_once(app, session, world, make_user):
+    from sqlalchemy import event
+
+    from consultations.models import ConsultationFile, Message
+    from portal.timeutil import utcnow
+
+    consultation, token, _lawyer = answered(session, world, make_user)
+    for i in range(5):
+        found = ConsultationFile(consultation_id=consultation.id, sender="asker",
+                                 sha256=f"{i:064x}", size=10, media_type="application/pdf",
+                                 original_name=f"证据{i}.pdf", created_at=utcnow())
+        session.add(found)
+        session.flush()
+        session.add(Message(consultation_id=consultation.id, sender="asker", body="",
+                            file_id=found.id, client_id=f"f{i}", sent_at=utcnow()))
+    session.commit()
+    cid = consultation.id
+    session.expunge_all()  # nothing loaded already
+    selects: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        if "consultation_files" in statement and statement.lstrip().upper().startswith(
+                "SELECT"):
+            selects.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        ack = join(person_socket(app), SimpleNamespace(id=cid), token)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert [m["file"]["name"] for m in ack["messages"]] == [f"证据{i}.pdf" for i in range(5)]
+    assert len(selects) == 1
