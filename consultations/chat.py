@@ -30,9 +30,12 @@ MAX_CLIENT_ID = 64
 #: messages one history answer carries at most (with `has_more` the client asks again
 #: from the last one it got)
 HISTORY_LIMIT = 200
-#: what a person or a lawyer may attach: the kind is read from the bytes, never the name
-CHAT_FILE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif",
-                             "image/webp"})
+#: what a person or a lawyer may attach (with the question or in the chat): the kind is
+#: read from the bytes, never the name (`attachment_type`)
+ATTACHMENT_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif",
+                              "image/webp"})
+#: the bytes the kind is read from
+SNIFF_BYTES = 4096
 #: the two sides that write; an organiser reads only
 SIDES = (Sender.ASKER, Sender.LAWYER)
 
@@ -124,17 +127,26 @@ def post_message(session: Session, consultation: Consultation, side: str, *,
     return message, True
 
 
-def post_notice(session: Session, consultation: Consultation, body: str, key: str
-                ) -> Message:
-    """A line from the portal in the chat (the move to video), once per `key`."""
+def post_notice(session: Session, consultation: Consultation, body: str, key: str,
+                now: datetime | None = None) -> tuple[Message, bool]:
+    """A line from the portal in the chat (the move to video, a hand-over, an alert),
+    once per (consultation, `key`), even from two processes at once. Returns the message
+    (the first one's for a key used already) and whether it is new."""
     found = _existing(session, consultation.id, Sender.SYSTEM, key)
     if found is not None:
-        return found
+        return found, False
     message = Message(consultation_id=consultation.id, sender=Sender.SYSTEM, body=body,
-                      client_id=key, sent_at=utcnow())
-    session.add(message)
-    session.flush()
-    return message
+                      client_id=key, sent_at=now or utcnow())
+    try:
+        with session.begin_nested():
+            session.add(message)
+            session.flush()
+    except IntegrityError:  # another process added it meanwhile
+        found = _existing(session, consultation.id, Sender.SYSTEM, key)
+        if found is None:
+            raise
+        return found, False
+    return message, True
 
 
 @dataclass(frozen=True)
@@ -220,11 +232,19 @@ def message_payloads(session: Session, messages: list[Message]) -> list[dict[str
 
 # --- attachments ---------------------------------------------------------------------------
 
+def attachment_type(data: bytes) -> str | None:
+    """The kind of an attachment read from its first bytes, if one that may be attached
+    (the question's form and the chat both ask here)."""
+    from portal.casefiles.forms import sniff_media_type
+
+    media_type = sniff_media_type(data[:SNIFF_BYTES])
+    return media_type if media_type in ATTACHMENT_TYPES else None
+
+
 def add_file(session: Session, consultation: Consultation, side: str, stream: IO[bytes],
              original_name: str) -> ConsultationFile:
     """Store an attachment of `side` (size and kind checked on the bytes)."""
     from portal.casefiles.blobs import store_bytes
-    from portal.casefiles.forms import sniff_media_type
 
     if side not in SIDES:
         raise ChatRefused(_l("You may read this consultation but not write in it."))
@@ -236,8 +256,8 @@ def add_file(session: Session, consultation: Consultation, side: str, stream: IO
     if len(data) > limit:
         raise ChatRefused(_l("The file is too large: at most %(mb)s MB.",
                              mb=max(1, limit // (1024 * 1024))), status=413)
-    media_type = sniff_media_type(data[:64])
-    if media_type not in CHAT_FILE_TYPES:
+    media_type = attachment_type(data)
+    if media_type is None:
         raise ChatRefused(_l("Only photos (JPEG, PNG, GIF, WebP) and PDF files can be "
                              "attached."), status=415)
     sha, size = store_bytes(data)

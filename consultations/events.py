@@ -6,7 +6,7 @@ answering lawyer or an organiser (read only) by their login. Socket.IO rooms:
   consultation-<id>          both sides (and organisers reading): messages, status
   consultation-<id>:asker    the person's windows: queue positions, marks on their messages
   consultation-<id>:lawyer   the lawyer's windows: marks on their messages
-  cu<user>                   a logged-in user's windows (closed at logout)
+  user:<user>                a logged-in user's windows (closed at logout; live.user_room)
 
 Which consultations a connection joined, and as which side, is kept per sid in this
 process (every event of a sid reaches the node that holds it); the logged-in users'
@@ -72,10 +72,6 @@ def side_room(consultation_id: int, side: str) -> str:
     return f"consultation-{consultation_id}:{side}"
 
 
-def user_room(user_id: int) -> str:
-    return f"cu{user_id}"
-
-
 class Refused(DomainError):
     """Refused; with `close`, the sender's connection is closed after the answer."""
 
@@ -124,7 +120,7 @@ def on_connect(auth: Any = None) -> bool:
     sid = request.sid  # type: ignore[attr-defined]
     if current_user.is_authenticated:
         live.registry().connect(NAMESPACE, sid, "", f"u{current_user.id}", current_user.id)
-        join_room(user_room(current_user.id))
+        join_room(live.user_room(current_user.id))
     return True
 
 
@@ -410,7 +406,7 @@ def _on_logout(_app: Any, user: Any) -> None:
         return
     registry = live.registry()
     mine = registry.connections(NAMESPACE, user_id=user_id)
-    socketio.emit("closed", _closing("logged_out"), to=user_room(user_id),
+    socketio.emit("closed", _closing("logged_out"), to=live.user_room(user_id),
                   namespace=NAMESPACE)
     for conn in mine:
         registry.remove(NAMESPACE, conn.sid)

@@ -28,9 +28,9 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 
-from consultations import links
+from consultations import chat, links
+from consultations.chat import ATTACHMENT_TYPES
 from consultations.duty_now import current_duty, duty_week_on, next_duty_start
 from consultations.models import (
     OPEN_CONSULTATION_STATUSES,
@@ -59,8 +59,6 @@ from portal.timeutil import BEIJING, utcnow
 
 #: attachments the person may send with the question
 MAX_FILES = 3
-ATTACHMENT_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif",
-                              "image/webp"})
 #: the longest question, characters
 MAX_QUESTION = 2000
 #: chat messages quoted in a hand-over summary
@@ -347,18 +345,7 @@ def withdraw(session: DbSession, consultation: Consultation,
 def _system_message(session: DbSession, consultation: Consultation, key: str, body: str,
                     now: datetime) -> bool:
     """Add a system message once per (consultation, key); False when it exists already."""
-    exists = session.scalar(select(Message.id).where(
-        Message.consultation_id == consultation.id, Message.sender == Sender.SYSTEM,
-        Message.client_id == key))
-    if exists is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(Message(consultation_id=consultation.id, sender=Sender.SYSTEM,
-                                client_id=key, body=body, sent_at=now))
-    except IntegrityError:  # another process added it meanwhile
-        return False
-    return True
+    return chat.post_notice(session, consultation, body, key, now)[1]
 
 
 def system_messages(session: DbSession, consultation: Consultation) -> list[Message]:

@@ -81,7 +81,7 @@ def move_to_video(session: Session, user: Any, consultation: Consultation) -> Ro
     session.add(seat)
     video_ops.staff_seat(session, user, room)  # the lawyer's seat; the room goes live
     consultation.video_room_id = room.id
-    notice = chat.post_notice(session, consultation,
+    notice, _new = chat.post_notice(session, consultation,
                               str(_l("The lawyer moved this consultation to video. Press "
                                      "“Join the video” to take part.")),
                               key=f"video-{room.id}")

@@ -247,3 +247,24 @@ def test_the_history_loads_its_attachments_at_once(app, session, world, make_use
         event.remove(engine, "before_cursor_execute", seen)
     assert [m["file"]["name"] for m in ack["messages"]] == [f"证据{i}.pdf" for i in range(5)]
     assert len(selects) == 1
+
+
+def test_one_rule_for_attachments_notices_and_the_lawyers_own_consultation(
+        session, world, make_user):
+    from consultations import chat, intake_forms
+    from consultations import permissions as perm
+    from portal.timeutil import utcnow
+
+    assert intake.ATTACHMENT_TYPES is chat.ATTACHMENT_TYPES
+    assert intake_forms.attachment_type is chat.attachment_type
+    assert chat.attachment_type(b"%PDF-1.4\n") == "application/pdf"
+    assert chat.attachment_type(b"MZ\x90\x00") is None
+    assert perm.can_chat is perm.answers
+    consultation, _token, lawyer = answered(session, world, make_user)
+    user = _user(session, lawyer)
+    assert perm.answers(user, consultation) and perm.can_view_consultation(user, consultation)
+    assert perm.can_close(user, consultation)
+    assert intake._system_message(session, consultation, "k-1", "一", utcnow())
+    message, new = chat.post_notice(session, consultation, "二", "k-1")
+    assert not new and message.body == "一"
+    assert not intake._system_message(session, consultation, "k-1", "三", utcnow())
