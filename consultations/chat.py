@@ -1,7 +1,7 @@
 """The chat of a consultation: post a message (text or attachment) once per client id,
-mark the other side's messages delivered or read, history since an id, the queue
-position of a waiting person. Operations flush, never commit; the socket namespace
-(consultations/events.py) and the attachment routes call them."""
+mark the other side's messages delivered or read, history since an id (a waiting
+person's place is intake's: `intake.position`). Operations flush, never commit; the
+socket namespace (consultations/events.py) and the attachment routes call them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from consultations.models import (
@@ -27,11 +27,15 @@ from portal.timeutil import utcnow
 
 #: the longest client id a sender may give its message (the column's width)
 MAX_CLIENT_ID = 64
-#: messages one history answer carries at most (a reconnect asks again from the last one)
+#: messages one history answer carries at most (with `has_more` the client asks again
+#: from the last one it got)
 HISTORY_LIMIT = 200
-#: what a person or a lawyer may attach: the kind is read from the bytes, never the name
-CHAT_FILE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif",
-                             "image/webp"})
+#: what a person or a lawyer may attach (with the question or in the chat): the kind is
+#: read from the bytes, never the name (`attachment_type`)
+ATTACHMENT_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif",
+                              "image/webp"})
+#: the bytes the kind is read from
+SNIFF_BYTES = 4096
 #: the two sides that write; an organiser reads only
 SIDES = (Sender.ASKER, Sender.LAWYER)
 
@@ -123,17 +127,26 @@ def post_message(session: Session, consultation: Consultation, side: str, *,
     return message, True
 
 
-def post_notice(session: Session, consultation: Consultation, body: str, key: str
-                ) -> Message:
-    """A line from the portal in the chat (the move to video), once per `key`."""
+def post_notice(session: Session, consultation: Consultation, body: str, key: str,
+                now: datetime | None = None) -> tuple[Message, bool]:
+    """A line from the portal in the chat (the move to video, a hand-over, an alert),
+    once per (consultation, `key`), even from two processes at once. Returns the message
+    (the first one's for a key used already) and whether it is new."""
     found = _existing(session, consultation.id, Sender.SYSTEM, key)
     if found is not None:
-        return found
+        return found, False
     message = Message(consultation_id=consultation.id, sender=Sender.SYSTEM, body=body,
-                      client_id=key, sent_at=utcnow())
-    session.add(message)
-    session.flush()
-    return message
+                      client_id=key, sent_at=now or utcnow())
+    try:
+        with session.begin_nested():
+            session.add(message)
+            session.flush()
+    except IntegrityError:  # another process added it meanwhile
+        found = _existing(session, consultation.id, Sender.SYSTEM, key)
+        if found is None:
+            raise
+        return found, False
+    return message, True
 
 
 @dataclass(frozen=True)
@@ -170,41 +183,68 @@ def mark(session: Session, consultation: Consultation, reader: str, kind: str,
 
 
 def history(session: Session, consultation: Consultation, after_id: int = 0,
-            limit: int = HISTORY_LIMIT) -> list[Message]:
-    """The messages after `after_id` (a reconnecting client's last seen), oldest first."""
-    return list(session.scalars(
+            limit: int = HISTORY_LIMIT) -> tuple[list[Message], bool]:
+    """The messages after `after_id` (a reconnecting client's last seen), oldest first, at
+    most `limit` of them, and whether more follow (the client asks again from the last)."""
+    found = list(session.scalars(
         select(Message).where(Message.consultation_id == consultation.id,
                               Message.id > after_id)
-        .order_by(Message.id).limit(limit)))
+        .order_by(Message.id).limit(limit + 1)))
+    return found[:limit], len(found) > limit
 
 
 def file_info(session: Session, file_id: int | None) -> dict[str, Any] | None:
     if not file_id:
         return None
     found = session.get(ConsultationFile, file_id)
-    if found is None:
-        return None
+    return _file_dict(found) if found is not None else None
+
+
+def _file_dict(found: ConsultationFile) -> dict[str, Any]:
     return {"id": found.id, "name": found.original_name, "size": found.size,
             "media_type": found.media_type}
 
 
-def message_payload(session: Session, message: Message) -> dict[str, Any]:
-    """A message as the clients read it."""
+def message_payload(session: Session, message: Message,
+                    files: dict[int, ConsultationFile] | None = None) -> dict[str, Any]:
+    """A message as the clients read it (`files`: its attachment, loaded already)."""
+    if files is not None:
+        attached = files.get(message.file_id) if message.file_id else None
+        info = _file_dict(attached) if attached is not None else None
+    else:
+        info = file_info(session, message.file_id)
     return {"id": message.id, "consultation_id": message.consultation_id,
             "sender": message.sender, "body": message.body,
-            "file": file_info(session, message.file_id), "client_id": message.client_id,
+            "file": info, "client_id": message.client_id,
             "sent_at": message.sent_at.isoformat(),
             "delivered_at": message.delivered_at.isoformat() if message.delivered_at else None,
             "read_at": message.read_at.isoformat() if message.read_at else None}
 
 
+def message_payloads(session: Session, messages: list[Message]) -> list[dict[str, Any]]:
+    """Messages as the clients read them, their attachments loaded in one query."""
+    ids = {m.file_id for m in messages if m.file_id}
+    files = ({f.id: f for f in session.scalars(
+        select(ConsultationFile).where(ConsultationFile.id.in_(sorted(ids))))}
+        if ids else {})
+    return [message_payload(session, m, files) for m in messages]
+
+
 # --- attachments ---------------------------------------------------------------------------
+
+def attachment_type(data: bytes) -> str | None:
+    """The kind of an attachment read from its first bytes, if one that may be attached
+    (the question's form and the chat both ask here)."""
+    from portal.casefiles.forms import sniff_media_type
+
+    media_type = sniff_media_type(data[:SNIFF_BYTES])
+    return media_type if media_type in ATTACHMENT_TYPES else None
+
 
 def add_file(session: Session, consultation: Consultation, side: str, stream: IO[bytes],
              original_name: str) -> ConsultationFile:
     """Store an attachment of `side` (size and kind checked on the bytes)."""
     from portal.casefiles.blobs import store_bytes
-    from portal.casefiles.forms import sniff_media_type
 
     if side not in SIDES:
         raise ChatRefused(_l("You may read this consultation but not write in it."))
@@ -216,8 +256,8 @@ def add_file(session: Session, consultation: Consultation, side: str, stream: IO
     if len(data) > limit:
         raise ChatRefused(_l("The file is too large: at most %(mb)s MB.",
                              mb=max(1, limit // (1024 * 1024))), status=413)
-    media_type = sniff_media_type(data[:64])
-    if media_type not in CHAT_FILE_TYPES:
+    media_type = attachment_type(data)
+    if media_type is None:
         raise ChatRefused(_l("Only photos (JPEG, PNG, GIF, WebP) and PDF files can be "
                              "attached."), status=415)
     sha, size = store_bytes(data)
@@ -234,35 +274,4 @@ def file_of(session: Session, consultation: Consultation, file_id: int) -> Consu
     found = session.get(ConsultationFile, file_id)
     if found is None or found.consultation_id != consultation.id:
         raise NotFound(_l("That attachment does not exist."))
-    return found
-
-
-# --- the queue -----------------------------------------------------------------------------
-
-def queue_position(session: Session, consultation: Consultation) -> int | None:
-    """1 for the next to be taken; None unless waiting in the queue."""
-    if consultation.status != ConsultationStatus.QUEUED:
-        return None
-    ahead = session.scalar(select(func.count()).select_from(Consultation).where(
-        Consultation.status == ConsultationStatus.QUEUED,
-        or_(Consultation.created_at < consultation.created_at,
-            and_(Consultation.created_at == consultation.created_at,
-                 Consultation.id < consultation.id))))
-    return int(ahead or 0) + 1
-
-
-def queue_positions(session: Session) -> dict[int, int]:
-    """Every queued consultation's place, by id; held ones (for the next duty) as 0."""
-    rows = session.execute(
-        select(Consultation.id, Consultation.status)
-        .where(Consultation.status.in_([ConsultationStatus.QUEUED, ConsultationStatus.HELD]))
-        .order_by(Consultation.created_at, Consultation.id))
-    found: dict[int, int] = {}
-    n = 0
-    for cid, status in rows:
-        if status == ConsultationStatus.QUEUED:
-            n += 1
-            found[cid] = n
-        else:
-            found[cid] = 0
     return found

@@ -11,7 +11,7 @@ from flask import Response, abort, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from consultations import chat, links
+from consultations import chat, intake, links
 from consultations import permissions as perm
 from consultations import video as consult_video
 from consultations.blueprint import bp
@@ -154,7 +154,7 @@ def chat_view(consultation: Consultation, token: str | None = None) -> dict[str,
         video = url_for("consultations.lawyer_video", consultation_id=cid) if writes else ""
     return {"side": side, "writes": writes, "upload_url": upload, "file_url": files,
             "video_url": video, "video_open": video_open, "token": token or "",
-            "position": chat.queue_position(db.session, consultation),
+            "position": intake.position(db.session, consultation),
             "may_move": (not token and perm.can_move_to_video(current_user, consultation)),
             "move_url": url_for("consultations.move_to_video", consultation_id=cid),
             "max_message": rules().max_message,

@@ -6,7 +6,7 @@ answering lawyer or an organiser (read only) by their login. Socket.IO rooms:
   consultation-<id>          both sides (and organisers reading): messages, status
   consultation-<id>:asker    the person's windows: queue positions, marks on their messages
   consultation-<id>:lawyer   the lawyer's windows: marks on their messages
-  cu<user>                   a logged-in user's windows (closed at logout)
+  user:<user>                a logged-in user's windows (closed at logout; live.user_room)
 
 Which consultations a connection joined, and as which side, is kept per sid in this
 process (every event of a sid reaches the node that holds it); the logged-in users'
@@ -28,7 +28,7 @@ from flask_socketio import join_room
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import load_only
 
-from consultations import chat, links
+from consultations import chat, intake, links
 from consultations import permissions as perm
 from consultations.models import Consultation, ConsultationStatus, Sender
 from portal import live, transaction
@@ -72,10 +72,6 @@ def side_room(consultation_id: int, side: str) -> str:
     return f"consultation-{consultation_id}:{side}"
 
 
-def user_room(user_id: int) -> str:
-    return f"cu{user_id}"
-
-
 class Refused(DomainError):
     """Refused; with `close`, the sender's connection is closed after the answer."""
 
@@ -98,9 +94,23 @@ def _closing(reason: str) -> dict[str, str]:
 
 def _forget(sid: str) -> None:
     with _lock:
-        _joined.pop(sid, None)
+        places = _joined.pop(sid, None) or {}
         _sent_at.pop(sid, None)
-    live.registry().remove(NAMESPACE, sid)
+    registry = live.registry()
+    for joined in places.values():
+        if joined.user_id is not None:
+            registry.set_discard(_members_key(joined.consultation_id), _member(sid, joined))
+    registry.remove(NAMESPACE, sid)
+
+
+def _members_key(consultation_id: int) -> str:
+    """The logged-in connections (lawyer, organisers) that joined a consultation, on any
+    node: what `evict` re-checks when the consultation changes hands."""
+    return f"consult:members:{consultation_id}"
+
+
+def _member(sid: str, joined: Joined) -> str:
+    return f"{sid} {joined.side} {joined.user_id}"
 
 
 # --- connecting ------------------------------------------------------------------------------
@@ -110,7 +120,7 @@ def on_connect(auth: Any = None) -> bool:
     sid = request.sid  # type: ignore[attr-defined]
     if current_user.is_authenticated:
         live.registry().connect(NAMESPACE, sid, "", f"u{current_user.id}", current_user.id)
-        join_room(user_room(current_user.id))
+        join_room(live.user_room(current_user.id))
     return True
 
 
@@ -159,19 +169,30 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
     sid = request.sid  # type: ignore[attr-defined]
     with _lock:
         _joined.setdefault(sid, {})[consultation.id] = joined
+    if joined.user_id is not None:
+        live.registry().set_add(_members_key(consultation.id), _member(sid, joined))
     # in the rooms before reading the history: a message committed meanwhile comes twice
     # at worst (the client keeps one per id), never not at all
     join_room(consultation.room_key)
     if joined.side != READER:
         join_room(side_room(consultation.id, joined.side))
-    position = chat.queue_position(db.session, consultation)
+    position = intake.position(db.session, consultation)
     _remember_position(consultation, position)
-    messages = chat.history(db.session, consultation, client_number(data.get("after_id")))
+    messages, more = chat.history(db.session, consultation,
+                                  client_number(data.get("after_id")))
     return {"consultation_id": consultation.id, "side": joined.side,
-            "status": consultation.status, "position": position,
+            "status": _shown_status(consultation, position), "position": position,
             "video": _video_open(consultation),
-            "messages": [chat.message_payload(db.session, m) for m in messages],
+            "messages": chat.message_payloads(db.session, messages),
+            "has_more": more,
             "server_time": utcnow().isoformat()}
+
+
+def _shown_status(consultation: Consultation, position: int | None) -> str:
+    """A held question counts as waiting once duty has started (intake.position)."""
+    if consultation.status == ConsultationStatus.HELD and position is not None:
+        return ConsultationStatus.QUEUED
+    return consultation.status
 
 
 def _current(data: dict[str, Any]) -> tuple[Joined, Consultation]:
@@ -284,11 +305,12 @@ def on_read(data: dict[str, Any]) -> dict[str, Any]:
 def announce_queue(session: Session) -> None:
     """Once this transaction commits, tell each waiting person whose place changed their
     new place, and those no longer waiting (taken, withdrawn) their status. The intake
-    part calls it after take-next and withdraw; a tick may call it too."""
+    part calls it after take-next, withdraw, the release of held questions and the
+    hand-over."""
 
     def send() -> None:
         registry = live.registry()
-        now = {str(cid): str(n) for cid, n in chat.queue_positions(db.session).items()}
+        now = {str(cid): str(n) for cid, n in _positions().items()}
         told = registry.map_get(POSITIONS_KEY)
         changed = {cid: n for cid, n in now.items() if told.get(cid) != n}
         gone = [cid for cid in told if cid not in now]
@@ -306,6 +328,14 @@ def announce_queue(session: Session) -> None:
                 emit_status(found)
 
     transaction.after_commit(session, send)
+
+
+def _positions() -> dict[int, int]:
+    """Every waiting consultation's place (intake's order); held ones out of duty as 0."""
+    found = intake.positions(db.session)
+    held = db.session.scalars(select(Consultation.id).where(
+        Consultation.status == ConsultationStatus.HELD))
+    return {**{cid: 0 for cid in held if cid not in found}, **found}
 
 
 def _video_open(consultation: Consultation) -> bool:
@@ -335,6 +365,38 @@ def announce_status(session: Session, consultation: Consultation) -> None:
     transaction.after_commit(session, send)
 
 
+def evict(session: Session, consultation_id: int) -> None:
+    """Once this transaction commits, the logged-in windows of the consultation whose user
+    no longer passes (the lawyer it was handed over from, an organiser whose role went)
+    are told `closed` and leave its rooms, on whichever node they are: nothing more of it
+    reaches them. The person's side is checked by their link on each event."""
+
+    def send() -> None:
+        from portal.auth.models import User
+
+        registry = live.registry()
+        key = _members_key(consultation_id)
+        found = db.session.get(Consultation, consultation_id)
+        for member in registry.set_members(key):
+            sid, side, uid = member.split(" ")
+            user = db.session.get(User, int(uid))
+            allowed = found is not None and user is not None and (
+                perm.answers(user, found) if side == Sender.LAWYER
+                else perm.can_view_consultation(user, found))
+            if allowed:
+                continue
+            registry.set_discard(key, member)
+            socketio.emit("closed", {**_closing("not_allowed"),
+                                     "consultation_id": consultation_id},
+                          to=sid, namespace=NAMESPACE)
+            live.leave_room(sid, f"consultation-{consultation_id}", NAMESPACE)  # room_key
+            live.leave_room(sid, side_room(consultation_id, side), NAMESPACE)
+            with _lock:
+                _joined.get(sid, {}).pop(consultation_id, None)
+
+    transaction.after_commit(session, send)
+
+
 # --- logout ------------------------------------------------------------------------------------
 
 def _on_logout(_app: Any, user: Any) -> None:
@@ -344,7 +406,7 @@ def _on_logout(_app: Any, user: Any) -> None:
         return
     registry = live.registry()
     mine = registry.connections(NAMESPACE, user_id=user_id)
-    socketio.emit("closed", _closing("logged_out"), to=user_room(user_id),
+    socketio.emit("closed", _closing("logged_out"), to=live.user_room(user_id),
                   namespace=NAMESPACE)
     for conn in mine:
         registry.remove(NAMESPACE, conn.sid)

@@ -28,9 +28,9 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 
-from consultations import links
+from consultations import chat, links
+from consultations.chat import ATTACHMENT_TYPES
 from consultations.duty_now import current_duty, duty_week_on, next_duty_start
 from consultations.models import (
     OPEN_CONSULTATION_STATUSES,
@@ -58,8 +58,6 @@ from portal.timeutil import BEIJING, utcnow
 
 #: attachments the person may send with the question
 MAX_FILES = 3
-ATTACHMENT_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif",
-                              "image/webp"})
 #: the longest question, characters
 MAX_QUESTION = 2000
 #: chat messages quoted in a hand-over summary
@@ -267,6 +265,7 @@ def release_held(session: DbSession, now: datetime | None = None) -> int:
     moved = int(getattr(result, "rowcount", 0) or 0)
     if moved:
         session.expire_all()
+        _tell_queue(session)
     return moved
 
 
@@ -320,6 +319,7 @@ def take_next(session: DbSession, user: Any, now: datetime | None = None) -> Con
                 taken = session.get(Consultation, cid)
                 assert taken is not None
                 session.refresh(taken)
+                _tell_queue(session, taken)
                 return taken
     raise IntakeRefused(_l("Nobody is waiting in the queue."), status=409)
 
@@ -339,6 +339,7 @@ def withdraw(session: DbSession, consultation: Consultation,
         raise IntakeRefused(_l("This question can no longer be withdrawn: a lawyer has "
                                "taken it or it is closed."), status=409)
     session.refresh(consultation)
+    _tell_queue(session)
 
 
 # --- system messages (history, once-only markers) ---------------------------------------
@@ -346,18 +347,7 @@ def withdraw(session: DbSession, consultation: Consultation,
 def _system_message(session: DbSession, consultation: Consultation, key: str, body: str,
                     now: datetime) -> bool:
     """Add a system message once per (consultation, key); False when it exists already."""
-    exists = session.scalar(select(Message.id).where(
-        Message.consultation_id == consultation.id, Message.sender == Sender.SYSTEM,
-        Message.client_id == key))
-    if exists is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(Message(consultation_id=consultation.id, sender=Sender.SYSTEM,
-                                client_id=key, body=body, sent_at=now))
-    except IntegrityError:  # another process added it meanwhile
-        return False
-    return True
+    return chat.post_notice(session, consultation, body, key, now)[1]
 
 
 def system_messages(session: DbSession, consultation: Consultation) -> list[Message]:
@@ -421,6 +411,8 @@ def hand_over(session: DbSession, now: datetime | None = None) -> int:
         consultation.lawyer_user_id = new.user_id
         session.flush()
         changed = from_id != new.id
+        if changed:
+            _chat_changed_hands(session, consultation)
         with in_locale(consultation.locale or "zh_CN"):
             told = _("Your consultation continues with this week's duty lawyer, "
                      "%(lawyer)s.", lawyer=new.name)
@@ -435,7 +427,28 @@ def hand_over(session: DbSession, now: datetime | None = None) -> int:
                       params={"name": consultation.name, "lawyer": new.name},
                       locale=consultation.locale or "zh_CN",
                       dedupe_key=f"consultation-handover-sms:{consultation.id}:{week.id}")
+    if behind:
+        _tell_queue(session)
     return len(behind)
+
+
+def _tell_queue(session: DbSession, taken: Consultation | None = None) -> None:
+    """The waiting people's chats learn their new places once this commits (and the
+    taken one's both sides its status)."""
+    from consultations import events
+
+    events.announce_queue(session)
+    if taken is not None:
+        events.announce_status(session, taken)
+
+
+def _chat_changed_hands(session: DbSession, consultation: Consultation) -> None:
+    """The lawyer it was handed over from leaves its chat (and its video room)."""
+    from consultations import events
+    from consultations.video import end_video
+
+    end_video(session, consultation)
+    events.evict(session, consultation.id)
 
 
 # --- the duty lawyer away -----------------------------------------------------------------

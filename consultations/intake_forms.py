@@ -16,11 +16,11 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from consultations.intake import ATTACHMENT_TYPES, MAX_FILES, MAX_QUESTION, Attachment
+from consultations.chat import attachment_type
+from consultations.intake import MAX_FILES, MAX_QUESTION, Attachment
 from consultations.models import Topic
 from consultations.rules import rules
 from portal import identity
-from portal.casefiles.forms import sniff_media_type
 from portal.enums import choices
 from portal.i18n import lazy_gettext as _l
 
@@ -82,8 +82,8 @@ class AskForm(_QuestionForm):
             if len(data) > limit:
                 raise ValidationError(_l("The file %(name)s is larger than %(size)s.",
                                          name=name, size=_size(limit)))
-            media_type = sniff_media_type(data[:4096])
-            if media_type not in ATTACHMENT_TYPES:
+            media_type = attachment_type(data)
+            if media_type is None:
                 raise ValidationError(_l("The file %(name)s is not a picture or a PDF.",
                                          name=name))
             self.attachments.append(Attachment(data, media_type or "", name))

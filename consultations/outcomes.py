@@ -31,7 +31,6 @@ from portal.casefiles.clocks import china_day
 from portal.casefiles.models import Case, CaseKind
 from portal.errors import DomainError, NotAllowed
 from portal.i18n import lazy_gettext as _l
-from portal.live import emit_after_commit
 from portal.timeutil import utcnow
 
 #: the longest written answer, characters
@@ -191,10 +190,12 @@ def close(session: Session, user: Any, consultation: Consultation, *, outcome: s
         application = apply_legal_aid(session, user, consultation, aid, now)
     session.flush()
     answer_pdf.register_text(session, consultation)  # what the PDF's QR code names
-    # the person's page and the chat learn it live (namespace /consult, the chat part's)
-    emit_after_commit("consultation_closed",
-                      {"id": consultation.id, "outcome": consultation.outcome},
-                      to=consultation.room_key, namespace="/consult")
+    # its video ends; the person's page and the chat learn it live (the chat's `status`)
+    from consultations import events
+    from consultations.video import end_video
+
+    end_video(session, consultation)
+    events.announce_status(session, consultation)
     _file_on_case(session, user, consultation, "consultation.closed",
                   outcome_line(consultation))
     return application

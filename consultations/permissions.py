@@ -71,10 +71,7 @@ def can_open_consultations(user: Any) -> bool:
 def can_view_consultation(user: Any, consultation: Consultation) -> bool:
     if not is_active_user(user):
         return False
-    if can_organise(user):
-        return True
-    me = lawyer_person(user)
-    return me is not None and consultation.lawyer_id == me.id
+    return can_organise(user) or answers(user, consultation)
 
 
 # --- rota -------------------------------------------------------------------------------
@@ -129,7 +126,8 @@ def can_log_in_person(user: Any) -> bool:
 
 
 def answers(user: Any, consultation: Consultation) -> bool:
-    """The lawyer answering this consultation (the one side of the chat with a login)."""
+    """The lawyer answering this consultation (the one side of the chat with a login):
+    "their own consultation", for the chat, the video and the outcome alike."""
     if not is_active_user(user):
         return False
     me = lawyer_person(user)
@@ -138,15 +136,19 @@ def answers(user: Any, consultation: Consultation) -> bool:
 
 def still_answers(user: Any, consultation: Consultation, person_id: int | None) -> bool:
     """`answers`, re-checked on each chat event of a connection that passed it when it
-    joined as registry person `person_id`: the same active lawyer account, and the
-    consultation still theirs (not handed over). One query fewer per message."""
-    return (person_id is not None and is_active_user(user) and holds(user, Role.LAWYER)
-            and consultation.lawyer_id == person_id)
+    joined as registry person `person_id`: the same active lawyer account, the
+    consultation still theirs (not handed over), and their registry entry still active
+    and linked to this account (one query by id)."""
+    if not (person_id is not None and is_active_user(user) and holds(user, Role.LAWYER)
+            and consultation.lawyer_id == person_id):
+        return False
+    entry = db.session.get(Person, person_id)
+    return (entry is not None and entry.is_active and entry.kind == "lawyer"
+            and entry.user_id == user.id)
 
 
-def can_chat(user: Any, consultation: Consultation) -> bool:
-    """Write in the chat, attach files, read the attachments (organisers read only)."""
-    return answers(user, consultation)
+#: write in the chat, attach files, read the attachments (organisers read only)
+can_chat = answers
 
 
 def can_move_to_video(user: Any, consultation: Consultation) -> bool:
@@ -159,17 +161,12 @@ def can_move_to_video(user: Any, consultation: Consultation) -> bool:
 # --- outcomes, legal aid, answer, conflicts, counts --------------------------------------
 
 
-def _my_consultation(user: Any, consultation: Consultation) -> bool:
-    me = lawyer_person(user)
-    return me is not None and consultation.lawyer_id == me.id
-
-
 def can_close(user: Any, consultation: Consultation) -> bool:
     """Only the consultation's own lawyer closes it: one they are talking to (ACTIVE), or
     one logged in person or registered by the clerk that is still open."""
     from consultations.models import OPEN_CONSULTATION_STATUSES, Channel, ConsultationStatus
 
-    if not _my_consultation(user, consultation):
+    if not answers(user, consultation):
         return False
     if consultation.status == ConsultationStatus.ACTIVE:
         return True

@@ -1,7 +1,9 @@
 """The move from chat to video: a video room (video/) hosted by the answering lawyer, with
 a seat for the person asking, and a line in the chat telling both sides.
 
-The lawyer is no scheduler of reception rooms, so the room is made here rather than by
+The room is of the confidential kind (`RoomKind.CONSULTATION`): only its host and the
+person's seat enter, not the office's staff, and it is on no schedule. The lawyer is no
+scheduler of reception rooms, so the room is made here rather than by
 `video.operations.create_room` (which asks for a clerk); the lawyer is its named host
 (`Room.host_id`), which is what `video.permissions.can_host` and the /video namespace
 check. The person's join link is issued anew each time they press "join" (only its hash is
@@ -14,7 +16,7 @@ from typing import Any
 
 from consultations import chat
 from consultations import permissions as perm
-from consultations.models import Consultation, ConsultationStatus
+from consultations.models import Consultation, ConsultationStatus, Message
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import DbSession as Session
 from portal.i18n import lazy_gettext as _l
@@ -61,10 +63,12 @@ def move_to_video(session: Session, user: Any, consultation: Consultation) -> Ro
     if consultation.status != ConsultationStatus.ACTIVE:
         chat.check_open(consultation)
     room = current_room(session, consultation)
-    if room is not None:
+    if room is not None and room.host_id == user.id:
         return room
+    if room is not None:  # hosted by the lawyer it was handed over from
+        video_ops.end_room(session, None, room)
     now = utcnow()
-    room = Room(kind=RoomKind.APPOINTMENT,
+    room = Room(kind=RoomKind.CONSULTATION,
                 title=str(_l("Legal consultation no. %(n)s", n=consultation.id)),
                 office_id=_office_id(user), host_id=user.id, starts_at=now,
                 ends_at=now + timedelta(hours=ROOM_HOURS), slot_minutes=60,
@@ -78,28 +82,40 @@ def move_to_video(session: Session, user: Any, consultation: Consultation) -> Ro
     session.add(seat)
     video_ops.staff_seat(session, user, room)  # the lawyer's seat; the room goes live
     consultation.video_room_id = room.id
-    chat.post_notice(session, consultation,
-                     str(_l("The lawyer moved this consultation to video. Press “Join the "
-                            "video” to take part.")), key=f"video-{room.id}")
+    notice, _new = chat.post_notice(session, consultation,
+                              str(_l("The lawyer moved this consultation to video. Press "
+                                     "“Join the video” to take part.")),
+                              key=f"video-{room.id}")
     session.flush()
-    _tell(session, consultation)
+    _tell(session, consultation, notice)
     return room
 
 
-def _tell(session: Session, consultation: Consultation) -> None:
+def _tell(session: Session, consultation: Consultation, notice: Message) -> None:
     from consultations.events import NAMESPACE, announce_status
     from portal import live
 
-    latest = chat.history(session, consultation, 0)[-1:]
-    for message in latest:
-        live.emit_after_commit("message", chat.message_payload(session, message),
-                               to=consultation.room_key, namespace=NAMESPACE)
+    live.emit_after_commit("message", chat.message_payload(session, notice),
+                           to=consultation.room_key, namespace=NAMESPACE)
     announce_status(session, consultation)
 
 
+def end_video(session: Session, consultation: Consultation) -> None:
+    """The consultation left its lawyer's hands (closed, handed over): its video room
+    ends for everyone, and every link to it stops working."""
+    # not current_room(): the consultation may already be closed, and its room still live
+    room = (session.get(Room, consultation.video_room_id)
+            if consultation.video_room_id is not None else None)
+    if room is not None and room.status != RoomStatus.ENDED:
+        video_ops.end_room(session, None, room)
+
+
 def person_link(session: Session, consultation: Consultation) -> str:
-    """A fresh join token for the person's seat (the last one stops working)."""
+    """A fresh join token for the person's seat (the last one stops working), while the
+    lawyer is answering."""
     room = current_room(session, consultation)
+    if consultation.status != ConsultationStatus.ACTIVE:
+        room = None
     seat = person_seat(room) if room is not None else None
     if room is None or seat is None or seat.state not in (SeatState.BOOKED,
                                                          SeatState.WAITING,

@@ -59,7 +59,8 @@ class RoomForm(FlaskForm):
     def fill_choices(self, offices: list[tuple[int, str]], hosts: list[tuple[int, str]]
                      ) -> None:
         # a multi-party room is made by the domain that needs one (a hearing), not here
-        self.kind.choices = [c for c in choices(RoomKind) if c[0] != RoomKind.MULTI_PARTY]
+        self.kind.choices = [c for c in choices(RoomKind)
+                             if c[0] not in (RoomKind.MULTI_PARTY, RoomKind.CONSULTATION)]
         self.office_id.choices = offices
         self.host_id.choices = [(0, "—"), *hosts]
 

@@ -35,6 +35,9 @@ class RoomKind(LabelledStrEnum):
     #: several people in the room at once (a hearing, its deliberation): the host admits
     #: all who wait, seats marked `admit_on_arrival` go straight in
     MULTI_PARTY = "multi_party", _l("Multi-party meeting")
+    #: a confidential one-to-one talk (a lawyer's consultation): only its named host and
+    #: the guest's seat enter; never the office's staff, nor any schedule
+    CONSULTATION = "consultation", _l("Confidential consultation")
 
 
 ROOM_KIND_LABELS = labels(RoomKind)

@@ -14,6 +14,10 @@
   office's staff, not the admin; its host is `host_id`, and only on a seat of their own.
   Its seats are named by the domain that owns it (`can_arrange_room`); no booking,
   link or companion through the video pages.
+- a confidential room (`RoomKind.CONSULTATION`: a lawyer and the person asking): its
+  named host (`host_id`) and the guest's seat by its link, nobody else — not the
+  office's staff, not the supervisors, not the admin; it is on no schedule. The domain
+  that owns it makes its seats.
 
 `visible_rooms(user)` is `can_view_room` as a SQL condition, for lists that page exactly.
 The templates ask these functions (passed in their context), never a rule of their own."""
@@ -32,6 +36,7 @@ from video.models import (
     NoteStatus,
     ReceptionNote,
     Room,
+    RoomKind,
     RoomStatus,
     Seat,
     SeatKind,
@@ -42,7 +47,8 @@ __all__ = ["SCHEDULER_ROLES", "VIEWER_ROLES", "can_add_companion", "can_arrange_
            "can_book", "can_cancel_seat", "can_edit_note", "can_file_note", "can_host",
            "can_join_room", "can_manage_room", "can_open_room", "can_open_schedule",
            "can_reissue_link", "can_schedule", "can_schedule_for", "can_view_room",
-           "is_admin", "named_seat", "offices_to_schedule", "visible_rooms"]
+           "is_admin", "is_confidential", "named_seat", "offices_to_schedule",
+           "visible_rooms"]
 
 #: roles that run reception rooms of their office
 SCHEDULER_ROLES = frozenset({Role.CLERK, Role.LEADER})
@@ -86,8 +92,15 @@ def offices_to_schedule(user: Any) -> ColumnElement[bool]:
 
 # --- a room --------------------------------------------------------------------------------
 
+def is_confidential(room: Room) -> bool:
+    """Only the named host and the guest's seat: no office staff, no schedule."""
+    return room.kind == RoomKind.CONSULTATION
+
+
 def can_arrange_room(user: Any, room: Room) -> bool:
     """Name the room's seats (for a private room too: naming is not entering)."""
+    if is_confidential(room):
+        return False
     return is_admin(user) or (holds(user, *SCHEDULER_ROLES)
                               and member_of(user, room.office_id))
 
@@ -116,6 +129,8 @@ def can_host(user: Any, room: Room) -> bool:
     """Join as an official: see the lobby, admit, record, end, write the note."""
     if room.is_private:
         return _hosts_by_name(user, room) and named_seat(user, room) is not None
+    if is_confidential(room):
+        return _hosts_by_name(user, room)
     return can_manage_room(user, room) or _hosts_by_name(user, room)
 
 
@@ -126,7 +141,7 @@ def can_join_room(user: Any, room: Room) -> bool:
 
 def can_view_room(user: Any, room: Room) -> bool:
     """See the room's page: who is booked, the queue, the recordings."""
-    if room.is_private:
+    if room.is_private or is_confidential(room):
         return can_host(user, room)
     return can_host(user, room) or (holds(user, Role.SUPERVISOR)
                                     and member_of(user, room.office_id))
@@ -136,8 +151,10 @@ def visible_rooms(user: Any) -> ColumnElement[bool]:
     """`can_view_room` as a condition on Room, for `select(Room).where(...)`."""
     if not is_active_user(user):
         return false()
-    public = Room.is_private.is_(False)
-    hosted_private = and_(Room.host_id == user.id, exists().where(
+    # confidential rooms are on no list: their host opens them from their own domain
+    listed = Room.kind != RoomKind.CONSULTATION
+    public = and_(Room.is_private.is_(False), listed)
+    hosted_private = and_(Room.host_id == user.id, listed, exists().where(
         Seat.room_id == Room.id, Seat.user_id == user.id,
         Seat.state.in_([str(s) for s in OPEN_SEAT_STATES])))
     if is_admin(user):

@@ -42,6 +42,7 @@ export function createChat(root, io = window.io) {
   const shown = new Map(); // message id -> element
   const pending = new Map(); // client id -> {payload, element}
   let lastId = 0;
+  let paging = false; // reading the history page by page: live messages wait for it
   let status = root.dataset.status;
   let closed = false;
 
@@ -140,7 +141,6 @@ export function createChat(root, io = window.io) {
     el._msg = msg;
     fill(el, msg);
     shown.set(msg.id, el);
-    lastId = Math.max(lastId, msg.id);
     placeholders();
     list.scrollTop = list.scrollHeight;
     return msg.sender !== side && msg.sender !== "system";
@@ -191,12 +191,16 @@ export function createChat(root, io = window.io) {
   function join() {
     const data = { consultation_id: cid, after_id: lastId };
     if (token) data.token = token;
+    paging = true;
     socket.emit("join", data, (ack) => {
       if (!ack || !ack.ok) {
+        paging = false;
         say(ack && ack.error ? ack.error : t.reconnecting);
         return;
       }
-      (ack.messages || []).forEach(render);
+      (ack.messages || []).forEach((msg) => { render(msg); lastId = Math.max(lastId, msg.id); });
+      paging = Boolean(ack.has_more);
+      if (paging) { join(); return; } // the next page, from the last one read
       setStatus(ack.status, ack.position);
       if (videoBox && ack.video) videoBox.hidden = false;
       pending.forEach((entry) => emitMessage(entry)); // the server keeps one per client id
@@ -209,8 +213,12 @@ export function createChat(root, io = window.io) {
     if (!closed) say(t.reconnecting);
     if (reason === "io server disconnect" && !closed) socket.connect();
   });
+  // lastId (where a reconnect's history starts) follows only what came from the room or
+  // the history, never this window's own acks: another's lower id committed later would
+  // be skipped
   socket.on("message", (msg) => {
     if (msg.consultation_id !== cid) return;
+    if (!paging) lastId = Math.max(lastId, msg.id);
     if (render(msg)) sendMarks();
   });
   socket.on("marks", (data) => {
