@@ -74,18 +74,15 @@ def _wait(page: Any, check: str, arg: Any = None) -> None:
 
 
 @pytest.fixture()
-def chat_browser() -> Any:
+def chat_browser(playwright_driver: Any) -> Any:
     """Chromium as the suite launches it, but letting a page the test serves itself (with
     no address of its own) open a WebSocket to the server on 127.0.0.1."""
-    from playwright.sync_api import sync_playwright
-
     from tests.fixtures.browser import CHROMIUM_ARGS, watch_csp
 
-    with sync_playwright() as p:
-        found = p.chromium.launch(executable_path=CHROMIUM, args=[
-            *CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks"])
-        yield watch_csp(found)
-        found.close()
+    found = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=[
+        *CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks"])
+    yield watch_csp(found)
+    found.close()
 
 
 def test_person_and_lawyer_chat_in_the_browser(chat_browser, tmp_path):

@@ -15,8 +15,10 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -43,6 +45,18 @@ RSVP = re.compile(r"/hearings/rsvp/([A-Za-z0-9_-]+)")
 
 def _shot(page: Any, shots: Path, name: str) -> None:
     page.screenshot(path=str(shots / f"hearing-journey-{name}.png"))
+
+
+def _soon() -> tuple[datetime, datetime]:
+    """A start 20 minutes from now and an end 30 minutes later, Beijing time, on one day
+    (past 23:10 the hearing is held just after midnight: still within the hour)."""
+    beijing = ZoneInfo("Asia/Shanghai")
+    starts = (datetime.now(beijing) + timedelta(minutes=20)).replace(second=0, microsecond=0)
+    ends = starts + timedelta(minutes=30)
+    if ends.date() != starts.date():
+        starts = datetime.combine(ends.date(), time(0, 5), tzinfo=beijing)
+        ends = starts + timedelta(minutes=30)
+    return starts, ends
 
 
 def _no_sideways_scroll(page: Any) -> None:
@@ -149,11 +163,16 @@ def test_hearing_journey(live_server: str, pages: Any, shots: Path, tmp_path: Pa
     expect(clerk.get_by_role("heading", level=1)).to_contain_text(CASE)
     clerk.locator("#kind").select_option("re_review")
     clerk.locator("#title").fill(TITLE)
-    # the form offers the first day outside the notice period: keep it, so the notice
-    # can be published without urgency
+    # the form offers the first day outside the notice period; the journey holds the
+    # hearing within the hour instead (a hearing starts at the earliest an hour before its
+    # time), so it is urgent, with its reason on the file
     assert clerk.locator("#day").input_value()
-    clerk.locator("#starts").fill("14:00")
-    clerk.locator("#ends").fill("16:30")
+    starts, ends = _soon()
+    clerk.locator("#day").fill(starts.strftime("%Y-%m-%d"))
+    clerk.locator("#starts").fill(starts.strftime("%H:%M"))
+    clerk.locator("#ends").fill(ends.strftime("%H:%M"))
+    clerk.locator("#is_urgent").check()
+    clerk.locator("#urgent_reason").fill("信访人年迈体弱，经协商尽快举行。")
     clerk.locator("#place_kind").select_option("both")
     clerk.locator("#place").fill("县信访局三楼听证室")
     clerk.locator("#presiding_id").select_option(label=LEADER)
@@ -240,7 +259,7 @@ def test_hearing_journey(live_server: str, pages: Any, shots: Path, tmp_path: Pa
     own.click()
     public.wait_for_url("**/hearings/observe/**")
     _no_sideways_scroll(public)
-    public.get_by_role("link", name=re.compile("旁听|follow", re.I)).first.click()
+    public.get_by_role("link", name=re.compile("旁听|观看|follow|watch", re.I)).first.click()
     public.wait_for_url("**/hearings/watch/**")
     expect(public.locator("#live-connection")).to_have_text(re.compile("已连接|Connected"))
 

@@ -147,13 +147,11 @@ def video_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def media_browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + MEDIA_ARGS)
-        yield watch_csp(browser)
-        browser.close()
+def media_browser(playwright_driver: Any) -> Iterator[Any]:
+    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM,
+                                                args=CHROMIUM_ARGS + MEDIA_ARGS)
+    yield watch_csp(browser)
+    browser.close()
 
 
 def _context(browser: Any, base: str, **options: Any) -> Any:
