@@ -75,7 +75,9 @@ def _seed(data_dir: Path, url: str, clients: int) -> tuple[int, list[dict[str, s
                           title="压力测试听证会", starts_at=now, ends_at=now + timedelta(hours=3),
                           office_id=office.id, presiding_id=clerk.id, clerk_id=clerk.id,
                           is_public=True, observer_seats=clients, notice_published_at=now,
-                          ical_uid=f"bench-{os.getpid()}@portal", created_by_id=clerk.id)
+                          ical_uid=f"bench-{os.getpid()}@portal", created_by_id=clerk.id,
+                          # the figure is the stage broadcast: no panel to fill first
+                          panel_size=0)
         db.session.add(hearing)
         db.session.flush()
         joins: list[dict[str, str]] = []
