@@ -314,6 +314,8 @@ def summary_context(hearing: Hearing) -> dict[str, Any]:
     cancel_form.version.data = str(hearing.version)
     return {"pauses_clock": case_clock.pauses_for_hearing(db.session(), hearing),
             "may_change": organiser and changeable, "cancel_form": cancel_form,
+            # a hearing under way is adjourned (cancelled with its reason; the clock resumes)
+            "may_adjourn": organiser and hearing.status == HearingStatus.RUNNING,
             "inside_notice": changeable and ops.notice_is_late(hearing),
             "may_see_case": case_perm.can_view(current_user, hearing.case)}
 

@@ -48,3 +48,29 @@ def test_a_running_hearing_is_adjourned_with_a_reason_and_the_clock_runs(
     ops.cancel_hearing(session, world.clerk, hearing, "信访人突发疾病，听证中止")
     assert hearing.status == HearingStatus.CANCELLED
     assert not clock_ops.is_paused(session, case)
+
+
+def test_the_organiser_adjourns_a_running_hearing_from_its_page(
+        client: Any, session: Any, world: Any) -> None:
+    """The hearing's page offers the organiser "adjourn" while it runs (the cancel form
+    with its reason); without a reason nothing changes; with one the hearing ends and the
+    re-review clock runs again."""
+    from tests.fixtures.core import login
+
+    case = _re_review_case(session, world)
+    hearing = _started(session, world, case)
+    login(client, world.clerk)
+    page = client.get(f"/hearings/{hearing.id}").get_data(as_text=True)
+    assert "Adjourn the hearing" in page and "Cancel the hearing" not in page
+    client.post(f"/hearings/{hearing.id}/cancel", data={"reason": "",
+                                                        "version": str(hearing.version)})
+    session.expire_all()
+    assert hearing.status == HearingStatus.RUNNING
+    r = client.post(f"/hearings/{hearing.id}/cancel",
+                    data={"reason": "信访人突发疾病，听证中止", "version": str(hearing.version)})
+    assert r.status_code == 303
+    session.expire_all()
+    assert hearing.status == HearingStatus.CANCELLED
+    assert not clock_ops.is_paused(session, case)
+    assert "Adjourn the hearing" not in client.get(f"/hearings/{hearing.id}").get_data(
+        as_text=True)
