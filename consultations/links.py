@@ -3,18 +3,12 @@ private rota feed. Only keyed hashes are stored."""
 
 from __future__ import annotations
 
-import base64
-import secrets
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consultations.models import Consultation, RotaFeed
 from portal.crypto import lookup_hash
-
-
-def new_token() -> str:
-    return base64.b32encode(secrets.token_bytes(20)).decode().rstrip("=").lower()
+from video.operations import new_token  # the join links' own: 160 random bits
 
 
 def consultation_token_hash(token: str) -> str:

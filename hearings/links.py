@@ -4,19 +4,12 @@ its keyed hash is stored, so a database read reveals no working link."""
 
 from __future__ import annotations
 
-import base64
-import secrets
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hearings.models import Observer, Participant
 from portal.crypto import lookup_hash
-
-
-def new_token() -> str:
-    """160 random bits in lower-case base32: safe to read out or type."""
-    return base64.b32encode(secrets.token_bytes(20)).decode().rstrip("=").lower()
+from video.operations import new_token  # the join links' own: 160 random bits
 
 
 def participant_token_hash(token: str) -> str:
